@@ -44,7 +44,11 @@ export function walkTerms(t: Term, visit: (t: Term) => boolean | undefined, ente
 }
 
 /** Visits every term of every expression of a body (see walkTerms). */
-export function walkBodyTerms(body: Body, visit: (t: Term) => boolean | undefined, enterClosures = true): void {
+export function walkBodyTerms(
+  body: Body,
+  visit: (t: Term) => boolean | undefined,
+  enterClosures = true,
+): void {
   for (const e of body) walkExprTerms(e, visit, enterClosures);
 }
 
