@@ -1,7 +1,9 @@
 // The `airlock` command line: one subcommand per module under ./commands.
 import { Command, CommanderError } from 'commander';
+import { registerAudit } from './commands/audit.js';
 import { registerCheck } from './commands/check.js';
 import { registerFmt } from './commands/fmt.js';
+import { registerMigrate } from './commands/migrate.js';
 
 /** What a command's action reports back to `main`. */
 export interface CliContext {
@@ -20,6 +22,8 @@ export function program(ctx: CliContext): Command {
     .exitOverride();
   registerCheck(cli, ctx);
   registerFmt(cli, ctx);
+  registerMigrate(cli, ctx);
+  registerAudit(cli, ctx);
   return cli;
 }
 

@@ -1,0 +1,92 @@
+-- Airlock audit trail schema (what `airlock migrate` does, as plain SQL for DBAs).
+-- Run it as the role that will OWN the table, never as the gateway role: the owner can disable
+-- triggers, so keep it for migrations. Applying it by hand is equivalent to `airlock migrate`
+-- (migrations are recorded in airlock_audit_migration); running it twice fails harmlessly.
+
+CREATE TABLE IF NOT EXISTS airlock_audit_migration (name varchar(255) NOT NULL PRIMARY KEY, timestamp varchar(255) NOT NULL);
+CREATE TABLE IF NOT EXISTS airlock_audit_migration_lock (id varchar(255) NOT NULL PRIMARY KEY, is_locked integer NOT NULL DEFAULT 0);
+INSERT INTO airlock_audit_migration_lock (id, is_locked) VALUES ('migration_lock', 0) ON CONFLICT DO NOTHING;
+
+-- migration 0001_audit_events
+BEGIN;
+CREATE TABLE audit_events (
+  seq             bigint      PRIMARY KEY CHECK (seq > 0),
+  time            timestamptz NOT NULL,
+  kind            text        NOT NULL CHECK (kind IN ('decision', 'call_result', 'approval_requested', 'approval_granted', 'approval_denied', 'approval_expired', 'data_change', 'bundle_activated')),
+  decision_id     text,
+  phase           text        CHECK (phase IN ('request', 'response')),
+  user_sub        text,
+  user_claims     jsonb,
+  agent_id        text,
+  actor           jsonb,
+  model           jsonb,
+  virtual_server  text,
+  upstream_server text,
+  target_type     text        CHECK (target_type IN ('tool', 'resource', 'prompt')),
+  target_name     text,
+  arguments       jsonb,
+  result          jsonb,
+  effect          text        CHECK (effect IN ('allow', 'deny', 'redact', 'require_approval')),
+  reasons         jsonb,
+  approval_id     text,
+  bundle_revision text,
+  timings         jsonb,
+  details         jsonb,
+  prev_hash       text        NOT NULL CHECK (prev_hash ~ '^[0-9a-f]{64}$'),
+  hash            text        NOT NULL CHECK (hash ~ '^[0-9a-f]{64}$')
+);
+COMMENT ON TABLE audit_events IS 'Airlock audit trail: append-only, SHA-256 hash-chained (see docs/audit.md)';
+CREATE INDEX audit_events_time_idx ON audit_events (time, seq);
+CREATE INDEX audit_events_user_time_idx ON audit_events (user_sub, time, seq);
+CREATE INDEX audit_events_agent_time_idx ON audit_events (agent_id, time, seq);
+CREATE INDEX audit_events_target_time_idx ON audit_events (target_name, time, seq);
+CREATE INDEX audit_events_decision_idx ON audit_events (decision_id);
+CREATE INDEX audit_events_approval_idx ON audit_events (approval_id) WHERE approval_id IS NOT NULL;
+CREATE FUNCTION airlock_audit_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RAISE EXCEPTION 'audit_events is append-only: % refused', TG_OP
+    USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER audit_events_append_only
+  BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_events
+  FOR EACH STATEMENT EXECUTE FUNCTION airlock_audit_refuse_change();
+CREATE FUNCTION airlock_audit_check_link() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  prev record;
+BEGIN
+  IF NEW.seq = 1 THEN
+    IF NEW.prev_hash <> repeat('0', 64) THEN
+      RAISE EXCEPTION 'audit_events: seq 1 must have the genesis prev_hash' USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    RETURN NEW;
+  END IF;
+  SELECT hash, time INTO prev FROM audit_events WHERE seq = NEW.seq - 1;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'audit_events: seq % does not extend the chain (no seq %)', NEW.seq, NEW.seq - 1
+      USING ERRCODE = 'integrity_constraint_violation';
+  END IF;
+  IF prev.hash <> NEW.prev_hash THEN
+    RAISE EXCEPTION 'audit_events: prev_hash of seq % does not match the hash of seq %', NEW.seq, NEW.seq - 1
+      USING ERRCODE = 'integrity_constraint_violation';
+  END IF;
+  IF NEW.time < prev.time THEN
+    RAISE EXCEPTION 'audit_events: time of seq % is before its predecessor', NEW.seq
+      USING ERRCODE = 'integrity_constraint_violation';
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER audit_events_link
+  BEFORE INSERT ON audit_events
+  FOR EACH ROW EXECUTE FUNCTION airlock_audit_check_link();
+REVOKE ALL ON audit_events FROM PUBLIC;
+INSERT INTO airlock_audit_migration (name, timestamp) VALUES ('0001_audit_events', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
+COMMIT;
+
+-- The gateway's role: INSERT and SELECT only (no UPDATE, DELETE, TRUNCATE; not the owner).
+-- Create it once per cluster (needs CREATEROLE), choose the password yourself:
+-- CREATE ROLE airlock_gateway LOGIN PASSWORD '…';
+GRANT USAGE ON SCHEMA public TO airlock_gateway;
+GRANT SELECT, INSERT ON public.audit_events TO airlock_gateway;
+GRANT SELECT ON public.airlock_audit_migration TO airlock_gateway;

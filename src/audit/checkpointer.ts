@@ -1,0 +1,82 @@
+// Emits signed checkpoints of the chain head at an interval and at shutdown. Before signing, it verifies
+// the rows appended since its previous checkpoint, so it never vouches for a tampered tail.
+import type { KeyObject } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import { type Checkpoint, type CheckpointSink, signCheckpoint } from './checkpoint.js';
+import { chainHead } from './query.js';
+import type { AuditSchema } from './schema.js';
+import { verifyChain } from './verify.js';
+
+export interface CheckpointerOptions {
+  privateKey: KeyObject;
+  sink: CheckpointSink;
+  /** Milliseconds between checkpoints (default 60 000); 0 disables the timer (shutdown and on demand only). */
+  intervalMs?: number;
+  /** Receives failures of timed checkpoints (a failed sink, a broken chain). */
+  onError?: (err: Error) => void;
+}
+
+export class Checkpointer {
+  readonly #db: Kysely<AuditSchema>;
+  readonly #options: CheckpointerOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #last: { seq: number; hash: string } | undefined;
+  #busy: Promise<Checkpoint | null> = Promise.resolve(null);
+
+  constructor(db: Kysely<AuditSchema>, options: CheckpointerOptions) {
+    this.#db = db;
+    this.#options = options;
+    // Fail now, not at the first tick, on a bad key.
+    if (options.privateKey.asymmetricKeyType !== 'ed25519')
+      throw new Error('checkpoint signing key must be Ed25519');
+  }
+
+  start(): this {
+    const every = this.#options.intervalMs ?? 60_000;
+    if (every > 0 && !this.#timer) {
+      this.#timer = setInterval(() => {
+        this.checkpoint().catch((err: unknown) =>
+          this.#options.onError?.(err instanceof Error ? err : new Error(String(err))),
+        );
+      }, every);
+      this.#timer.unref();
+    }
+    return this;
+  }
+
+  /** Signs and writes a checkpoint of the current head; null when the chain is empty or unchanged. */
+  checkpoint(): Promise<Checkpoint | null> {
+    const run = this.#busy.catch(() => null).then(() => this.#emit());
+    this.#busy = run;
+    return run;
+  }
+
+  async #emit(): Promise<Checkpoint | null> {
+    const head = await chainHead(this.#db);
+    if (!head || (this.#last && this.#last.seq === head.seq && this.#last.hash === head.hash)) return null;
+    if (this.#last) {
+      const report = await verifyChain(this.#db, { from: this.#last });
+      if (!report.ok) {
+        throw new Error(
+          `refusing to sign a checkpoint: ${report.break?.kind} at seq ${report.break?.seq}: ${report.break?.message}`,
+        );
+      }
+      if (report.head && report.head.seq !== head.seq) {
+        // More rows arrived while verifying: sign what was verified.
+        head.seq = report.head.seq;
+        head.hash = report.head.hash;
+      }
+    }
+    const cp = signCheckpoint(head, this.#options.privateKey);
+    await this.#options.sink.write(cp);
+    this.#last = { seq: cp.seq, hash: cp.hash };
+    return cp;
+  }
+
+  /** Stops the timer and writes a final checkpoint. */
+  async stop(): Promise<Checkpoint | null> {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    return this.checkpoint();
+  }
+}

@@ -1,0 +1,139 @@
+// Opens the audit database: Postgres through `pg` when a URL is given, otherwise embedded PGlite in a
+// data directory. PGlite starts slowly and owns its directory, so each process keeps one instance per
+// directory and hands out references to it.
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PostgresDialect } from 'kysely';
+import { PGliteDialect } from 'kysely-pglite-dialect';
+import pg from 'pg';
+import type { AuditSchema } from './schema.js';
+
+export const DEFAULT_DATA_DIR = './.airlock/data';
+
+export interface DatabaseConfig {
+  /** `postgres://…`; when absent, PGlite is used. */
+  databaseUrl?: string | undefined;
+  /** PGlite data directory (default `./.airlock/data`); `memory://` keeps it in memory. */
+  dataDir?: string | undefined;
+  /** Postgres pool size (default 10). */
+  poolSize?: number;
+  /** Postgres: give up connecting after this many milliseconds (default 5000). */
+  connectTimeoutMs?: number;
+  /** Postgres: fail a query (and so `record`) that takes longer than this (default 30 000). */
+  queryTimeoutMs?: number;
+  /** Called with errors of idle pooled connections (e.g. the server went away). */
+  onConnectionError?: (err: Error) => void;
+}
+
+export interface AuditDatabase {
+  db: Kysely<AuditSchema>;
+  backend: 'postgres' | 'pglite';
+  /** Where the data is, fit for logs (no password). */
+  location: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The configuration from flags, falling back to the environment (`DATABASE_URL`, `AIRLOCK_DATA_DIR`).
+ * An explicit data directory flag selects PGlite even when `DATABASE_URL` is set.
+ */
+export function databaseConfigFrom(
+  flags: { databaseUrl?: string | undefined; dataDir?: string | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+): DatabaseConfig {
+  if (flags.databaseUrl) return { databaseUrl: flags.databaseUrl };
+  if (flags.dataDir) return { dataDir: flags.dataDir };
+  return { databaseUrl: env.DATABASE_URL || undefined, dataDir: env.AIRLOCK_DATA_DIR || undefined };
+}
+
+/** A connection URL with its password masked. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable database URL)';
+  }
+}
+
+interface SharedPglite {
+  db: Kysely<AuditSchema>;
+  refs: number;
+}
+const pglites = new Map<string, Promise<SharedPglite>>();
+
+async function openPglite(dataDir: string): Promise<AuditDatabase> {
+  const memory = dataDir.startsWith('memory://');
+  const key = memory ? dataDir : resolve(dataDir);
+  let shared = pglites.get(key);
+  if (!shared) {
+    shared = (async () => {
+      if (!memory) mkdirSync(key, { recursive: true });
+      const client = new PGlite(memory ? dataDir : key);
+      await client.waitReady;
+      return { db: new Kysely<AuditSchema>({ dialect: new PGliteDialect(client) }), refs: 0 };
+    })();
+    pglites.set(key, shared);
+    shared.catch(() => pglites.delete(key));
+  }
+  const s = await shared;
+  s.refs++;
+  let closed = false;
+  return {
+    db: s.db,
+    backend: 'pglite',
+    location: memory ? dataDir : key,
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (--s.refs === 0) {
+        pglites.delete(key);
+        await s.db.destroy();
+      }
+    },
+  };
+}
+
+function openPostgres(config: DatabaseConfig & { databaseUrl: string }): AuditDatabase {
+  const pool = new pg.Pool({
+    connectionString: config.databaseUrl,
+    max: config.poolSize ?? 10,
+    connectionTimeoutMillis: config.connectTimeoutMs ?? 5000,
+    query_timeout: config.queryTimeoutMs ?? 30_000,
+    // A gateway frozen inside a transaction would hold the chain lock for every replica: the server
+    // ends such sessions (the transaction rolls back, the frozen caller's record fails).
+    idle_in_transaction_session_timeout: 30_000,
+  });
+  // Without a listener, an idle connection dropped by the server would crash the process.
+  pool.on('error', (err) => config.onConnectionError?.(err));
+  // A checked-out client whose server goes away emits 'error' too (besides failing its query); pg-pool
+  // only listens while the client is idle, so without this an outage could crash the gateway.
+  pool.on('connect', (client) => client.on('error', (err) => config.onConnectionError?.(err)));
+  const db = new Kysely<AuditSchema>({ dialect: new PostgresDialect({ pool }) });
+  let closed = false;
+  return {
+    db,
+    backend: 'postgres',
+    location: redactUrl(config.databaseUrl),
+    async close() {
+      if (closed) return;
+      closed = true;
+      await db.destroy();
+    },
+  };
+}
+
+/** Opens the database named by `config` (Postgres if `databaseUrl` is set, else PGlite). */
+export async function openDatabase(config: DatabaseConfig = {}): Promise<AuditDatabase> {
+  if (config.databaseUrl) {
+    if (!/^postgres(ql)?:\/\//.test(config.databaseUrl)) {
+      throw new Error(
+        `database URL must start with postgres:// or postgresql://, got ${redactUrl(config.databaseUrl)}`,
+      );
+    }
+    return openPostgres({ ...config, databaseUrl: config.databaseUrl });
+  }
+  return openPglite(config.dataDir ?? DEFAULT_DATA_DIR);
+}

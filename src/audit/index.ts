@@ -1,0 +1,55 @@
+// The audit trail: append-only, hash-chained events in Postgres or embedded PGlite.
+export {
+  chainHash,
+  DEFAULT_LIMITS,
+  ENCODING_VERSION,
+  type EventLimits,
+  encodeEvent,
+  GENESIS_HASH,
+  InvalidEventError,
+} from './canonical.js';
+export {
+  type Checkpoint,
+  CheckpointError,
+  type CheckpointSink,
+  fileSink,
+  generateSigningKey,
+  httpSink,
+  keyId,
+  parseCheckpoints,
+  privateKeyFromPem,
+  publicKeyFromPem,
+  signCheckpoint,
+  sinkFromSpec,
+  streamSink,
+  verifyCheckpoint,
+} from './checkpoint.js';
+export { Checkpointer, type CheckpointerOptions } from './checkpointer.js';
+export {
+  type AuditDatabase,
+  type DatabaseConfig,
+  DEFAULT_DATA_DIR,
+  databaseConfigFrom,
+  openDatabase,
+  redactUrl,
+} from './database.js';
+export { gatewayRoleSql, migrateToLatest, migrationSql, pendingMigrations } from './migrations/index.js';
+export {
+  type AuditPage,
+  type AuditQuery,
+  chainHead,
+  InvalidQueryError,
+  MAX_PAGE,
+  queryEvents,
+} from './query.js';
+export type { AuditSchema } from './schema.js';
+export { AuditStore, type AuditStoreOptions } from './store.js';
+export * from './types.js';
+export {
+  type BreakKind,
+  type ChainBreak,
+  type VerifyOptions,
+  type VerifyReport,
+  verifyChain,
+} from './verify.js';
+export { AuditWriteError, AuditWriter, type WriterOptions, type WriterStats } from './writer.js';

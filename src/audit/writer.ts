@@ -1,0 +1,182 @@
+// The gateway's write path: `record(event)` resolves once the event is committed in the chain.
+//
+// Group commit: events recorded while a transaction is in flight wait in a queue and go into the next
+// transaction together (up to `maxBatch`), so a lone call pays one round of BEGIN … COMMIT and a busy
+// gateway shares them. Every transaction takes a Postgres advisory lock before reading the chain head,
+// so writers in this process, in other processes and on other replicas append one gap-free chain.
+import { type Kysely, sql } from 'kysely';
+import {
+  type ChainContent,
+  chainHash,
+  DEFAULT_LIMITS,
+  type EventLimits,
+  GENESIS_HASH,
+  normaliseEvent,
+} from './canonical.js';
+import type { AuditSchema } from './schema.js';
+import type { AuditEventInput, Json, Recorded } from './types.js';
+
+/** Key of the transaction-scoped advisory lock that serialises appends (ASCII "airaudit"). */
+export const CHAIN_LOCK_KEY = '7019267257140537716';
+
+export interface WriterOptions {
+  /** Most events per transaction (default 256). */
+  maxBatch?: number;
+  /** Wait this long for more events before committing a batch (default 0: only what queued meanwhile). */
+  lingerMs?: number;
+  limits?: EventLimits;
+  /** Source of event times (tests); times never go backwards along the chain whatever it returns. */
+  clock?: () => Date;
+}
+
+/** `record` failed: the event is not in the audit trail, so the caller must not go ahead. */
+export class AuditWriteError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'AuditWriteError';
+  }
+}
+
+interface Pending {
+  content: ChainContent;
+  resolve: (r: Recorded) => void;
+  reject: (e: Error) => void;
+}
+
+export interface WriterStats {
+  events: number;
+  batches: number;
+  failedBatches: number;
+  largestBatch: number;
+}
+
+const jsonParam = (v: Json): string | null => (v === null ? null : JSON.stringify(v));
+
+export class AuditWriter {
+  readonly #db: Kysely<AuditSchema>;
+  readonly #maxBatch: number;
+  readonly #lingerMs: number;
+  readonly #limits: EventLimits;
+  readonly #clock: () => Date;
+  #queue: Pending[] = [];
+  #running: Promise<void> | undefined;
+  #closed = false;
+  readonly stats: WriterStats = { events: 0, batches: 0, failedBatches: 0, largestBatch: 0 };
+
+  constructor(db: Kysely<AuditSchema>, options: WriterOptions = {}) {
+    this.#db = db;
+    this.#maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 256));
+    this.#lingerMs = Math.max(0, options.lingerMs ?? 0);
+    this.#limits = options.limits ?? DEFAULT_LIMITS;
+    this.#clock = options.clock ?? (() => new Date());
+  }
+
+  /**
+   * Appends an event. Resolves with its place in the chain after COMMIT; rejects with
+   * InvalidEventError for bad input or AuditWriteError when the database did not commit it.
+   */
+  record(event: AuditEventInput): Promise<Recorded> {
+    if (this.#closed) return Promise.reject(new AuditWriteError('audit writer is closed'));
+    let content: ChainContent;
+    try {
+      content = normaliseEvent(event, this.#limits);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<Recorded>((resolve, reject) => {
+      this.#queue.push({ content, resolve, reject });
+      if (!this.#running) this.#running = this.#drain();
+    });
+  }
+
+  /** Resolves when every event recorded so far has been committed or rejected. */
+  async flushed(): Promise<void> {
+    while (this.#running) await this.#running;
+  }
+
+  /** Refuses new events and waits for the queued ones. Does not close the database. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.flushed();
+  }
+
+  async #drain(): Promise<void> {
+    // Let the current tick's callers queue up first.
+    await (this.#lingerMs > 0
+      ? new Promise((r) => setTimeout(r, this.#lingerMs))
+      : new Promise<void>((r) => queueMicrotask(r)));
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#queue.splice(0, this.#maxBatch);
+        await this.#commit(batch);
+      }
+    } finally {
+      this.#running = undefined;
+    }
+  }
+
+  async #commit(batch: Pending[]): Promise<void> {
+    let recorded: Recorded[];
+    try {
+      recorded = await this.#db.transaction().execute(async (tx) => {
+        await sql`SELECT pg_advisory_xact_lock(${sql.raw(CHAIN_LOCK_KEY)})`.execute(tx);
+        const head = await tx
+          .selectFrom('audit_events')
+          .select(['seq', 'hash', 'time'])
+          .orderBy('seq', 'desc')
+          .limit(1)
+          .executeTakeFirst();
+        let seq = head ? Number(head.seq) : 0;
+        let prevHash = head ? head.hash : GENESIS_HASH;
+        const now = this.#clock().getTime();
+        const time = new Date(head ? Math.max(now, head.time.getTime()) : now);
+        const out: Recorded[] = [];
+        const rows = batch.map(({ content: c }) => {
+          seq++;
+          const hash = chainHash({ ...c, seq, time }, prevHash);
+          const row = {
+            seq,
+            time,
+            kind: c.kind,
+            decision_id: c.decisionId,
+            phase: c.phase,
+            user_sub: c.userSub,
+            user_claims: jsonParam(c.userClaims),
+            agent_id: c.agentId,
+            actor: jsonParam(c.actor),
+            model: jsonParam(c.model),
+            virtual_server: c.virtualServer,
+            upstream_server: c.upstreamServer,
+            target_type: c.targetType,
+            target_name: c.targetName,
+            arguments: jsonParam(c.arguments),
+            result: jsonParam(c.result),
+            effect: c.effect,
+            reasons: jsonParam(c.reasons),
+            approval_id: c.approvalId,
+            bundle_revision: c.bundleRevision,
+            timings: jsonParam(c.timings),
+            details: jsonParam(c.details),
+            prev_hash: prevHash,
+            hash,
+          };
+          out.push({ seq, hash, time });
+          prevHash = hash;
+          return row;
+        });
+        await tx.insertInto('audit_events').values(rows).execute();
+        return out;
+      });
+    } catch (err) {
+      this.stats.failedBatches++;
+      const why = err instanceof Error ? err.message : String(err);
+      const failure = new AuditWriteError(`audit event not committed: ${why}`, { cause: err });
+      for (const p of batch) p.reject(failure);
+      return;
+    }
+    this.stats.batches++;
+    this.stats.events += batch.length;
+    this.stats.largestBatch = Math.max(this.stats.largestBatch, batch.length);
+    for (const [i, p] of batch.entries()) p.resolve(recorded[i]!);
+  }
+}

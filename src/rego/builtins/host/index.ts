@@ -1,0 +1,123 @@
+// Built-in functions implemented on the host: the SDK's custom built-ins object.
+//
+//   const builtins = hostBuiltins({ strict: false, print: (m) => log.info(m) });
+//   const policy = await loadPolicy(wasm, undefined, builtins);
+//
+// Every call goes through one decode step (wire → host values), the
+// implementation, and one encode step (host value → wire). OPA's error rules:
+// an error (eval_type_error or eval_builtin_error) aborts the evaluation in
+// strict mode and otherwise makes the call undefined.
+import { NATIVE_BUILTINS } from '../../wasm/builtins.js';
+import { Args, BuiltinError, builtinError } from './errors.js';
+import type { Family, HostContext, HostImpl } from './family.js';
+import { numbers } from './numbers.js';
+import { objects } from './objects.js';
+import { regexFamily } from './regex.js';
+import { strings } from './strings.js';
+import { types } from './types.js';
+import { codecFor, type Value, type WireMode } from './value.js';
+
+export { Args, BuiltinError, type BuiltinErrorCode, builtinError, typeError } from './errors.js';
+export type { Family, HostContext, HostImpl } from './family.js';
+export {
+  type Codec,
+  codecFor,
+  compare,
+  decodeBytes,
+  equal,
+  fromJS,
+  plainCodec,
+  RegoObject,
+  RegoSet,
+  taggedCodec,
+  toJS,
+  toJSONText,
+  type TypeName,
+  typeName,
+  type Value,
+  type WireMode,
+} from './value.js';
+
+export interface HostBuiltinsOptions {
+  /** Built-in errors (wrong operand types, bad regex, bad base64…) abort the evaluation instead of making the call undefined. */
+  strict: boolean;
+  /** Current time in ns since the epoch; read once per evaluation. Default: the system clock. */
+  now?: () => bigint;
+  /** Receives print() output. Default: discarded (never stdout). */
+  print?: (msg: string) => void;
+  /** Wire format between the module and the host. Default 'plain' (what the stock SDK speaks). */
+  wire?: WireMode;
+}
+
+/** A built-in as the SDK calls it: wire values in, wire value (JSON bytes) or undefined out. */
+export type SdkBuiltin = (...args: unknown[]) => unknown;
+
+export type HostBuiltins = Record<string, SdkBuiltin>;
+
+/** Every family, by built-in name. */
+export const HOST_IMPLEMENTATIONS: Readonly<Record<string, HostImpl>> = {
+  ...numbers,
+  ...types,
+  ...strings,
+  ...regexFamily,
+  ...objects,
+};
+
+/**
+ * Names the stock SDK implements itself: it calls its own version, never ours
+ * (sprintf via sprintf-js, regex.split via JS RegExp, json.is_valid, yaml.*).
+ */
+export const SHADOWED_BY_SDK: readonly string[] = ['sprintf', 'regex.split', 'json.is_valid', 'yaml.is_valid', 'yaml.marshal', 'yaml.unmarshal'];
+
+/** Names of the built-ins the host implements (native ones excluded). */
+export function hostBuiltinNames(): string[] {
+  return Object.keys(HOST_IMPLEMENTATIONS)
+    .filter((n) => !NATIVE_BUILTINS.has(n))
+    .sort();
+}
+
+const contexts = new WeakMap<HostBuiltins, HostContext & { memo: Map<string, Value> }>();
+
+/** Starts a new evaluation: time.now_ns, uuid.rfc4122 and rand.intn may change from here on. */
+export function newEvaluation(builtins: HostBuiltins): void {
+  contexts.get(builtins)?.memo.clear();
+}
+
+function wrap(name: string, impl: HostImpl, ctx: HostContext, wire: WireMode): SdkBuiltin {
+  const codec = codecFor(wire);
+  return (...raw: unknown[]) => {
+    try {
+      const args = new Args(name, raw.map((x) => codec.decode(x)));
+      const out = impl(args, ctx);
+      return out === undefined ? undefined : codec.encode(out);
+    } catch (e) {
+      const err = e instanceof BuiltinError ? e : builtinError(name, e instanceof Error ? e.message : String(e));
+      if (!ctx.strict) return undefined;
+      throw err;
+    }
+  };
+}
+
+export function hostBuiltins(options: HostBuiltinsOptions): HostBuiltins {
+  const memo = new Map<string, Value>();
+  const clock = options.now ?? (() => BigInt(Date.now()) * 1_000_000n);
+  let nowValue: bigint | undefined;
+  const ctx: HostContext = {
+    strict: options.strict,
+    memo,
+    now: () => {
+      if (!memo.has('time.now_ns') || nowValue === undefined) {
+        nowValue = clock();
+        memo.set('time.now_ns', null);
+      }
+      return nowValue;
+    },
+    print: options.print ?? (() => {}),
+  };
+  const out: HostBuiltins = {};
+  for (const name of hostBuiltinNames()) out[name] = wrap(name, HOST_IMPLEMENTATIONS[name] as HostImpl, ctx, options.wire ?? 'plain');
+  contexts.set(out, ctx);
+  return out;
+}
+
+export type { Family as HostFamily };

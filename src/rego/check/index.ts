@@ -1,0 +1,46 @@
+// The Rego checker: the compile-time checks OPA performs before evaluation, and
+// the rewriting that makes modules ready to plan.
+//
+//   checkModules(modules) → { program?, errors }
+//   checkQuery(body, program) → { query?, errors }
+//
+// Errors carry OPA's codes and the source location:
+// - rego_unsafe_var_error  `var x is unsafe` (after reordering bodies for safety);
+// - rego_recursion_error   `rule data.a.p is recursive: data.a.p -> data.a.q -> data.a.p`;
+// - rego_type_error        undefined functions, wrong arity (`count: arity mismatch`,
+//                          `function data.a.f has arity 2, got 1 argument`),
+//                          constant arguments of the wrong kind (`count: invalid argument(s)`),
+//                          conflicting rule kinds, two defaults, rules under complete rules,
+//                          packages inside rules, bad `with` targets, deprecated built-ins;
+// - rego_compile_error     `var x assigned above` / `referenced above` / `declared above`,
+//                          `:=` on input/data or on a ref, bad or duplicate imports, imports
+//                          shadowed by rules, networked built-ins (http.send…).
+// All errors are collected (not only the first).
+//
+// What the planner gets (see ./types.ts):
+// - `program.groups`: every document defined by rules, keyed by `data.a.b.p`, with
+//   its kind (complete | partial-object | multi-value | function + arity), its
+//   default rule and its rules. In every checked rule:
+//   * names are resolved: rules of the package and import aliases are full refs
+//     (`data.a.b.q`, `input.x`), and bare `input`/`data` are one-element refs;
+//     function calls name `data.…` functions or built-ins (`count`, `io.jwt.decode`);
+//   * `:=`, `some` and `every` locals are renamed `name$N`, wildcards `_$N`
+//     (`program.localNames` maps generated names back); `:=` becomes `=` (eq);
+//   * `some v in xs` is `v = xs[_$N]`, `some k, v in xs` is `v = xs[k]`;
+//   * expressions are reordered for safety, closure bodies too;
+//   * `suffix` holds the dynamic part of a ref head (`p[x] := v` → `[x]`);
+//     a missing value is the literal `true`; else chains are flattened in order.
+// - `program.dependencies`: group → groups it refers to (acyclic).
+// - `program.entrypoints`: from `# METADATA` `entrypoint: true`.
+export { checkModules } from './program.js';
+export { checkQuery } from './query.js';
+export type {
+  CheckedElse,
+  CheckedProgram,
+  CheckedQuery,
+  CheckedRule,
+  CheckOptions,
+  Entrypoint,
+  RuleGroup,
+  RuleKind,
+} from './types.js';

@@ -1,0 +1,67 @@
+// Airlock's WebAssembly back end: plan IR (../plan/ir.ts) → a module that the
+// stock @open-policy-agent/opa-wasm SDK loads unchanged (OPA Wasm ABI 1.2).
+//
+// Design notes
+//
+// Module. compileToWasm starts from the runtime module (runtime/*.as,
+// AssemblyScript, compiled by scripts/build-runtime.mjs and embedded in
+// runtime/runtime-wasm.ts), read with binaryen.js, and adds: one wasm function
+// per IR func (`f<i>`) and per plan (`p<i>`), the plan dispatcher (replacing the
+// runtime's `airlock.plan_eval` import), `entrypoints` and `builtins` (JSON
+// objects name → id, parsed from static text), the globals
+// `opa_wasm_abi_version` = 1 and `opa_wasm_abi_minor_version` = 2, the imports
+// env.opa_builtin0..4 and env.opa_println, a start function, and static data.
+// Memory is imported as env.memory. Every other runtime export (`rt_*`) is
+// removed, then binaryen optimises. Same IR → same bytes (no timestamps,
+// names or hash-order dependence: everything is emitted in IR order).
+//
+// Values. A value is the i32 address of a runtime struct whose first byte is
+// its type (1 null, 2 boolean, 3 number, 4 string, 5 array, 6 object, 7 set);
+// runtime/value.as has the layouts. Numbers keep their literal text, so big
+// and decimal numbers are exact. Address 0 is "undefined".
+//
+// Static data. IR string constants become string values laid out in a data
+// segment after the runtime's (static-data.ts); `with` paths become static
+// arrays; error messages and the entrypoints/builtins tables are static
+// NUL-terminated text. The start function sets the heap pointer after them and
+// builds the call-dynamic dispatch tables (below the SDK's heap base, so they
+// survive opa_heap_ptr_set).
+//
+// Calling convention. A plan compiles to `p<i>(input, data, resultSet)`; the
+// dispatcher `plan_eval(entrypoint, input, data, resultSet) -> 0 | 1`
+// (1 = unknown entrypoint, which the runtime reports through opa_abort). An IR
+// func with n params compiles to `f<i>(i32 × n) -> i32`, returning the value
+// address or 0 for undefined. IR locals map to wasm locals (zero-initialised,
+// so they start undefined). Funcs with a `path` also go into the table `dyn`;
+// CallDynamicStmt walks a start-time object path → table index (one per
+// arity) and uses call_indirect.
+//
+// Undefined and break. Each IR block is a wasm `block` with a label; a failing
+// statement is `br_if` to the innermost label; `break N` is `br` to the label N
+// levels out (first restoring the locals of every `with` it leaves). NotStmt is
+// a block whose normal completion branches out of the enclosing block. ScanStmt
+// is a loop over runtime cursors around the body block.
+//
+// Built-ins. Those in builtins.ts NATIVE_BUILTINS run in the runtime; every
+// other built-in in static.builtinFuncs gets an id (in listed order) in the
+// `builtins` table and is called through env.opa_builtin<arity>(id, 0, args…),
+// which the SDK serves from its own or the caller's custom built-ins. A host
+// result of 0 is undefined. Undefined arguments make the call undefined.
+//
+// Errors. Conflicts (assign-var-once, object-insert-once, object-merge) call
+// env.opa_abort with a static message `file:row:col: eval_conflict_error: …`;
+// runtime errors (invalid input JSON with the byte offset, out of memory,
+// unknown entrypoint) also go through opa_abort. The SDK turns opa_abort into a
+// thrown string; the module's state needs no cleanup because the next
+// evaluation resets the heap. Plans that cannot compile throw
+// WasmCompileError with `file:row:col:` where known.
+//
+// Memory. A bump allocator; opa_free is a no-op and the host reclaims memory by
+// resetting the heap pointer between evaluations (the SDK does, and opa_eval
+// takes the heap pointer as an argument). JSON input is parsed with a depth
+// limit (1000) and the memory grows by pages as needed, failing with
+// "out of memory" when the host's maximum is reached.
+
+export { FORBIDDEN_BUILTINS, NATIVE_BUILTINS } from './builtins.js';
+export type { CompileOptions } from './compile.js';
+export { compileToWasm, WasmCompileError } from './compile.js';

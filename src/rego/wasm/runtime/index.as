@@ -1,0 +1,304 @@
+// Airlock Wasm runtime — entry file: OPA Wasm ABI exports and the `rt_*`
+// functions the code generator calls. The generator links the module:
+//   - it replaces the import `airlock.plan_eval(entrypoint, input, data,
+//     resultSet) -> i32` (0 = ok, 1 = unknown entrypoint) with the generated
+//     dispatcher,
+//   - it sets RT_HEAP_PTR's start value after its static data,
+//   - and it drops every export whose name starts with `rt_` or `RT_`.
+
+import { Buf, RT_HEAP_PTR, alloc, fatal, fatalBuf } from "./heap";
+import { compare, equal } from "./compare";
+import { dump, parseErrorMessage, parseText } from "./json";
+import { mkNumberText, scanNumber } from "./number";
+import {
+  ArrV, StrV, T_ARRAY, T_OBJECT, T_STRING,
+  arrayAppend, collRemove, mkArray, mkBool, mkInt, mkNull, mkObject, mkSet, objectGet, objectInsert, setAdd,
+} from "./value";
+import {
+  bCount, bEqual, bGt, bGte, bLt, bLte, bMember2, bMember3, bNeq,
+  dot, iterKey, iterNext, iterValue, len, merge, objectInsertOnce, upsert,
+} from "./ops";
+
+export { RT_HEAP_PTR };
+
+@external("airlock", "plan_eval")
+declare function planEval(entrypoint: i32, input: usize, data: usize, resultSet: usize): i32;
+
+// ------------------------------------------------------------------ ABI
+
+export function opa_malloc(size: usize): usize {
+  return alloc(size);
+}
+
+/** Memory is reclaimed by rewinding the heap (opa_heap_ptr_set), so free does nothing. */
+export function opa_free(_addr: usize): void {}
+
+export function opa_heap_ptr_get(): usize {
+  return RT_HEAP_PTR;
+}
+
+export function opa_heap_ptr_set(addr: usize): void {
+  RT_HEAP_PTR = addr;
+}
+
+export function opa_json_parse(p: usize, n: u32): usize {
+  return parseText(p, n, false);
+}
+
+export function opa_value_parse(p: usize, n: u32): usize {
+  return parseText(p, n, true);
+}
+
+export function opa_json_dump(v: usize): usize {
+  if (v == 0) fatal("opa_json_dump: undefined value");
+  return dump(v, false);
+}
+
+export function opa_value_dump(v: usize): usize {
+  if (v == 0) fatal("opa_value_dump: undefined value");
+  return dump(v, true);
+}
+
+const ERR_OK: i32 = 0;
+const ERR_INVALID_TYPE: i32 = 2;
+const ERR_INVALID_PATH: i32 = 3;
+
+/** Checks that `path` is a non-empty array of strings. */
+function validPath(path: usize): bool {
+  if (path == 0 || load<u8>(path) != T_ARRAY) return false;
+  const a = changetype<ArrV>(path);
+  if (a.len == 0) return false;
+  for (let i: u32 = 0; i < a.len; i++) {
+    if (load<u8>(load<usize>(a.elems + (<usize>i << 2))) != T_STRING) return false;
+  }
+  return true;
+}
+
+export function opa_value_add_path(base: usize, path: usize, value: usize): i32 {
+  if (base == 0 || load<u8>(base) != T_OBJECT || value == 0) return ERR_INVALID_TYPE;
+  if (!validPath(path)) return ERR_INVALID_PATH;
+  const a = changetype<ArrV>(path);
+  // Check first so that a failure leaves the base unchanged.
+  let cur = base;
+  for (let i: u32 = 0; i + 1 < a.len; i++) {
+    const next = objectGet(cur, load<usize>(a.elems + (<usize>i << 2)));
+    if (next == 0) break;
+    if (load<u8>(next) != T_OBJECT) return ERR_INVALID_PATH;
+    cur = next;
+  }
+  cur = base;
+  for (let i: u32 = 0; i + 1 < a.len; i++) {
+    const key = load<usize>(a.elems + (<usize>i << 2));
+    let next = objectGet(cur, key);
+    if (next == 0) {
+      next = mkObject();
+      objectInsert(cur, key, next);
+    }
+    cur = next;
+  }
+  objectInsert(cur, load<usize>(a.elems + (<usize>(a.len - 1) << 2)), value);
+  return ERR_OK;
+}
+
+export function opa_value_remove_path(base: usize, path: usize): i32 {
+  if (base == 0 || load<u8>(base) != T_OBJECT) return ERR_INVALID_TYPE;
+  if (!validPath(path)) return ERR_INVALID_PATH;
+  const a = changetype<ArrV>(path);
+  let cur = base;
+  for (let i: u32 = 0; i + 1 < a.len; i++) {
+    const next = objectGet(cur, load<usize>(a.elems + (<usize>i << 2)));
+    if (next == 0) return ERR_OK; // nothing there to remove
+    if (load<u8>(next) != T_OBJECT) return ERR_INVALID_PATH;
+    cur = next;
+  }
+  collRemove(cur, load<usize>(a.elems + (<usize>(a.len - 1) << 2)));
+  return ERR_OK;
+}
+
+// Evaluation context: { input, data, entrypoint, result }.
+@unmanaged
+class Ctx {
+  input: usize;
+  data: usize;
+  entrypoint: i32;
+  result: usize;
+}
+
+export function opa_eval_ctx_new(): usize {
+  const c = changetype<Ctx>(alloc(offsetof<Ctx>()));
+  c.input = 0;
+  c.data = 0;
+  c.entrypoint = 0;
+  c.result = 0;
+  return changetype<usize>(c);
+}
+
+export function opa_eval_ctx_set_input(ctx: usize, v: usize): void {
+  changetype<Ctx>(ctx).input = v;
+}
+
+export function opa_eval_ctx_set_data(ctx: usize, v: usize): void {
+  changetype<Ctx>(ctx).data = v;
+}
+
+export function opa_eval_ctx_set_entrypoint(ctx: usize, e: i32): void {
+  changetype<Ctx>(ctx).entrypoint = e;
+}
+
+export function opa_eval_ctx_get_result(ctx: usize): usize {
+  return changetype<Ctx>(ctx).result;
+}
+
+function runPlan(entrypoint: i32, input: usize, data: usize): usize {
+  const rs = mkSet();
+  if (planEval(entrypoint, input, data, rs) != 0) {
+    const b = Buf.create(64);
+    b.ascii("unknown entrypoint id ");
+    b.int(<i64>entrypoint);
+    fatalBuf(b);
+  }
+  return rs;
+}
+
+function evalCtx(ctx: usize): i32 {
+  const c = changetype<Ctx>(ctx);
+  c.result = runPlan(c.entrypoint, c.input, c.data);
+  return 0;
+}
+
+export { evalCtx as eval };
+
+/** ABI 1.2 one-shot evaluation: returns the address of the NUL-terminated result text. */
+export function opa_eval(
+  _reserved: i32,
+  entrypoint: i32,
+  data: usize,
+  inputAddr: usize,
+  inputLen: u32,
+  heapPtr: usize,
+  format: i32,
+): usize {
+  RT_HEAP_PTR = heapPtr;
+  let input: usize = 0;
+  if (inputLen > 0) {
+    input = parseText(inputAddr, inputLen, false);
+    if (input == 0) {
+      const b = Buf.create(96);
+      b.ascii("invalid input JSON: ");
+      parseErrorMessage(b);
+      fatalBuf(b);
+    }
+  }
+  const rs = runPlan(entrypoint, input, data);
+  return dump(rs, format == 1);
+}
+
+// ---------------------------------------------------- for generated code
+
+export function rt_null(): usize {
+  return mkNull();
+}
+export function rt_bool(b: i32): usize {
+  return mkBool(b != 0);
+}
+export function rt_int(v: i64): usize {
+  return mkInt(v);
+}
+/** MakeNumberRefStmt: the number written as the text of a (static) string value. */
+export function rt_number_ref(s: usize): usize {
+  const str = changetype<StrV>(s);
+  if (str.len == 0 || scanNumber(str.ptr, str.ptr + <usize>str.len) != <usize>str.len) fatal("invalid number literal");
+  return mkNumberText(str.ptr, str.len);
+}
+export function rt_array(cap: u32): usize {
+  return mkArray(cap);
+}
+export function rt_object(): usize {
+  return mkObject();
+}
+export function rt_set(): usize {
+  return mkSet();
+}
+export function rt_array_append(arr: usize, v: usize): void {
+  arrayAppend(arr, v);
+}
+export function rt_object_insert(obj: usize, k: usize, v: usize): void {
+  objectInsert(obj, k, v);
+}
+export function rt_object_insert_once(obj: usize, k: usize, v: usize): i32 {
+  return objectInsertOnce(obj, k, v);
+}
+export function rt_set_add(set: usize, v: usize): void {
+  setAdd(set, v);
+}
+export function rt_object_merge(a: usize, b: usize): usize {
+  return merge(a, b);
+}
+export function rt_dot(src: usize, key: usize): usize {
+  return dot(src, key);
+}
+export function rt_len(v: usize): usize {
+  return len(v);
+}
+export function rt_equal(a: usize, b: usize): i32 {
+  return a != 0 && b != 0 && equal(a, b) ? 1 : 0;
+}
+export function rt_compare(a: usize, b: usize): i32 {
+  return compare(a, b);
+}
+export function rt_type(v: usize): i32 {
+  return v == 0 ? 0 : <i32>load<u8>(v);
+}
+export function rt_iter_next(src: usize, cursor: u32): u32 {
+  return iterNext(src, cursor);
+}
+export function rt_iter_key(src: usize, cursor: u32): usize {
+  return iterKey(src, cursor);
+}
+export function rt_iter_value(src: usize, cursor: u32): usize {
+  return iterValue(src, cursor);
+}
+export function rt_upsert(base: usize, path: usize, value: usize): usize {
+  return upsert(base, path, value);
+}
+/** CallDynamicStmt: the table index held by a number value, or -1. */
+export function rt_to_index(v: usize): i32 {
+  if (v == 0 || load<u8>(v) != 3) return -1;
+  const n = changetype<usize>(v);
+  const x = load<i64>(n, 8);
+  if (load<u8>(n, 1) == 0 || x < 0 || x > 0x7fffffff) return -1;
+  return <i32>x;
+}
+/** Parses static JSON text (entrypoints/builtins tables); aborts on error. */
+export function rt_json(p: usize, n: u32): usize {
+  const v = parseText(p, n, false);
+  if (v == 0) fatal("invalid static JSON");
+  return v;
+}
+export function rt_b_equal(a: usize, b: usize): usize {
+  return bEqual(a, b);
+}
+export function rt_b_neq(a: usize, b: usize): usize {
+  return bNeq(a, b);
+}
+export function rt_b_lt(a: usize, b: usize): usize {
+  return bLt(a, b);
+}
+export function rt_b_lte(a: usize, b: usize): usize {
+  return bLte(a, b);
+}
+export function rt_b_gt(a: usize, b: usize): usize {
+  return bGt(a, b);
+}
+export function rt_b_gte(a: usize, b: usize): usize {
+  return bGte(a, b);
+}
+export function rt_b_count(a: usize): usize {
+  return bCount(a);
+}
+export function rt_b_member2(x: usize, c: usize): usize {
+  return bMember2(x, c);
+}
+export function rt_b_member3(k: usize, v: usize, c: usize): usize {
+  return bMember3(k, v, c);
+}

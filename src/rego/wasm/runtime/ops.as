@@ -1,0 +1,194 @@
+// Airlock Wasm runtime — operations called by generated code.
+//
+// All take and return value addresses; 0 means undefined (the generated code
+// turns a 0 result into a break out of the current block). None of them
+// mutates its inputs except the explicit in-place builders (append, insert,
+// set add), which the plan applies only to values it made itself.
+
+import { compare, equal } from "./compare";
+import {
+  ArrV, NumV, ObjV, StrV, ENTRY,
+  T_ARRAY, T_NUMBER, T_OBJECT, T_SET, T_STRING,
+  collCopy, collFind, mkBool, mkInt, mkObject, objectGet, objectInsert,
+} from "./value";
+
+/** source[key]: array index, object key, or set membership (yields the key). */
+export function dot(src: usize, key: usize): usize {
+  if (src == 0 || key == 0) return 0;
+  switch (load<u8>(src)) {
+    case T_OBJECT:
+      return objectGet(src, key);
+    case T_ARRAY: {
+      if (load<u8>(key) != T_NUMBER) return 0;
+      const n = changetype<NumV>(key);
+      if (!n.hasInt) return 0;
+      const a = changetype<ArrV>(src);
+      if (n.intVal < 0 || n.intVal >= <i64>a.len) return 0;
+      return load<usize>(a.elems + (<usize>n.intVal << 2));
+    }
+    case T_SET: {
+      const e = collFind(src, key);
+      return e == 0 ? 0 : load<usize>(e);
+    }
+    default:
+      return 0;
+  }
+}
+
+/** Number of code points in UTF-8 text. */
+export function utf8Count(p: usize, n: u32): u32 {
+  let count: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    if ((load<u8>(p + <usize>i) & 0xc0) != 0x80) count++;
+  }
+  return count;
+}
+
+/** Length of an array, object, set (elements) or string (code points); 0 (undefined) otherwise. */
+export function len(v: usize): usize {
+  if (v == 0) return 0;
+  switch (load<u8>(v)) {
+    case T_ARRAY:
+      return mkInt(<i64>changetype<ArrV>(v).len);
+    case T_OBJECT:
+    case T_SET:
+      return mkInt(<i64>changetype<ObjV>(v).count);
+    case T_STRING: {
+      const s = changetype<StrV>(v);
+      return mkInt(<i64>utf8Count(s.ptr, s.len));
+    }
+    default:
+      return 0;
+  }
+}
+
+/**
+ * Iteration for ScanStmt. A cursor is position + 1; 0 ends the scan.
+ * Scalars (and undefined) have no elements.
+ */
+export function iterNext(src: usize, cursor: u32): u32 {
+  if (src == 0) return 0;
+  const t = load<u8>(src);
+  let n: u32 = 0;
+  if (t == T_ARRAY) n = changetype<ArrV>(src).len;
+  else if (t == T_OBJECT || t == T_SET) n = changetype<ObjV>(src).count;
+  return cursor < n ? cursor + 1 : 0;
+}
+
+export function iterKey(src: usize, cursor: u32): usize {
+  const t = load<u8>(src);
+  if (t == T_ARRAY) return mkInt(<i64>(cursor - 1));
+  return load<usize>(changetype<ObjV>(src).entries + <usize>(cursor - 1) * ENTRY);
+}
+
+export function iterValue(src: usize, cursor: u32): usize {
+  const t = load<u8>(src);
+  if (t == T_ARRAY) return load<usize>(changetype<ArrV>(src).elems + (<usize>(cursor - 1) << 2));
+  const e = changetype<ObjV>(src).entries + <usize>(cursor - 1) * ENTRY;
+  return t == T_SET ? load<usize>(e) : load<usize>(e, 4);
+}
+
+/**
+ * A copy of `base` with `value` at `path` (an array of keys), copying only
+ * the objects along the path; a missing or non-object step becomes an object.
+ * Used by WithStmt, so the original document is never modified.
+ */
+export function upsert(base: usize, path: usize, value: usize): usize {
+  return upsertFrom(base, changetype<ArrV>(path), 0, value);
+}
+
+function upsertFrom(base: usize, path: ArrV, i: u32, value: usize): usize {
+  if (i >= path.len) return value;
+  const key = load<usize>(path.elems + (<usize>i << 2));
+  const obj = base != 0 && load<u8>(base) == T_OBJECT ? collCopy(base) : mkObject();
+  const child = objectGet(obj, key);
+  objectInsert(obj, key, upsertFrom(child, path, i + 1, value));
+  return obj;
+}
+
+/**
+ * Recursive merge of two objects: keys of both; where both values are objects
+ * they merge, otherwise `a` wins. Returns 0 when either operand is not an object.
+ */
+export function merge(a: usize, b: usize): usize {
+  if (a == 0) return b;
+  if (b == 0) return a;
+  if (load<u8>(a) != T_OBJECT || load<u8>(b) != T_OBJECT) return 0;
+  const out = collCopy(a);
+  const y = changetype<ObjV>(b);
+  for (let i: u32 = 0; i < y.count; i++) {
+    const e = y.entries + <usize>i * ENTRY;
+    const k = load<usize>(e);
+    const bv = load<usize>(e, 4);
+    const av = objectGet(out, k);
+    if (av == 0) {
+      objectInsert(out, k, bv);
+    } else if (load<u8>(av) == T_OBJECT && load<u8>(bv) == T_OBJECT) {
+      objectInsert(out, k, merge(av, bv));
+    }
+  }
+  return out;
+}
+
+/** ObjectInsertOnceStmt: 0 ok, 1 when the key holds a different value. */
+export function objectInsertOnce(obj: usize, key: usize, value: usize): i32 {
+  const e = collFind(obj, key);
+  if (e != 0) return equal(load<usize>(e, 4), value) ? 0 : 1;
+  objectInsert(obj, key, value);
+  return 0;
+}
+
+// ------------------------------------------------------ native built-ins
+// Named after OPA's built-ins; the code generator maps names to these.
+
+export function bEqual(a: usize, b: usize): usize {
+  return mkBool(equal(a, b));
+}
+
+export function bNeq(a: usize, b: usize): usize {
+  return mkBool(!equal(a, b));
+}
+
+export function bLt(a: usize, b: usize): usize {
+  return mkBool(compare(a, b) < 0);
+}
+
+export function bLte(a: usize, b: usize): usize {
+  return mkBool(compare(a, b) <= 0);
+}
+
+export function bGt(a: usize, b: usize): usize {
+  return mkBool(compare(a, b) > 0);
+}
+
+export function bGte(a: usize, b: usize): usize {
+  return mkBool(compare(a, b) >= 0);
+}
+
+/** count(x): undefined for scalars (OPA reports a type error at compile time). */
+export function bCount(a: usize): usize {
+  return len(a);
+}
+
+/** internal.member_2(x, coll): x is an element of a set, or a value of an array or object. */
+export function bMember2(x: usize, coll: usize): usize {
+  const t = load<u8>(coll);
+  if (t == T_SET) return mkBool(collFind(coll, x) != 0);
+  if (t == T_ARRAY) {
+    const a = changetype<ArrV>(coll);
+    for (let i: u32 = 0; i < a.len; i++) if (equal(load<usize>(a.elems + (<usize>i << 2)), x)) return mkBool(true);
+    return mkBool(false);
+  }
+  if (t == T_OBJECT) {
+    const o = changetype<ObjV>(coll);
+    for (let i: u32 = 0; i < o.count; i++) if (equal(load<usize>(o.entries + <usize>i * ENTRY, 4), x)) return mkBool(true);
+    return mkBool(false);
+  }
+  return mkBool(false);
+}
+
+/** internal.member_3(k, v, coll): coll[k] == v. */
+export function bMember3(k: usize, v: usize, coll: usize): usize {
+  const got = dot(coll, k);
+  return mkBool(got != 0 && equal(got, v));
+}
