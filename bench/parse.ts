@@ -3,8 +3,9 @@
 //
 // Run: npm run bench:parse   (env ROUNDS=N to change the number of rounds)
 //
-// Each measured pipeline is a Stage; to measure the checker too, add a stage
-// such as { name: 'parse+check', run: (m) => checkModules(parseAll(m)) }.
+// Each measured pipeline is a Stage: `parse`, and `parse+check` (the modules of
+// one conformance case are checked together, as they are compiled together).
+import { checkModules } from '../src/rego/check/index.js';
 import { parseModule } from '../src/rego/parse/index.js';
 import { corpusDir, loadCases } from '../test/helpers/corpus.js';
 import { generatePolicy } from '../test/rego/parse/generate.js';
@@ -12,6 +13,8 @@ import { generatePolicy } from '../test/rego/parse/generate.js';
 interface Source {
   file: string;
   text: string;
+  /** Sources with the same group are checked together. */
+  group?: string;
 }
 
 interface Stage {
@@ -29,7 +32,19 @@ function parseAll(sources: Source[]) {
   return out;
 }
 
-const stages: Stage[] = [{ name: 'parse', run: (sources) => void parseAll(sources) }];
+function parseAndCheck(sources: Source[]): void {
+  const groups = new Map<string, Source[]>();
+  for (const s of sources) {
+    const key = s.group ?? s.file;
+    groups.set(key, [...(groups.get(key) ?? []), s]);
+  }
+  for (const g of groups.values()) checkModules(parseAll(g));
+}
+
+const stages: Stage[] = [
+  { name: 'parse', run: (sources) => void parseAll(sources) },
+  { name: 'parse+check', run: parseAndCheck },
+];
 
 const rounds = Number(process.env.ROUNDS ?? 9);
 
@@ -64,7 +79,7 @@ let corpus: Source[] = [];
 if (dir) {
   for (const c of loadCases(dir)) {
     c.modules.forEach((text, i) => {
-      const source = { file: `${c.file}#${i}`, text };
+      const source = { file: `${c.file}#${i}`, text, group: `${c.file}:${c.note}` };
       // Modules using syntax the parser does not support yet are left out of the timing.
       if (parseModule(text, source.file).module) corpus.push(source);
     });

@@ -129,6 +129,14 @@ function json(value: unknown, path: string, limits: EventLimits): Json {
 
 /** Validates an event from the gateway and normalises it to the stored shape. */
 export function normaliseEvent(input: AuditEventInput, limits: EventLimits = DEFAULT_LIMITS): ChainContent {
+  return measuredEvent(input, limits).content;
+}
+
+/** normaliseEvent, also returning the size of the canonical encoding in bytes. */
+export function measuredEvent(
+  input: AuditEventInput,
+  limits: EventLimits = DEFAULT_LIMITS,
+): { content: ChainContent; bytes: number } {
   if (typeof input !== 'object' || input === null) throw new InvalidEventError('', 'expected an object');
   const kind = oneOf(input.kind, EVENT_KINDS, '/kind');
   if (kind === null) throw new InvalidEventError('/kind', 'is required');
@@ -181,7 +189,7 @@ export function normaliseEvent(input: AuditEventInput, limits: EventLimits = DEF
       `canonical encoding is ${size} bytes, over the limit of ${limits.maxEventBytes}`,
     );
   }
-  return content;
+  return { content, bytes: size };
 }
 
 /** The canonical text of an event (see the top of this file). */

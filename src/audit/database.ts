@@ -1,7 +1,7 @@
 // Opens the audit database: Postgres through `pg` when a URL is given, otherwise embedded PGlite in a
 // data directory. PGlite starts slowly and owns its directory, so each process keeps one instance per
 // directory and hands out references to it.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
@@ -58,9 +58,60 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** Raised when another live process holds a PGlite data directory. */
+export class DataDirInUseError extends Error {
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+  ) {
+    super(
+      `PGlite data directory ${dataDir} is in use by process ${pid}: PGlite serves one process per directory (stop that process, or use Postgres with DATABASE_URL)`,
+    );
+    this.name = 'DataDirInUseError';
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * PGlite does not lock its directory, and two processes on one directory corrupt it. A lock file
+ * beside the directory (`<dir>.lock`, holding the owner's pid) keeps a second process out; a lock left
+ * by a dead process is taken over.
+ */
+function lockDataDir(dir: string): () => void {
+  const path = `${dir}.lock`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(path, `${process.pid}\n`, { flag: 'wx' });
+      return () => {
+        try {
+          if (readFileSync(path, 'utf8').trim() === String(process.pid)) unlinkSync(path);
+        } catch {
+          // already gone
+        }
+      };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const pid = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);
+      if (Number.isInteger(pid) && pid > 0 && pid !== process.pid && alive(pid))
+        throw new DataDirInUseError(dir, pid);
+      unlinkSync(path); // stale: its process is gone
+    }
+  }
+  throw new Error(`could not lock ${dir}`);
+}
+
 interface SharedPglite {
   db: Kysely<AuditSchema>;
   refs: number;
+  unlock: () => void;
 }
 const pglites = new Map<string, Promise<SharedPglite>>();
 
@@ -70,10 +121,19 @@ async function openPglite(dataDir: string): Promise<AuditDatabase> {
   let shared = pglites.get(key);
   if (!shared) {
     shared = (async () => {
-      if (!memory) mkdirSync(key, { recursive: true });
-      const client = new PGlite(memory ? dataDir : key);
-      await client.waitReady;
-      return { db: new Kysely<AuditSchema>({ dialect: new PGliteDialect(client) }), refs: 0 };
+      let unlock = () => {};
+      if (!memory) {
+        mkdirSync(key, { recursive: true });
+        unlock = lockDataDir(key);
+      }
+      try {
+        const client = new PGlite(memory ? dataDir : key);
+        await client.waitReady;
+        return { db: new Kysely<AuditSchema>({ dialect: new PGliteDialect(client) }), refs: 0, unlock };
+      } catch (err) {
+        unlock();
+        throw err;
+      }
     })();
     pglites.set(key, shared);
     shared.catch(() => pglites.delete(key));
@@ -90,7 +150,11 @@ async function openPglite(dataDir: string): Promise<AuditDatabase> {
       closed = true;
       if (--s.refs === 0) {
         pglites.delete(key);
-        await s.db.destroy();
+        try {
+          await s.db.destroy();
+        } finally {
+          s.unlock();
+        }
       }
     },
   };

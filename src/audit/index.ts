@@ -28,16 +28,28 @@ export { Checkpointer, type CheckpointerOptions } from './checkpointer.js';
 export {
   type AuditDatabase,
   type DatabaseConfig,
+  DataDirInUseError,
   DEFAULT_DATA_DIR,
   databaseConfigFrom,
   openDatabase,
   redactUrl,
 } from './database.js';
+export {
+  csvHeader,
+  csvRow,
+  eventToJson,
+  FORMATS,
+  formatTable,
+  ndjsonRow,
+  type OutputFormat,
+} from './format.js';
 export { gatewayRoleSql, migrateToLatest, migrationSql, pendingMigrations } from './migrations/index.js';
 export {
   type AuditPage,
   type AuditQuery,
+  auditQueryFromParams,
   chainHead,
+  checkedDate,
   InvalidQueryError,
   MAX_PAGE,
   queryEvents,

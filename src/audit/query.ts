@@ -160,3 +160,129 @@ export async function chainHead(
     .executeTakeFirst();
   return row ? { seq: Number(row.seq), hash: row.hash, time: row.time } : null;
 }
+
+const PARAMS = [
+  'user',
+  'agent',
+  'tool',
+  'server',
+  'decision_id',
+  'approval_id',
+  'kind',
+  'effect',
+  'since',
+  'until',
+  'after',
+  'limit',
+  'order',
+] as const;
+
+/**
+ * The Date for an ISO 8601 / RFC 3339 text, or undefined when a field is out of range (`Date` would
+ * silently turn 2026-02-30 into March 2nd).
+ */
+export function checkedDate(text: string): Date | undefined {
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2}))?)?/i.exec(text);
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1).map((x) => Number(x ?? 0)) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate())
+    return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  const d = new Date(text);
+  return Number.isNaN(d.getTime()) ? undefined : d;
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i;
+
+function param(value: string, name: string): string {
+  if (value.length === 0 || value.length > 1024)
+    throw new InvalidQueryError(`${name} must be 1 to 1024 characters`);
+  return value;
+}
+
+/**
+ * An AuditQuery from HTTP query parameters (`GET /v1/audit?user=alice&since=…&after=1200&limit=100`):
+ * times are RFC 3339 with a zone, `after`/`limit` decimal integers; unknown or repeated parameters
+ * are errors, so a typo never silently widens a query.
+ */
+export function auditQueryFromParams(
+  params: URLSearchParams | Record<string, string | undefined>,
+): AuditQuery {
+  const entries: [string, string][] =
+    params instanceof URLSearchParams
+      ? [...params.entries()]
+      : Object.entries(params).filter((e): e is [string, string] => e[1] !== undefined);
+  const seen = new Set<string>();
+  const q: AuditQuery = {};
+  const time = (v: string, name: string) => {
+    if (!RFC3339.test(v))
+      throw new InvalidQueryError(`${name} must be an RFC 3339 time with a zone, like 2026-01-06T16:00:00Z`);
+    const d = checkedDate(v);
+    if (!d) throw new InvalidQueryError(`${name} is not a valid time`);
+    return d;
+  };
+  const int = (v: string, name: string) => {
+    if (!/^\d{1,15}$/.test(v)) throw new InvalidQueryError(`${name} must be a non-negative integer`);
+    return Number(v);
+  };
+  for (const [name, value] of entries) {
+    if (!(PARAMS as readonly string[]).includes(name)) {
+      throw new InvalidQueryError(
+        `unknown parameter ${JSON.stringify(name.slice(0, 64))} (known: ${PARAMS.join(', ')})`,
+      );
+    }
+    if (seen.has(name)) throw new InvalidQueryError(`${name} given more than once`);
+    seen.add(name);
+    const v = param(value, name);
+    switch (name as (typeof PARAMS)[number]) {
+      case 'user':
+        q.user = v;
+        break;
+      case 'agent':
+        q.agent = v;
+        break;
+      case 'tool':
+        q.tool = v;
+        break;
+      case 'server':
+        q.server = v;
+        break;
+      case 'decision_id':
+        q.decisionId = v;
+        break;
+      case 'approval_id':
+        q.approvalId = v;
+        break;
+      case 'kind':
+        q.kind = v as EventKind;
+        break;
+      case 'effect':
+        q.effect = v as Effect;
+        break;
+      case 'since':
+        q.since = time(v, name);
+        break;
+      case 'until':
+        q.until = time(v, name);
+        break;
+      case 'after':
+        q.after = int(v, name);
+        break;
+      case 'limit':
+        q.limit = int(v, name);
+        break;
+      case 'order':
+        q.order = v as 'asc' | 'desc';
+        break;
+    }
+  }
+  checkQuery(q);
+  return q;
+}

@@ -11,7 +11,7 @@ import {
   DEFAULT_LIMITS,
   type EventLimits,
   GENESIS_HASH,
-  normaliseEvent,
+  measuredEvent,
 } from './canonical.js';
 import type { AuditSchema } from './schema.js';
 import type { AuditEventInput, Json, Recorded } from './types.js';
@@ -20,8 +20,10 @@ import type { AuditEventInput, Json, Recorded } from './types.js';
 export const CHAIN_LOCK_KEY = '7019267257140537716';
 
 export interface WriterOptions {
-  /** Most events per transaction (default 256). */
+  /** Most events per transaction (default 256, at most 2730). */
   maxBatch?: number;
+  /** Most bytes of canonical encoding per transaction (default 8 MiB; a larger single event goes alone). */
+  maxBatchBytes?: number;
   /** Wait this long for more events before committing a batch (default 0: only what queued meanwhile). */
   lingerMs?: number;
   limits?: EventLimits;
@@ -37,8 +39,13 @@ export class AuditWriteError extends Error {
   }
 }
 
+/** Parameters per row (kept under Postgres' 65 535 bind parameters per statement). */
+const COLUMNS = 24;
+const MAX_BATCH = Math.floor(65_535 / COLUMNS);
+
 interface Pending {
   content: ChainContent;
+  bytes: number;
   resolve: (r: Recorded) => void;
   reject: (e: Error) => void;
 }
@@ -55,6 +62,7 @@ const jsonParam = (v: Json): string | null => (v === null ? null : JSON.stringif
 export class AuditWriter {
   readonly #db: Kysely<AuditSchema>;
   readonly #maxBatch: number;
+  readonly #maxBatchBytes: number;
   readonly #lingerMs: number;
   readonly #limits: EventLimits;
   readonly #clock: () => Date;
@@ -65,7 +73,8 @@ export class AuditWriter {
 
   constructor(db: Kysely<AuditSchema>, options: WriterOptions = {}) {
     this.#db = db;
-    this.#maxBatch = Math.max(1, Math.floor(options.maxBatch ?? 256));
+    this.#maxBatch = Math.min(MAX_BATCH, Math.max(1, Math.floor(options.maxBatch ?? 256)));
+    this.#maxBatchBytes = Math.max(1, options.maxBatchBytes ?? 8 * 1024 * 1024);
     this.#lingerMs = Math.max(0, options.lingerMs ?? 0);
     this.#limits = options.limits ?? DEFAULT_LIMITS;
     this.#clock = options.clock ?? (() => new Date());
@@ -77,14 +86,14 @@ export class AuditWriter {
    */
   record(event: AuditEventInput): Promise<Recorded> {
     if (this.#closed) return Promise.reject(new AuditWriteError('audit writer is closed'));
-    let content: ChainContent;
+    let measured: { content: ChainContent; bytes: number };
     try {
-      content = normaliseEvent(event, this.#limits);
+      measured = measuredEvent(event, this.#limits);
     } catch (err) {
       return Promise.reject(err);
     }
     return new Promise<Recorded>((resolve, reject) => {
-      this.#queue.push({ content, resolve, reject });
+      this.#queue.push({ ...measured, resolve, reject });
       if (!this.#running) this.#running = this.#drain();
     });
   }
@@ -107,7 +116,14 @@ export class AuditWriter {
       : new Promise<void>((r) => queueMicrotask(r)));
     try {
       while (this.#queue.length > 0) {
-        const batch = this.#queue.splice(0, this.#maxBatch);
+        let n = 0;
+        let bytes = 0;
+        while (n < this.#queue.length && n < this.#maxBatch) {
+          bytes += this.#queue[n]!.bytes;
+          if (n > 0 && bytes > this.#maxBatchBytes) break;
+          n++;
+        }
+        const batch = this.#queue.splice(0, n);
         await this.#commit(batch);
       }
     } finally {

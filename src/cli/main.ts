@@ -1,7 +1,9 @@
 // The `airlock` command line: one subcommand per module under ./commands.
 import { Command, CommanderError } from 'commander';
 import { registerAudit } from './commands/audit.js';
+import { registerBuild } from './commands/build.js';
 import { registerCheck } from './commands/check.js';
+import { registerEval } from './commands/eval.js';
 import { registerFmt } from './commands/fmt.js';
 import { registerMigrate } from './commands/migrate.js';
 
@@ -22,6 +24,8 @@ export function program(ctx: CliContext): Command {
     .exitOverride();
   registerCheck(cli, ctx);
   registerFmt(cli, ctx);
+  registerBuild(cli, ctx);
+  registerEval(cli, ctx);
   registerMigrate(cli, ctx);
   registerAudit(cli, ctx);
   return cli;

@@ -172,6 +172,8 @@ t.test('query reports bad flags precisely', async (t) => {
   );
   t.equal(parseTime('2026-01-06T18:00:00+02:00', '--since').toISOString(), '2026-01-06T16:00:00.000Z');
   t.equal(parseTime('2026-01-06', '--since').toISOString(), '2026-01-06T00:00:00.000Z');
+  t.throws(() => parseTime('2026-02-30', '--since'), /--since: "2026-02-30" is not a valid time/);
+  t.throws(() => parseTime('2026-01-06T24:00', '--until'), /not a valid time/);
 });
 
 t.test('keygen, checkpoint and verify catch a truncated tail', async (t) => {

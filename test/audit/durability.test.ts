@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { AuditStore } from '../../src/audit/index.js';
+import { AuditStore, DataDirInUseError } from '../../src/audit/index.js';
 
-t.test('a killed writer loses nothing it acknowledged', async (t) => {
+t.test('a killed writer loses nothing it acknowledged, and its stale lock is taken over', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-audit-crash-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const child = spawn(
@@ -19,6 +19,7 @@ t.test('a killed writer loses nothing it acknowledged', async (t) => {
     },
   );
   const acked = new Map<number, string>();
+  let second: Promise<unknown> | undefined;
   let buffer = '';
   await new Promise<void>((resolve, reject) => {
     child.on('error', reject);
@@ -33,10 +34,21 @@ t.test('a killed writer loses nothing it acknowledged', async (t) => {
         const [seq, hash] = line.split(' ');
         if (seq && hash) acked.set(Number(seq), hash);
       }
+      // While the child runs, a second process must not open the same directory.
+      second ??=
+        acked.size > 0
+          ? AuditStore.open({ dataDir: dir }).then(
+              async (s) => s.close(),
+              (e: unknown) => e,
+            )
+          : undefined;
       if (acked.size >= 60 && !child.killed) child.kill('SIGKILL');
     });
   });
   t.ok(acked.size >= 60, `${acked.size} events acknowledged before the kill`);
+  const refusal = await second;
+  t.type(refusal, DataDirInUseError, 'a second process is kept out of a live data directory');
+  t.match((refusal as Error).message, new RegExp(`in use by process ${child.pid}`));
   const store = await AuditStore.open({ dataDir: dir });
   t.teardown(() => store.close());
   const report = await store.verify();

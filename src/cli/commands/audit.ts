@@ -14,6 +14,7 @@ import {
   AuditStore,
   type Checkpoint,
   type CheckpointSink,
+  checkedDate,
   databaseConfigFrom,
   EFFECTS,
   EVENT_KINDS,
@@ -78,8 +79,8 @@ export function parseTime(value: string, flag: string): Date {
     throw new UsageError(`${flag} wants an ISO 8601 time like 2026-01-06T16:00:00Z, got "${value}"`);
   let text = value.replace(' ', 'T');
   if (/T\d{2}:\d{2}(:\d{2}(\.\d+)?)?$/.test(text)) text += 'Z';
-  const d = new Date(text);
-  if (Number.isNaN(d.getTime())) throw new UsageError(`${flag}: "${value}" is not a valid time`);
+  const d = checkedDate(text);
+  if (!d) throw new UsageError(`${flag}: "${value}" is not a valid time`);
   return d;
 }
 

@@ -9,8 +9,15 @@ export class CheckContext {
 
   constructor(readonly maxErrors = 1000) {}
 
+  private limitReached = false;
+
   error(code: RegoErrorCode, message: string, location: Location): void {
-    if (this.errors.length >= this.maxErrors) return;
+    if (this.limitReached) return;
+    if (this.errors.length >= this.maxErrors) {
+      this.limitReached = true;
+      this.errors.push({ code: 'rego_compile_error', message: 'error limit reached', location });
+      return;
+    }
     // The same problem may be found twice through shared terms: report it once.
     if (
       this.errors.some(

@@ -144,7 +144,11 @@ export function dependencyGraph(groups: Map<string, RuleGroup>): Map<string, Set
 }
 
 /** One error per group that takes part in a cycle, naming the cycle. */
-export function recursionErrors(groups: Map<string, RuleGroup>, deps: Map<string, Set<string>>): RegoError[] {
+export function recursionErrors(
+  groups: Map<string, RuleGroup>,
+  deps: Map<string, Set<string>>,
+  limit = 1000,
+): RegoError[] {
   // Tarjan's strongly connected components, iteratively.
   const index = new Map<string, number>();
   const low = new Map<string, number>();
@@ -196,6 +200,7 @@ export function recursionErrors(groups: Map<string, RuleGroup>, deps: Map<string
     const self = deps.get(g.name)?.has(g.name) ?? false;
     const size = c === undefined ? 0 : (sizes.get(c) ?? 0);
     if (!self && size < 2) continue;
+    if (errors.length >= limit) break; // each report costs a search: bound the work on hostile input
     // Shortest cycle from g back to g within its component.
     const prev = new Map<string, string>();
     const queue = [g.name];

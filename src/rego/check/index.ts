@@ -8,13 +8,17 @@
 // - rego_unsafe_var_error  `var x is unsafe` (after reordering bodies for safety);
 // - rego_recursion_error   `rule data.a.p is recursive: data.a.p -> data.a.q -> data.a.p`;
 // - rego_type_error        undefined functions, wrong arity (`count: arity mismatch`,
-//                          `function data.a.f has arity 2, got 1 argument`),
-//                          constant arguments of the wrong kind (`count: invalid argument(s)`),
+//                          `function data.a.f has arity 2, got 1 argument`; one extra
+//                          output argument is allowed at the top of an expression),
+//                          arguments of the wrong kind (`count: invalid argument(s)`, for
+//                          constants and for locals declared with a constant or a built-in
+//                          result), built-ins without result used as values,
 //                          conflicting rule kinds, two defaults, rules under complete rules,
 //                          packages inside rules, bad `with` targets, deprecated built-ins;
 // - rego_compile_error     `var x assigned above` / `referenced above` / `declared above`,
 //                          `:=` on input/data or on a ref, bad or duplicate imports, imports
-//                          shadowed by rules, networked built-ins (http.send…).
+//                          shadowed by rules, default rules with variables in their head ref,
+//                          networked built-ins (http.send…: refused unless allowNetworked).
 // All errors are collected (not only the first).
 //
 // What the planner gets (see ./types.ts):
@@ -28,8 +32,15 @@
 //     (`program.localNames` maps generated names back); `:=` becomes `=` (eq);
 //   * `some v in xs` is `v = xs[_$N]`, `some k, v in xs` is `v = xs[k]`;
 //   * expressions are reordered for safety, closure bodies too;
+//   * head terms that compute something (calls, refs, comprehensions: `f(x) := x + 1`,
+//     `ms[m.z] := m`) are moved into the body as `_$N = term`, so heads hold only
+//     variables and constants (default rules keep their constant value);
 //   * `suffix` holds the dynamic part of a ref head (`p[x] := v` → `[x]`);
-//     a missing value is the literal `true`; else chains are flattened in order.
+//     a missing value is the literal `true`; else chains are flattened in order;
+//   * `print(…)` calls are left as written (the planner prints undefined arguments);
+//     `with f as g` keeps `g` as a name (`data.a.g` or a built-in such as `count`).
+// - `program.dependencies`: group → groups it refers to (acyclic). A ref with
+//   variable elements (`data[x].allow`) touches every group its path can match.
 // - `program.dependencies`: group → groups it refers to (acyclic).
 // - `program.entrypoints`: from `# METADATA` `entrypoint: true`.
 export { checkModules } from './program.js';

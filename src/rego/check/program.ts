@@ -1,6 +1,6 @@
 // checkModules: builds the rule groups of a set of modules, checks imports,
 // conflicts, rule bodies (names, locals, calls, safety) and recursion.
-import type { Body, Import, Location, Module, RefTerm, RegoError, Rule, Term } from '../ast.js';
+import type { Body, Import, Location, Module, RegoError, Rule, Term } from '../ast.js';
 import { CallChecker, calleeOf, type FunctionLookup } from './calls.js';
 import { CheckContext, isGenerated, mkRef, mkString, mkVar, pathName, refText } from './context.js';
 import { dependencyGraph, recursionErrors } from './graph.js';
@@ -118,8 +118,13 @@ export function checkModules(
     let names = rulesByPkg.get(key);
     if (!names) rulesByPkg.set(key, (names = new Set()));
     for (const r of m.rules) {
+      const n = headName(r);
+      if (n === 'input' || n === 'data') {
+        ctx.error('rego_compile_error', `rules must not shadow ${n} (use a different rule name)`, r.location);
+        continue;
+      }
       placed.push(placeRule(m, r, pkg));
-      names.add(headName(r));
+      names.add(n);
     }
   }
 
@@ -266,7 +271,9 @@ export function checkModules(
         continue;
       }
       importNames.set(name, imp);
-      if (ruleNames.has(name)) {
+      // OPA accepts a rule named like an import (the import wins inside the module);
+      // Airlock refuses it by default: the rule is then unreachable by its short name.
+      if (ruleNames.has(name) && !options.allowImportShadowingRules) {
         const r = m.rules.find((x) => headName(x) === name) as Rule;
         ctx.error('rego_compile_error', `rule ${name} shadows import ${refText(imp.path)}`, r.location);
         continue;
@@ -400,7 +407,8 @@ export function checkModules(
 
   // ---------------------------------------------------------------- recursion
   const dependencies = dependencyGraph(groups);
-  for (const e of recursionErrors(groups, dependencies)) ctx.error(e.code, e.message, e.location);
+  for (const e of recursionErrors(groups, dependencies, options.maxErrors ?? 1000))
+    ctx.error(e.code, e.message, e.location);
 
   // ---------------------------------------------------------------- entrypoints
   const entrypoints: Entrypoint[] = [];

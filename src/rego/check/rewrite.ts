@@ -154,7 +154,7 @@ export class Rewriter {
         `variables must not shadow ${name} (use a different variable name)`,
         location,
       );
-      return name;
+      return this.ctx.wildcard(); // reported: do not cascade
     }
     const above = scope.declared.get(name);
     if (how === 'some' && above !== undefined) {
@@ -168,6 +168,15 @@ export class Rewriter {
 
   /** Declares the variables of a pattern (`x`, `[a, b]`, `{"k": v}`) and rewrites it. */
   private declarePattern(t: Term, scope: Scope, how: 'some' | 'every'): Term {
+    const root = rootName(t);
+    if (root) {
+      this.ctx.error(
+        'rego_compile_error',
+        `variables must not shadow ${root} (use a different variable name)`,
+        t.location,
+      );
+      return mkVar(this.ctx.wildcard(), t.location); // reported: do not cascade
+    }
     switch (t.type) {
       case 'var':
         return mkVar(this.declare(t.name, t.location, scope, how), t.location);
@@ -195,7 +204,7 @@ export class Rewriter {
             `variables must not shadow ${t.name} (use a different variable name)`,
             t.location,
           );
-          return t;
+          return mkVar(this.ctx.wildcard(), t.location); // reported: do not cascade
         }
         // Only this scope counts: a closure may declare a name again (it shadows the outer one).
         const above = scope.declared.get(t.name);
@@ -228,7 +237,7 @@ export class Rewriter {
             `variables must not shadow ${h.name} (use a different variable name)`,
             t.location,
           );
-          return t;
+          return mkVar(this.ctx.wildcard(), t.location); // reported: do not cascade
         }
         this.ctx.error('rego_compile_error', 'cannot assign to ref', t.location);
         return this.term(t, scope);
@@ -323,6 +332,15 @@ export class Rewriter {
 
   /** Declares function arguments in the rule's scope (names kept; wildcards renamed). */
   args(args: Term[], scope: Scope): Term[] {
+    for (const a of args) {
+      const root = rootName(a);
+      if (root)
+        this.ctx.error(
+          'rego_compile_error',
+          `args must not shadow ${root} (use a different variable name)`,
+          a.location,
+        );
+    }
     const vars = new Set<string>();
     for (const a of args) patternVarsDeep(a, vars);
     for (const v of vars) {
@@ -355,4 +373,10 @@ function patternVarsDeep(t: Term, out: Set<string>): void {
     default:
       return;
   }
+}
+
+/** `input` or `data` when the term is that root document alone (a var, or a one-element ref). */
+function rootName(t: Term): string | undefined {
+  const v = t.type === 'ref' && t.terms.length === 1 ? t.terms[0] : t;
+  return v?.type === 'var' && ROOTS.has(v.name) ? v.name : undefined;
 }

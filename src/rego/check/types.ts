@@ -102,6 +102,11 @@ export interface CheckedQuery {
 export interface CheckOptions {
   /** Accept networked built-ins (`http.send`…). Airlock's compiler never sets this. */
   allowNetworked?: boolean;
+  /**
+   * Accept a rule named like one of its module's imports, as OPA does (the import
+   * then wins inside the module). Off by default: Airlock reports it as an error.
+   */
+  allowImportShadowingRules?: boolean;
   /** Stop collecting after this many errors (default 1000). */
   maxErrors?: number;
 }

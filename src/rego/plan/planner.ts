@@ -303,6 +303,10 @@ class Planner {
   }
 
   private planRule(group: RuleGroup, rule: CheckedRule, argLocals: ir.Local[], ret: ir.Local): void {
+    const message =
+      group.kind === 'function'
+        ? `function ${group.name} produced conflicting values for the same inputs`
+        : `rule ${group.name} produced conflicting values`;
     const bindArgs = (k: Cont) => {
       const args = rule.args ?? [];
       const step = (i: number): void => {
@@ -319,7 +323,7 @@ class Planner {
         bindArgs(() =>
           this.planBody(rule.body, () =>
             this.planTerm(rule.value ?? trueTerm(rule.location), (op) =>
-              this.emit({ type: 'assign-var-once', source: op, target: ret }),
+              this.emit({ type: 'assign-var-once', source: op, target: ret, message }),
             ),
           ),
         );
@@ -339,7 +343,7 @@ class Planner {
               bindArgs(() =>
                 this.planBody(link.body, () =>
                   this.planTerm(link.value ?? trueTerm(link.location), (op) =>
-                    this.emit({ type: 'assign-var-once', source: op, target: tmp }),
+                    this.emit({ type: 'assign-var-once', source: op, target: tmp, message }),
                   ),
                 ),
               );
@@ -347,7 +351,7 @@ class Planner {
           ],
         });
       });
-      this.emit({ type: 'assign-var-once', source: ir.local(tmp), target: ret });
+      this.emit({ type: 'assign-var-once', source: ir.local(tmp), target: ret, message });
       return;
     }
     // Partial documents: a set, an object, or nested objects for ref heads.

@@ -6,6 +6,13 @@ export interface NativeBuiltin {
   /** Export name of the runtime function. */
   readonly runtime: string;
   readonly arity: number;
+  /** The function may return an error code (an address below 64) instead of a value. */
+  readonly errors?: boolean;
+  /**
+   * The function may decline (code 4) and leave the call to the host's implementation, so the
+   * built-in is also listed in the module's `builtins` table.
+   */
+  readonly defer?: boolean;
 }
 
 export const NATIVE_BUILTINS: ReadonlyMap<string, NativeBuiltin> = new Map([
@@ -18,7 +25,19 @@ export const NATIVE_BUILTINS: ReadonlyMap<string, NativeBuiltin> = new Map([
   ['count', { runtime: 'rt_b_count', arity: 1 }],
   ['internal.member_2', { runtime: 'rt_b_member2', arity: 2 }],
   ['internal.member_3', { runtime: 'rt_b_member3', arity: 3 }],
+  // Exact arithmetic (big integers and decimals, no rounding through doubles).
+  ['plus', { runtime: 'rt_b_plus', arity: 2, errors: true }],
+  ['minus', { runtime: 'rt_b_minus', arity: 2, errors: true }],
+  ['mul', { runtime: 'rt_b_mul', arity: 2, errors: true }],
+  ['rem', { runtime: 'rt_b_rem', arity: 2, errors: true }],
+  // Exact when the quotient terminates within 40 digits; otherwise the host decides (1/3).
+  ['div', { runtime: 'rt_b_div', arity: 2, errors: true, defer: true }],
 ]);
+
+/** Error codes of native built-ins are addresses below this (no value lives there). */
+export const NATIVE_ERROR_LIMIT = 64;
+/** The code by which a native built-in defers to the host. */
+export const NATIVE_DEFER = 4;
 
 /** Networked or non-deterministic built-ins: a compile error, never a host import. */
 export const FORBIDDEN_BUILTINS: ReadonlyMap<string, string> = new Map([

@@ -1,7 +1,13 @@
 // Plan IR → WebAssembly, linked into the runtime module. See index.ts for the design notes.
 import binaryen from 'binaryen';
 import type * as ir from '../plan/ir.js';
-import { FORBIDDEN_BUILTINS, MAX_HOST_ARITY, NATIVE_BUILTINS } from './builtins.js';
+import {
+  FORBIDDEN_BUILTINS,
+  MAX_HOST_ARITY,
+  NATIVE_BUILTINS,
+  NATIVE_DEFER,
+  NATIVE_ERROR_LIMIT,
+} from './builtins.js';
 import { runtimeWasm } from './runtime-module.js';
 import { StaticData } from './static-data.js';
 
@@ -182,7 +188,8 @@ class Linker {
     const { mod, policy } = this;
     // Host built-ins get ids in the order the policy lists them.
     for (const b of policy.static.builtinFuncs) {
-      if (NATIVE_BUILTINS.has(b.name)) continue;
+      const native = NATIVE_BUILTINS.get(b.name);
+      if (native && !native.defer) continue;
       if (b.arity > MAX_HOST_ARITY) {
         throw new WasmCompileError(`built-in ${b.name} takes ${b.arity} arguments; hosts support at most 4`);
       }
@@ -232,6 +239,11 @@ class Linker {
       this.mod.call(this.abortName, [this.mod.i32.const(addr)], none),
       this.mod.unreachable(),
     ]);
+  }
+
+  /** Address of static NUL-terminated text. */
+  text(s: string): number {
+    return this.data.text(s).addr;
   }
 
   staticString(index: number, context: string): number {
@@ -775,13 +787,43 @@ class FunctionCompiler {
       // Undefined arguments make a built-in call undefined.
       checks.push(...this.requireDefined(s.args));
       const native = NATIVE_BUILTINS.get(s.func);
-      if (native) {
-        value = this.call(native.runtime, args);
-      } else {
+      const hostCall = () => {
         const id = this.l.hostBuiltin(s.func);
         const imp = BUILTIN_CALLS[args.length];
         if (id === undefined || imp === undefined) throw new Error(`no host id for ${s.func}`);
-        value = m.call(imp, [m.i32.const(id), m.i32.const(0), ...args], i32);
+        return m.call(
+          imp,
+          [m.i32.const(id), m.i32.const(0), ...s.args.map((a) => this.operand(a, s.loc))],
+          i32,
+        );
+      };
+      if (native?.errors) {
+        // Error codes are small addresses: abort naming the call site, or defer to the host.
+        const isCode = m.i32.and(
+          m.i32.ne(m.local.get(tmp, i32), m.i32.const(0)),
+          m.i32.lt_u(m.local.get(tmp, i32), m.i32.const(NATIVE_ERROR_LIMIT)),
+        );
+        const fail = m.block(null, [
+          m.call(
+            this.l.rt('rt_builtin_error'),
+            [m.local.get(tmp, i32), m.i32.const(this.l.text(s.func)), m.i32.const(this.l.text(at))],
+            none,
+          ),
+          m.unreachable(),
+        ]);
+        const onCode = native.defer
+          ? m.if(
+              m.i32.eq(m.local.get(tmp, i32), m.i32.const(NATIVE_DEFER)),
+              m.local.set(tmp, hostCall()),
+              fail,
+            )
+          : fail;
+        checks.push(m.local.set(tmp, this.call(native.runtime, args)), m.if(isCode, onCode));
+        value = m.local.get(tmp, i32);
+      } else if (native) {
+        value = this.call(native.runtime, args);
+      } else {
+        value = hostCall();
       }
     }
     return this.seq([

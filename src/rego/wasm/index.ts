@@ -42,11 +42,19 @@
 // a block whose normal completion branches out of the enclosing block. ScanStmt
 // is a loop over runtime cursors around the body block.
 //
-// Built-ins. Those in builtins.ts NATIVE_BUILTINS run in the runtime; every
-// other built-in in static.builtinFuncs gets an id (in listed order) in the
-// `builtins` table and is called through env.opa_builtin<arity>(id, 0, args…),
-// which the SDK serves from its own or the caller's custom built-ins. A host
-// result of 0 is undefined. Undefined arguments make the call undefined.
+// Built-ins. Those in builtins.ts NATIVE_BUILTINS run in the runtime
+// (comparisons, count, membership, and exact arithmetic: plus, minus, mul, rem,
+// div); every other built-in in static.builtinFuncs gets an id (in listed
+// order) in the `builtins` table and is called through
+// env.opa_builtin<arity>(id, 0, args…), which the SDK serves from its own or
+// the caller's custom built-ins. A host result of 0 is undefined. Undefined
+// arguments make the call undefined. Natives that can fail return a small
+// error code instead of a value address (< 64: no value lives that low); the
+// generated code then calls rt_builtin_error with the built-in's name and the
+// call site, which aborts with e.g. `p.rego:3:7: eval_builtin_error: div:
+// divide by zero` or `… eval_type_error: plus: operand 1 must be number but got
+// string`. `div` may also defer (code 4) to the host when the quotient does not
+// terminate (1/3), so it is listed in the `builtins` table too.
 //
 // Errors. Conflicts (assign-var-once, object-insert-once, object-merge) call
 // env.opa_abort with a static message `file:row:col: eval_conflict_error: …`;

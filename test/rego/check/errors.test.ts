@@ -1,5 +1,7 @@
 import t from 'tap';
-import { check, errs } from './helpers.js';
+import { checkModules } from '../../../src/rego/check/index.js';
+import { formatBody } from '../../../src/rego/format/index.js';
+import { check, errs, parse } from './helpers.js';
 
 t.test('recursion between rules', async (t) => {
   const r = check('package x\n\np if q\n\nq if p\n\nr if not r\n');
@@ -190,4 +192,36 @@ t.test('default rules: variables in the head ref, and defaults of another kind',
     'rego_type_error test-0.rego:5:1 conflicting rules data.x.q found',
     'rego_type_error test-0.rego:9:1 conflicting rules data.x.f found',
   ]);
+});
+
+t.test('a rule named like an import: an error by default, OPA precedence when allowed', async (t) => {
+  const src = 'package x\n\nimport data.lib.tools\n\ntools := 1\n\np := tools.max\n';
+  t.same(errs(check(src).errors), [
+    'rego_compile_error test-0.rego:5:1 rule tools shadows import data.lib.tools',
+  ]);
+  const r = checkModules(parse(src), { allowImportShadowingRules: true });
+  t.same(errs(r.errors), []);
+  const body = r.program?.groups.get('data.x.p')?.rules[0]?.body ?? [];
+  t.match(formatBody(body), /^_\$\d+ = data\.lib\.tools\.max$/);
+});
+
+t.test('rules, arguments and variables must not shadow input or data', async (t) => {
+  const r = check(
+    'package x\n\ninput := 1\n\ndata.foo := 1\n\nf(input) := 1\n\np if {\n  some input in [1]\n}\n\nq := [1 | data := 1]\n',
+  );
+  t.same(errs(r.errors), [
+    'rego_compile_error test-0.rego:3:1 rules must not shadow input (use a different rule name)',
+    'rego_compile_error test-0.rego:5:1 rules must not shadow data (use a different rule name)',
+    'rego_compile_error test-0.rego:7:3 args must not shadow input (use a different variable name)',
+    'rego_compile_error test-0.rego:10:8 variables must not shadow input (use a different variable name)',
+    'rego_compile_error test-0.rego:13:11 variables must not shadow data (use a different variable name)',
+  ]);
+});
+
+t.test('the number of errors is bounded', async (t) => {
+  const src = `package x\n\n${Array.from({ length: 30 }, (_, i) => `p${i} if x${i} > 1`).join('\n')}\n`;
+  t.equal(check(src).errors.length, 30);
+  const r = checkModules(parse(src), { maxErrors: 5 });
+  t.equal(r.errors.length, 6);
+  t.equal(r.errors[5]?.message, 'error limit reached');
 });

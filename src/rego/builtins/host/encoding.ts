@@ -75,6 +75,18 @@ function checkTypes(s: unknown): void {
   for (const [k, v] of Object.entries(r)) if (k !== 'enum' && k !== 'const' && k !== 'default' && k !== 'examples') checkTypes(v);
 }
 
+/** gojsonschema accepts `enum: []` (nothing matches); ajv rejects it as a schema: say the same with `not: {}`. */
+function emptyEnums(s: unknown): unknown {
+  if (Array.isArray(s)) return s.map(emptyEnums);
+  if (s === null || typeof s !== 'object') return s;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(s as Record<string, unknown>)) {
+    if (k === 'enum' && Array.isArray(v) && v.length === 0) out.not = {};
+    else out[k] = k === 'const' || k === 'default' || k === 'examples' || k === 'enum' ? v : emptyEnums(v);
+  }
+  return out;
+}
+
 function compileSchema(name: string, schema: Value): ValidateFunction {
   const text = typeof schema === 'string' ? schema : toJSONText(schema, 'plain');
   let hit = schemaCache.get(text);
@@ -84,7 +96,7 @@ function compileSchema(name: string, schema: Value): ValidateFunction {
       if (typeof parsed !== 'boolean' && (parsed === null || typeof parsed !== 'object'))
         throw new Error('schema must be an object or a boolean');
       checkTypes(parsed);
-      hit = ajv.compile(parsed as object);
+      hit = ajv.compile(emptyEnums(parsed) as object);
     } catch (e) {
       hit = e instanceof Error ? e : new Error(String(e));
     }

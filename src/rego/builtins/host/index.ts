@@ -10,10 +10,15 @@
 import { NATIVE_BUILTINS } from '../../wasm/builtins.js';
 import { Args, BuiltinError, builtinError } from './errors.js';
 import type { Family, HostContext, HostImpl } from './family.js';
+import { crypto } from './crypto.js';
+import { encoding } from './encoding.js';
+import { misc } from './misc.js';
+import { net } from './net.js';
 import { numbers } from './numbers.js';
 import { objects } from './objects.js';
 import { regexFamily } from './regex.js';
 import { strings } from './strings.js';
+import { time } from './time.js';
 import { types } from './types.js';
 import { codecFor, type Value, type WireMode } from './value.js';
 
@@ -47,6 +52,11 @@ export interface HostBuiltinsOptions {
   print?: (msg: string) => void;
   /** Wire format between the module and the host. Default 'plain' (what the stock SDK speaks). */
   wire?: WireMode;
+  /**
+   * The built-ins to provide (e.g. a module's import table). Default: hostBuiltinNames().
+   * A name with no host implementation is an error.
+   */
+  names?: Iterable<string>;
 }
 
 /** A built-in as the SDK calls it: wire values in, wire value (JSON bytes) or undefined out. */
@@ -61,6 +71,11 @@ export const HOST_IMPLEMENTATIONS: Readonly<Record<string, HostImpl>> = {
   ...strings,
   ...regexFamily,
   ...objects,
+  ...encoding,
+  ...crypto,
+  ...time,
+  ...net,
+  ...misc,
 };
 
 /**
@@ -69,10 +84,13 @@ export const HOST_IMPLEMENTATIONS: Readonly<Record<string, HostImpl>> = {
  */
 export const SHADOWED_BY_SDK: readonly string[] = ['sprintf', 'regex.split', 'json.is_valid', 'yaml.is_valid', 'yaml.marshal', 'yaml.unmarshal'];
 
-/** Names of the built-ins the host implements (native ones excluded). */
+/** Names of the built-ins the host serves: all but the native ones, except natives that may defer to the host. */
 export function hostBuiltinNames(): string[] {
   return Object.keys(HOST_IMPLEMENTATIONS)
-    .filter((n) => !NATIVE_BUILTINS.has(n))
+    .filter((n) => {
+      const native = NATIVE_BUILTINS.get(n);
+      return native === undefined || native.defer === true;
+    })
     .sort();
 }
 
@@ -115,7 +133,11 @@ export function hostBuiltins(options: HostBuiltinsOptions): HostBuiltins {
     print: options.print ?? (() => {}),
   };
   const out: HostBuiltins = {};
-  for (const name of hostBuiltinNames()) out[name] = wrap(name, HOST_IMPLEMENTATIONS[name] as HostImpl, ctx, options.wire ?? 'plain');
+  for (const name of options.names ?? hostBuiltinNames()) {
+    const impl = HOST_IMPLEMENTATIONS[name];
+    if (!impl) throw new Error(`no host implementation of built-in ${name}`);
+    out[name] = wrap(name, impl, ctx, options.wire ?? 'plain');
+  }
   contexts.set(out, ctx);
   return out;
 }

@@ -7,6 +7,7 @@
 //   - and it drops every export whose name starts with `rt_` or `RT_`.
 
 import { Buf, RT_HEAP_PTR, alloc, fatal, fatalBuf } from "./heap";
+import { DEFER, ERR_DIV_ZERO, ERR_FLOAT_MOD, ERR_TOO_LARGE, ERR_TYPE, ERR_TYPE_SET, div, minus, mul, plus, rem } from "./arith";
 import { compare, equal } from "./compare";
 import { dump, parseErrorMessage, parseText } from "./json";
 import { mkNumberText, scanNumber } from "./number";
@@ -301,4 +302,67 @@ export function rt_b_member2(x: usize, c: usize): usize {
 }
 export function rt_b_member3(k: usize, v: usize, c: usize): usize {
   return bMember3(k, v, c);
+}
+export function rt_b_plus(a: usize, b: usize): usize {
+  return plus(a, b);
+}
+export function rt_b_minus(a: usize, b: usize): usize {
+  return minus(a, b);
+}
+export function rt_b_mul(a: usize, b: usize): usize {
+  return mul(a, b);
+}
+export function rt_b_rem(a: usize, b: usize): usize {
+  return rem(a, b);
+}
+export function rt_b_div(a: usize, b: usize): usize {
+  return div(a, b);
+}
+
+function typeName(tag: u32): string {
+  switch (tag) {
+    case 1: return "null";
+    case 2: return "boolean";
+    case 3: return "number";
+    case 4: return "string";
+    case 5: return "array";
+    case 6: return "object";
+    default: return "set";
+  }
+}
+
+function appendCString(b: Buf, p: usize): void {
+  let q = p;
+  while (load<u8>(q) != 0) q++;
+  b.bytes(p, <u32>(q - p));
+}
+
+/**
+ * Aborts for an error code returned by a native built-in (arith.as), naming
+ * the call site: `<where>` is "file:row:col: " and `<name>` the built-in, both
+ * NUL-terminated static text.
+ */
+export function rt_builtin_error(code: usize, name: usize, where: usize): void {
+  const b = Buf.create(128);
+  appendCString(b, where);
+  if (code >= ERR_TYPE) {
+    b.ascii("eval_type_error: ");
+    appendCString(b, name);
+    const set = code >= ERR_TYPE_SET;
+    const c = code - (set ? ERR_TYPE_SET : ERR_TYPE);
+    b.ascii(": operand ");
+    b.int(<i64>((c >> 3) + 1));
+    b.ascii(set ? " must be set but got " : " must be number but got ");
+    b.ascii(typeName(<u32>(c & 7)));
+  } else {
+    b.ascii("eval_builtin_error: ");
+    appendCString(b, name);
+    b.ascii(": ");
+    if (code == ERR_DIV_ZERO) b.ascii("divide by zero");
+    else if (code == ERR_FLOAT_MOD) b.ascii("modulo on floating-point number");
+    else if (code == ERR_TOO_LARGE) b.ascii("number too large");
+    else if (code == DEFER) b.ascii("no exact result and no host implementation");
+    else b.ascii("error");
+  }
+  fatalBuf(b);
 }
