@@ -12,6 +12,11 @@ export interface CheckpointerOptions {
   sink: CheckpointSink;
   /** Milliseconds between checkpoints (default 60 000); 0 disables the timer (shutdown and on demand only). */
   intervalMs?: number;
+  /**
+   * A position already known good (e.g. the last checkpoint in the sink): the first checkpoint then
+   * verifies only the rows after it instead of the whole chain.
+   */
+  verifiedFrom?: { seq: number; hash: string };
   /** Receives failures of timed checkpoints (a failed sink, a broken chain). */
   onError?: (err: Error) => void;
 }
@@ -53,19 +58,34 @@ export class Checkpointer {
 
   async #emit(): Promise<Checkpoint | null> {
     const head = await chainHead(this.#db);
-    if (!head || (this.#last && this.#last.seq === head.seq && this.#last.hash === head.hash)) return null;
-    if (this.#last) {
-      const report = await verifyChain(this.#db, { from: this.#last });
-      if (!report.ok) {
+    const last = this.#last ?? this.#options.verifiedFrom;
+    if (!head) {
+      if (last)
         throw new Error(
-          `refusing to sign a checkpoint: ${report.break?.kind} at seq ${report.break?.seq}: ${report.break?.message}`,
+          `refusing to sign a checkpoint: the trail is empty but seq ${last.seq} was checkpointed`,
+        );
+      return null;
+    }
+    if (last && head.seq <= last.seq) {
+      if (head.seq === last.seq && head.hash === last.hash) {
+        if (this.#last) return null; // nothing new since our last checkpoint
+      } else {
+        throw new Error(
+          `refusing to sign a checkpoint: the head (seq ${head.seq}) does not extend the checkpoint at seq ${last.seq}: rows were removed or rewritten`,
         );
       }
-      if (report.head && report.head.seq !== head.seq) {
-        // More rows arrived while verifying: sign what was verified.
-        head.seq = report.head.seq;
-        head.hash = report.head.hash;
-      }
+    }
+    // Vouch only for a verified chain: from the last checkpoint, or (the first time) from the genesis.
+    const report = await verifyChain(this.#db, last ? { from: last } : {});
+    if (!report.ok) {
+      throw new Error(
+        `refusing to sign a checkpoint: ${report.break?.kind} at seq ${report.break?.seq}: ${report.break?.message}`,
+      );
+    }
+    if (report.head && report.head.seq !== head.seq) {
+      // More rows arrived while verifying: sign what was verified.
+      head.seq = report.head.seq;
+      head.hash = report.head.hash;
     }
     const cp = signCheckpoint(head, this.#options.privateKey);
     await this.#options.sink.write(cp);

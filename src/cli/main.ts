@@ -6,6 +6,7 @@ import { registerCheck } from './commands/check.js';
 import { registerEval } from './commands/eval.js';
 import { registerFmt } from './commands/fmt.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerTest } from './commands/test.js';
 
 /** What a command's action reports back to `main`. */
 export interface CliContext {
@@ -25,6 +26,7 @@ export function program(ctx: CliContext): Command {
   registerCheck(cli, ctx);
   registerFmt(cli, ctx);
   registerBuild(cli, ctx);
+  registerTest(cli, ctx);
   registerEval(cli, ctx);
   registerMigrate(cli, ctx);
   registerAudit(cli, ctx);

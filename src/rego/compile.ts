@@ -24,6 +24,8 @@ export interface CompileRequest {
   annotatedEntrypoints?: boolean;
   /** Run the WebAssembly optimiser (default true; tests that compile many small policies turn it off). */
   optimize?: boolean;
+  /** Rule indexing in the planner (default true). */
+  ruleIndexing?: boolean;
 }
 
 export interface CompileResult {
@@ -77,7 +79,7 @@ export function compile(req: CompileRequest): CompileResult {
   if (errors.length > 0) return { ...fail(), program };
   const zero = { file: '', line: 1, col: 1, offset: 0, end: 0 };
   try {
-    const plan = planPolicy(program, targets);
+    const plan = planPolicy(program, targets, { ruleIndexing: req.ruleIndexing !== false });
     const wasm = compileToWasm(plan, { optimize: req.optimize !== false });
     return { wasm, plan, program, modules, entrypoints: targets.map((t) => t.name), errors };
   } catch (err) {

@@ -203,6 +203,9 @@ export function auditSuite(t: Test, backend: Backend): void {
     );
     await writer.close();
     await t.rejects(writer.record(sampleEvent(1)), AuditWriteError, 'a closed writer refuses');
+    const tiny = new AuditWriter(store.db, { maxBatchBytes: 1 });
+    await Promise.all(Array.from({ length: 5 }, (_, i) => tiny.record(sampleEvent(2100 + i))));
+    t.equal(tiny.stats.batches, 5, 'a byte budget below one event: one event per transaction');
     t.ok((await store.verify()).ok);
   });
 
@@ -449,6 +452,46 @@ export function auditSuite(t: Test, backend: Backend): void {
         await t.rejects(cpr.checkpoint(), /refusing to sign a checkpoint: changed/);
       },
       () => {},
+    );
+    await tampered(
+      t,
+      store,
+      async (db) => {
+        await run(db, `DELETE FROM audit_events WHERE seq > ${second!.seq - 1}`);
+        await t.rejects(cpr.checkpoint(), /does not extend the checkpoint at seq \d+: rows were removed/);
+      },
+      () => {},
+    );
+    await tampered(
+      t,
+      store,
+      async (db) => {
+        await run(db, `UPDATE audit_events SET arguments = '{}' WHERE seq = 3`);
+        const fresh = new Checkpointer(db, { privateKey, sink, intervalMs: 0 });
+        await t.rejects(
+          fresh.checkpoint(),
+          /refusing to sign a checkpoint: changed at seq 3/,
+          'a new checkpointer verifies from the genesis',
+        );
+        const trusting = new Checkpointer(db, { privateKey, sink, intervalMs: 0, verifiedFrom: second! });
+        t.equal(
+          (await trusting.checkpoint())?.seq,
+          second!.seq + 1,
+          'verifiedFrom skips what was already checkpointed',
+        );
+        const wrong = new Checkpointer(db, {
+          privateKey,
+          sink,
+          intervalMs: 0,
+          verifiedFrom: { seq: second!.seq, hash: 'f'.repeat(64) },
+        });
+        await t.rejects(wrong.checkpoint(), /refusing to sign a checkpoint: changed at seq/);
+      },
+      () => {},
+    );
+    t.throws(
+      () => new Checkpointer(store.db, { privateKey: generateKeyPairSync('x25519').privateKey, sink }),
+      /must be Ed25519/,
     );
     const last = await cpr.stop();
     t.equal(last?.seq, second!.seq + 1, 'stop writes a final checkpoint');

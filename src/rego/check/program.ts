@@ -453,5 +453,8 @@ export function sortErrors(errors: RegoError[], fileOrder: Map<string, number>):
         a.e.location.offset - b.e.location.offset ||
         a.i - b.i,
     )
-    .map((x) => x.e);
+    .map((x) => x.e)
+    .sort(
+      (a, b) => Number(a.message === 'error limit reached') - Number(b.message === 'error limit reached'),
+    );
 }

@@ -65,9 +65,12 @@ export function exprVars(e: Expr): Set<string> {
 /** `with count as object.union_n`: a function target replaced by a built-in, named (not a value). */
 export function isFunctionMock(w: With): boolean {
   const head = w.target.terms[0];
-  if (head?.type === 'var' && (head.name === 'input' || head.name === 'data') && w.target.terms.length === 1)
+  // `input…` and the whole of `data` are documents, never functions.
+  if (
+    head?.type === 'var' &&
+    (head.name === 'input' || (head.name === 'data' && w.target.terms.length === 1))
+  )
     return false;
-  if (head?.type === 'var' && head.name === 'input') return false;
   const v = w.value;
   const name = v.type === 'var' ? v.name : v.type === 'ref' ? dottedName(v) : undefined;
   return name !== undefined && builtin(name) !== undefined;

@@ -73,9 +73,18 @@ interface Context {
 
 const ROOT_CONTEXT: Context = { key: '', mocks: [] };
 
+export interface PlanOptions {
+  /** Index rules keyed on `input.… == "constant"` (default true; off only to measure the baseline). */
+  ruleIndexing?: boolean;
+}
+
 /** Plans the given entrypoints of a checked program into one IR policy. */
-export function planPolicy(program: CheckedProgram, targets: PlanTarget[]): ir.Policy {
-  return new Planner(program).policy(targets);
+export function planPolicy(
+  program: CheckedProgram,
+  targets: PlanTarget[],
+  options: PlanOptions = {},
+): ir.Policy {
+  return new Planner(program, options.ruleIndexing !== false).policy(targets);
 }
 
 class Planner {
@@ -98,8 +107,12 @@ class Planner {
   private ctx: Context = ROOT_CONTEXT;
   private loc: ir.Location = { file: 0, row: 0, col: 0 };
   private mockValues = 0;
+  private readonly contextIds = new Map<string, number>();
 
-  constructor(private readonly program: CheckedProgram) {
+  constructor(
+    private readonly program: CheckedProgram,
+    private readonly ruleIndexing: boolean,
+  ) {
     let id = 0;
     for (const g of program.groups.values()) {
       this.groupIds.set(g.name, id++);
@@ -249,7 +262,7 @@ class Planner {
     return name;
   }
 
-  private planGroup(group: RuleGroup, name: string): void {
+  private planGroup(group: RuleGroup, name: string, path?: string[], indexing = true): void {
     // Save the caller's state: funcs are planned on demand, in the middle of another.
     const saved = {
       nextLocal: this.nextLocal,
@@ -275,10 +288,12 @@ class Planner {
         this.emit({ type: 'make-object', target: ret });
     });
     if (init.stmts.length > 0) blocks.push(init);
-    for (const rule of group.rules) {
+    const index = indexing && this.ruleIndexing ? ruleIndex(group) : undefined;
+    for (const rule of index ? index.rest : group.rules) {
       this.setLoc(rule.location);
       blocks.push(this.block(() => this.planRule(group, rule, params.slice(2), ret)));
     }
+    if (index) blocks.push(this.block(() => this.planIndexed(group, index, ret)));
     if (group.default) {
       const d = group.default;
       this.setLoc(d.location);
@@ -292,7 +307,7 @@ class Planner {
       );
     }
     blocks.push({ stmts: [{ type: 'return-local', source: ret, loc: this.loc }] });
-    this.funcs.push({ name, params, return: ret, blocks, path: ['g0', 'data', ...group.path] });
+    this.funcs.push({ name, params, return: ret, blocks, path: path ?? ['g0', 'data', ...group.path] });
     this.nextLocal = saved.nextLocal;
     this.curr = saved.curr;
     this.vars = saved.vars;
@@ -300,6 +315,53 @@ class Planner {
     this.data = saved.data;
     this.loc = saved.loc;
     this.ctx = ctx;
+  }
+
+  /**
+   * Rule indexing: the rules of `index.byValue` all test `ref == "constant"`. Each set of
+   * rules sharing a constant becomes its own func, reached through call-dynamic with the
+   * ref's value as the last path element (a hashed lookup in the module), so only the
+   * rules whose constant matches are evaluated.
+   */
+  private planIndexed(group: RuleGroup, index: RuleIndex, ret: ir.Local): void {
+    const id = String(this.groupIds.get(group.name) ?? 0);
+    let ctxNumber = this.contextIds.get(this.ctx.key);
+    if (ctxNumber === undefined) {
+      ctxNumber = this.contextIds.size;
+      this.contextIds.set(this.ctx.key, ctxNumber);
+    }
+    const ctxId = String(ctxNumber);
+    for (const [value, rules] of index.byValue) {
+      const path = ['airlock_index', id, ctxId, value];
+      const sub: RuleGroup = { ...group, rules, default: undefined };
+      this.planGroup(sub, `${this.funcFor(group)}$index$${this.funcs.length}`, path, false);
+    }
+    this.planTerm(index.ref, (v) => {
+      const r = this.newLocal();
+      this.emit({
+        type: 'call-dynamic',
+        func: [this.str('airlock_index'), this.str(id), this.str(ctxId), v],
+        args: [this.input, this.data],
+        result: r,
+      });
+      if (group.kind === 'complete') {
+        this.emit({
+          type: 'assign-var-once',
+          source: ir.local(r),
+          target: ret,
+          message: `rule ${group.name} produced conflicting values`,
+        });
+        return;
+      }
+      const key = this.newLocal();
+      const value = this.newLocal();
+      const body = this.block(() => {
+        if (group.kind === 'multi-value') this.emit({ type: 'set-add', value: ir.local(value), set: ret });
+        else
+          this.emit({ type: 'object-insert-once', key: ir.local(key), value: ir.local(value), object: ret });
+      });
+      this.emit({ type: 'scan', source: r, key, value, block: body });
+    });
   }
 
   private planRule(group: RuleGroup, rule: CheckedRule, argLocals: ir.Local[], ret: ir.Local): void {
@@ -586,7 +648,7 @@ class Planner {
           this.emit({ type: name === 'equal' ? 'equal' : 'not-equal', a: a!, b: b! });
           k();
         });
-      if (name === 'print' || name === 'internal.print') return this.planPrint(args, k);
+      if (name === 'print') return this.planPrint(args, k);
     }
     const arity = this.arityOf(name, n.operator);
     if (args.length === arity + 1) {
@@ -1273,4 +1335,63 @@ function isGround(t: Term): boolean {
     default:
       return false;
   }
+}
+
+// ------------------------------------------------------------ rule indexing
+
+/** Below this many rules keyed on one ref, a linear scan is as quick as a lookup. */
+const INDEX_THRESHOLD = 8;
+
+interface RuleIndex {
+  /** The ground ref the rules test, e.g. `input.tool.name`. */
+  ref: RefTerm;
+  /** Rules by the string constant they require the ref to equal. */
+  byValue: Map<string, CheckedRule[]>;
+  /** Rules that do not test the ref: always evaluated. */
+  rest: CheckedRule[];
+}
+
+/** The key a rule is indexed by: a top-level `ref == "constant"` (or `=`) in its body. */
+function ruleKeys(rule: CheckedRule): Map<string, { ref: RefTerm; value: string }> {
+  const out = new Map<string, { ref: RefTerm; value: string }>();
+  for (const e of rule.body) {
+    if (e.negated || e.with.length > 0 || e.node.type !== 'call') continue;
+    const op = refName(e.node.operator);
+    if ((op !== 'eq' && op !== 'equal') || e.node.args.length !== 2) continue;
+    const [a, b] = e.node.args as [Term, Term];
+    const [ref, lit] = a.type === 'ref' ? [a, b] : [b, a];
+    if (ref.type !== 'ref' || lit.type !== 'string' || !isGroundInputRef(ref)) continue;
+    const key = JSON.stringify(stripLoc(ref));
+    if (!out.has(key)) out.set(key, { ref, value: lit.value });
+  }
+  return out;
+}
+
+function isGroundInputRef(ref: RefTerm): boolean {
+  const [head, ...path] = ref.terms;
+  return head?.type === 'var' && head.name === 'input' && path.every((t) => t.type === 'string');
+}
+
+function ruleIndex(group: RuleGroup): RuleIndex | undefined {
+  const indexable =
+    group.kind === 'complete' ||
+    (group.kind === 'multi-value' && !hasSuffix(group)) ||
+    (group.kind === 'partial-object' && group.rules.every((r) => r.suffix.length === 1));
+  if (!indexable || group.rules.length < INDEX_THRESHOLD) return undefined;
+  const keysByRule = group.rules.map((r) => (r.else.length === 0 ? ruleKeys(r) : new Map()));
+  const counts = new Map<string, number>();
+  for (const keys of keysByRule) for (const k of keys.keys()) counts.set(k, (counts.get(k) ?? 0) + 1);
+  let best: string | undefined;
+  for (const [k, n] of counts) if (n >= INDEX_THRESHOLD && (!best || n > counts.get(best)!)) best = k;
+  if (!best) return undefined;
+  const byValue = new Map<string, CheckedRule[]>();
+  const rest: CheckedRule[] = [];
+  let ref: RefTerm | undefined;
+  group.rules.forEach((rule, i) => {
+    const key = keysByRule[i]!.get(best!);
+    if (!key) return rest.push(rule);
+    ref = key.ref;
+    byValue.set(key.value, [...(byValue.get(key.value) ?? []), rule]);
+  });
+  return ref ? { ref, byValue, rest } : undefined;
 }

@@ -9,8 +9,9 @@ export interface NativeBuiltin {
   /** The function may return an error code (an address below 64) instead of a value. */
   readonly errors?: boolean;
   /**
-   * The function may decline (code 4) and leave the call to the host's implementation, so the
-   * built-in is also listed in the module's `builtins` table.
+   * The function may decline (returning NATIVE_DEFER) and leave the call to the host's
+   * implementation, so the built-in is also listed in the module's `builtins` table.
+   * No native built-in defers at present (div computes every quotient itself).
    */
   readonly defer?: boolean;
 }
@@ -30,13 +31,15 @@ export const NATIVE_BUILTINS: ReadonlyMap<string, NativeBuiltin> = new Map([
   ['minus', { runtime: 'rt_b_minus', arity: 2, errors: true }],
   ['mul', { runtime: 'rt_b_mul', arity: 2, errors: true }],
   ['rem', { runtime: 'rt_b_rem', arity: 2, errors: true }],
-  // Exact when the quotient terminates within 40 digits; otherwise the host decides (1/3).
-  ['div', { runtime: 'rt_b_div', arity: 2, errors: true, defer: true }],
+  // Exact when the quotient terminates within 40 digits, else 19 significant digits (2/3).
+  ['div', { runtime: 'rt_b_div', arity: 2, errors: true }],
+  ['sum', { runtime: 'rt_b_sum', arity: 1, errors: true }],
+  ['product', { runtime: 'rt_b_product', arity: 1, errors: true }],
 ]);
 
 /** Error codes of native built-ins are addresses below this (no value lives there). */
 export const NATIVE_ERROR_LIMIT = 64;
-/** The code by which a native built-in defers to the host. */
+/** The code by which a native built-in with `defer` hands the call to the host. */
 export const NATIVE_DEFER = 4;
 
 /** Networked or non-deterministic built-ins: a compile error, never a host import. */

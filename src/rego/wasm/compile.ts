@@ -798,7 +798,7 @@ class FunctionCompiler {
         );
       };
       if (native?.errors) {
-        // Error codes are small addresses: abort naming the call site, or defer to the host.
+        // Error codes are small addresses: abort naming the call site (or, if allowed, defer to the host).
         const isCode = m.i32.and(
           m.i32.ne(m.local.get(tmp, i32), m.i32.const(0)),
           m.i32.lt_u(m.local.get(tmp, i32), m.i32.const(NATIVE_ERROR_LIMIT)),

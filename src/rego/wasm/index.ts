@@ -53,8 +53,7 @@
 // generated code then calls rt_builtin_error with the built-in's name and the
 // call site, which aborts with e.g. `p.rego:3:7: eval_builtin_error: div:
 // divide by zero` or `… eval_type_error: plus: operand 1 must be number but got
-// string`. `div` may also defer (code 4) to the host when the quotient does not
-// terminate (1/3), so it is listed in the `builtins` table too.
+// string`.
 //
 // Errors. Conflicts (assign-var-once, object-insert-once, object-merge) call
 // env.opa_abort with a static message `file:row:col: eval_conflict_error: …`;

@@ -6,21 +6,24 @@ import {
   createHmac,
   createPrivateKey,
   createPublicKey,
-  type KeyObject,
   constants as cryptoConstants,
   sign as cryptoSign,
   verify as cryptoVerify,
+  type KeyObject,
   timingSafeEqual,
   X509Certificate,
 } from 'node:crypto';
+import { base64Decode, marshal } from './encoding.js';
 import { type Args, BuiltinError, builtinError, typeError } from './errors.js';
 import type { Family, HostContext } from './family.js';
-import { base64Decode, marshal } from './encoding.js';
 import { fromJS, RegoObject, toJS, type Value } from './value.js';
 
 // ------------------------------------------------------------ digests and HMACs
 const digest = (alg: string) => (a: Args) => createHash(alg).update(a.string(1), 'utf8').digest('hex');
-const hmac = (alg: string) => (a: Args) => createHmac(alg, Buffer.from(a.string(2), 'utf8')).update(a.string(1), 'utf8').digest('hex');
+const hmac = (alg: string) => (a: Args) =>
+  createHmac(alg, Buffer.from(a.string(2), 'utf8'))
+    .update(a.string(1), 'utf8')
+    .digest('hex');
 
 function hmacEqual(a: Args): boolean {
   const x = Buffer.from(a.string(1), 'utf8');
@@ -54,7 +57,11 @@ const HASH_BYTES: Record<string, number> = { sha256: 32, sha384: 48, sha512: 64 
 
 function signOptions(alg: Alg, key: KeyObject) {
   if (alg.family === 'PS')
-    return { key, padding: cryptoConstants.RSA_PKCS1_PSS_PADDING, saltLength: HASH_BYTES[alg.hash ?? ''] ?? 32 };
+    return {
+      key,
+      padding: cryptoConstants.RSA_PKCS1_PSS_PADDING,
+      saltLength: HASH_BYTES[alg.hash ?? ''] ?? 32,
+    };
   if (alg.family === 'ES') return { key, dsaEncoding: 'ieee-p1363' as const };
   if (alg.family === 'RS') return { key, padding: cryptoConstants.RSA_PKCS1_PADDING };
   return { key };
@@ -73,7 +80,12 @@ function keyFits(alg: Alg, key: KeyObject): boolean {
   return false;
 }
 
-function verifySignature(algName: string, signingInput: string, sig: Buffer, keys: KeyObject[] | string): boolean {
+function verifySignature(
+  algName: string,
+  signingInput: string,
+  sig: Buffer,
+  keys: KeyObject[] | string,
+): boolean {
   const alg = ALGS[algName];
   if (!alg) return false; // includes "none": never verifies
   const data = Buffer.from(signingInput, 'utf8');
@@ -137,7 +149,10 @@ function parseJSON(name: string, buf: Buffer, what: string): unknown {
   try {
     return JSON.parse(buf.toString('utf8'));
   } catch (e) {
-    throw builtinError(name, `JWT ${what} had invalid encoding: ${e instanceof Error ? e.message : String(e)}`);
+    throw builtinError(
+      name,
+      `JWT ${what} had invalid encoding: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }
 
@@ -147,7 +162,8 @@ function decodeToken(name: string, jwt: string, depth = 0): Token {
   if (parts.length !== 3) throw builtinError(name, 'encoded JWT had no period separators');
   const [h, p, s] = parts as [string, string, string];
   const header = parseJSON(name, b64url(name, h, 'header'), 'header');
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) throw builtinError(name, 'JWT header is not a JSON object');
+  if (header === null || typeof header !== 'object' || Array.isArray(header))
+    throw builtinError(name, 'JWT header is not a JSON object');
   const hdr = header as Record<string, unknown>;
   const payloadBytes = b64url(name, p, 'payload');
   let payload: unknown;
@@ -176,13 +192,20 @@ function decodeVerify(a: Args, ctx: HostContext): Value {
   const jwt = a.string(1);
   const c = a.object(2);
   for (const k of c.keys()) {
-    if (typeof k !== 'string' || !CONSTRAINTS.has(k)) throw builtinError(a.name, `unknown token validation constraint: ${typeof k === 'string' ? k : marshal(k)}`);
+    if (typeof k !== 'string' || !CONSTRAINTS.has(k))
+      throw builtinError(
+        a.name,
+        `unknown token validation constraint: ${typeof k === 'string' ? k : marshal(k)}`,
+      );
   }
   const cert = c.get('cert');
   const secret = c.get('secret');
-  if (cert !== undefined && typeof cert !== 'string') throw typeError(a.name, 'cert constraint must be a string');
-  if (secret !== undefined && typeof secret !== 'string') throw typeError(a.name, 'secret constraint must be a string');
-  if (cert === undefined && secret === undefined) throw builtinError(a.name, 'no key provided (constraints need cert or secret)');
+  if (cert !== undefined && typeof cert !== 'string')
+    throw typeError(a.name, 'cert constraint must be a string');
+  if (secret !== undefined && typeof secret !== 'string')
+    throw typeError(a.name, 'secret constraint must be a string');
+  if (cert === undefined && secret === undefined)
+    throw builtinError(a.name, 'no key provided (constraints need cert or secret)');
   const wantAlg = c.get('alg');
   const time = c.get('time');
   const now = typeof time === 'number' || typeof time === 'bigint' ? Number(time) : Number(ctx.now());
@@ -200,7 +223,8 @@ function decodeVerify(a: Args, ctx: HostContext): Value {
   const isHS = ALGS[alg]?.family === 'HS';
   let ok = false;
   if (isHS) ok = typeof secret === 'string' && verifySignature(alg, tok.signingInput, tok.signature, secret);
-  else if (typeof cert === 'string') ok = verifySignature(alg, tok.signingInput, tok.signature, publicKeys(a.name, cert));
+  else if (typeof cert === 'string')
+    ok = verifySignature(alg, tok.signingInput, tok.signature, publicKeys(a.name, cert));
   if (!ok) return invalid;
   const payload = tok.payload;
   if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) return invalid;
@@ -234,7 +258,8 @@ function signToken(name: string, headerText: string, payloadText: string, keyTex
   }
   const algName = header?.alg;
   const alg = typeof algName === 'string' ? ALGS[algName] : undefined;
-  if (!alg || typeof algName !== 'string') throw builtinError(name, `unknown signature algorithm ${JSON.stringify(algName)}`);
+  if (!alg || typeof algName !== 'string')
+    throw builtinError(name, `unknown signature algorithm ${JSON.stringify(algName)}`);
   if (header.typ === 'JWT' || header.typ === undefined) {
     try {
       JSON.parse(payloadText);
@@ -252,7 +277,8 @@ function signToken(name: string, headerText: string, payloadText: string, keyTex
   let sig: Buffer;
   try {
     if (alg.family === 'HS') {
-      if (jwk.kty !== 'oct' || typeof jwk.k !== 'string') throw new Error('HMAC needs a JWK of kty "oct" with k');
+      if (jwk.kty !== 'oct' || typeof jwk.k !== 'string')
+        throw new Error('HMAC needs a JWK of kty "oct" with k');
       sig = createHmac(alg.hash ?? 'sha256', Buffer.from(jwk.k, 'base64url'))
         .update(input)
         .digest();
@@ -302,7 +328,12 @@ export const crypto: Family = {
     const header = a.object(1);
     const payload = a.object(2);
     const key = a.object(3);
-    return signToken(a.name, JSON.stringify(toJS(header)), JSON.stringify(toJS(payload)), JSON.stringify(toJS(key)));
+    return signToken(
+      a.name,
+      JSON.stringify(toJS(header)),
+      JSON.stringify(toJS(payload)),
+      JSON.stringify(toJS(key)),
+    );
   },
   'io.jwt.encode_sign_raw': (a) => signToken(a.name, a.string(1), a.string(2), a.string(3)),
 };

@@ -12,7 +12,8 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
 export const MAX_DECODE_LENGTH = 16 * 1024 * 1024;
 
 function bounded(name: string, s: string): string {
-  if (s.length > MAX_DECODE_LENGTH) throw builtinError(name, `input longer than ${MAX_DECODE_LENGTH} characters`);
+  if (s.length > MAX_DECODE_LENGTH)
+    throw builtinError(name, `input longer than ${MAX_DECODE_LENGTH} characters`);
   return s;
 }
 
@@ -20,7 +21,10 @@ function bounded(name: string, s: string): string {
 
 /** Go's json.Marshal escapes <, >, & and U+2028/2029. */
 function goJSONEscape(s: string): string {
-  return s.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`);
+  return s.replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, '0')}`,
+  );
 }
 
 export function marshal(v: Value): string {
@@ -38,7 +42,12 @@ function marshalIndent(v: Value, prefix: string, indent: string): string {
     }
     if (x instanceof RegoObject) {
       if (x.size === 0) return '{}';
-      const entries = x.sorted().map(([k, val]) => `${pad}${goJSONEscape(JSON.stringify(typeof k === 'string' ? k : toJSONText(k, 'plain')))}: ${write(val, depth + 1)}`);
+      const entries = x
+        .sorted()
+        .map(
+          ([k, val]) =>
+            `${pad}${goJSONEscape(JSON.stringify(typeof k === 'string' ? k : toJSONText(k, 'plain')))}: ${write(val, depth + 1)}`,
+        );
       return `{\n${entries.join(',\n')}\n${end}}`;
     }
     return marshal(x);
@@ -70,9 +79,12 @@ function checkTypes(s: unknown): void {
   const t = r.type;
   for (const x of typeof t === 'string' ? [t] : Array.isArray(t) ? t : []) {
     if (typeof x === 'string' && !PRIMITIVES.includes(x))
-      throw new Error(`has a primitive type that is NOT VALID -- given: /${x}/ Expected valid values are:[${PRIMITIVES.join(' ')}]`);
+      throw new Error(
+        `has a primitive type that is NOT VALID -- given: /${x}/ Expected valid values are:[${PRIMITIVES.join(' ')}]`,
+      );
   }
-  for (const [k, v] of Object.entries(r)) if (k !== 'enum' && k !== 'const' && k !== 'default' && k !== 'examples') checkTypes(v);
+  for (const [k, v] of Object.entries(r))
+    if (k !== 'enum' && k !== 'const' && k !== 'default' && k !== 'examples') checkTypes(v);
 }
 
 /** gojsonschema accepts `enum: []` (nothing matches); ajv rejects it as a schema: say the same with `not: {}`. */
@@ -150,7 +162,8 @@ function documentOf(name: string, v: Value): unknown {
 
 function schemaOperand(a: Args, pos: number): Value {
   const v = a.at(pos);
-  if (typeof v !== 'string' && !(v instanceof RegoObject) && typeof v !== 'boolean') return a.wrong(pos, 'one of {string, object}');
+  if (typeof v !== 'string' && !(v instanceof RegoObject) && typeof v !== 'boolean')
+    return a.wrong(pos, 'one of {string, object}');
   return v;
 }
 
@@ -172,9 +185,11 @@ export function base64Decode(name: string, s: string, url: boolean): Buffer {
     if (!alphabet.test(body[i] as string)) throw builtinError(name, `illegal base64 data at input byte ${i}`);
   }
   const rest = body.length % 4;
-  if (rest === 1) throw builtinError(name, `illegal base64 data at input byte ${body.length - 1}`);
-  if (pad > 0 && rest + pad !== 4) throw builtinError(name, `illegal base64 data at input byte ${body.length}`);
-  if (pad === 0 && rest !== 0 && !url) throw builtinError(name, `illegal base64 data at input byte ${body.length}`);
+  // An incomplete last group is reported at its start, like Go.
+  if (rest === 1) throw builtinError(name, `illegal base64 data at input byte ${body.length - rest}`);
+  if (pad > 0 && rest + pad !== 4) throw builtinError(name, `illegal base64 data at input byte ${s.length}`);
+  if (pad === 0 && rest !== 0 && !url)
+    throw builtinError(name, `illegal base64 data at input byte ${body.length - rest}`);
   return Buffer.from(body, url ? 'base64url' : 'base64');
 }
 
@@ -182,7 +197,10 @@ function hexDecode(name: string, s: string): Buffer {
   for (const ch of s) {
     if (!/[0-9a-fA-F]/.test(ch)) {
       const cp = ch.codePointAt(0) ?? 0;
-      throw builtinError(name, `encoding/hex: invalid byte: U+${cp.toString(16).toUpperCase().padStart(4, '0')} ${JSON.stringify(ch).replace(/^"|"$/g, "'")}`);
+      throw builtinError(
+        name,
+        `encoding/hex: invalid byte: U+${cp.toString(16).toUpperCase().padStart(4, '0')} ${JSON.stringify(ch).replace(/^"|"$/g, "'")}`,
+      );
     }
   }
   if (s.length % 2 !== 0) throw builtinError(name, 'encoding/hex: odd length hex string');
@@ -210,7 +228,9 @@ function queryUnescape(name: string, s: string): string {
     if (b === 0x25) {
       const h = src.subarray(i + 1, i + 3).toString('latin1');
       if (!/^[0-9a-fA-F]{2}$/.test(h)) {
-        const bad = s.slice(s.indexOf('%', Buffer.from(src.subarray(0, i)).toString('utf8').length)).slice(0, 3);
+        const bad = s
+          .slice(s.indexOf('%', Buffer.from(src.subarray(0, i)).toString('utf8').length))
+          .slice(0, 3);
         throw builtinError(name, `invalid URL escape ${JSON.stringify(bad)}`);
       }
       bytes.push(Number.parseInt(h, 16));
@@ -242,7 +262,11 @@ export const encoding: Family = {
         if (typeof x !== 'string') throw typeError(a.name, 'operand 2 prefix must be string');
         prefix = x;
         indentSet = true;
-      } else throw typeError(a.name, `operand 2 object contained unknown key ${typeof k === 'string' ? k : toJSONText(k, 'plain')}`);
+      } else
+        throw typeError(
+          a.name,
+          `operand 2 object contained unknown key ${typeof k === 'string' ? k : toJSONText(k, 'plain')}`,
+        );
     }
     if (pretty === false || (pretty === undefined && !indentSet)) return marshal(v);
     return prefix + marshalIndent(v, prefix, indent);
@@ -269,7 +293,10 @@ export const encoding: Family = {
       compileSchema(a.name, schemaOperand(a, 1));
       return [true, null];
     } catch (e) {
-      return [false, e instanceof Error && 'detail' in e ? String((e as { detail: unknown }).detail) : String(e)];
+      return [
+        false,
+        e instanceof Error && 'detail' in e ? String((e as { detail: unknown }).detail) : String(e),
+      ];
     }
   },
   'yaml.marshal': (a) => stringifyYaml(toJS(a.at(1))),
@@ -300,7 +327,10 @@ export const encoding: Family = {
       return false;
     }
   },
-  'base64url.encode': (a) => Buffer.from(a.string(1), 'utf8').toString('base64url').padEnd(Math.ceil(Buffer.byteLength(a.string(1)) / 3) * 4, '='),
+  'base64url.encode': (a) =>
+    Buffer.from(a.string(1), 'utf8')
+      .toString('base64url')
+      .padEnd(Math.ceil(Buffer.byteLength(a.string(1)) / 3) * 4, '='),
   'base64url.encode_no_pad': (a) => Buffer.from(a.string(1), 'utf8').toString('base64url'),
   'base64url.decode': (a) => base64Decode(a.name, a.string(1), true).toString('utf8'),
   'hex.encode': (a) => Buffer.from(a.string(1), 'utf8').toString('hex'),
@@ -311,11 +341,21 @@ export const encoding: Family = {
     const obj = a.object(1);
     const parts: string[] = [];
     for (const [k, v] of obj.sorted()) {
-      if (typeof k !== 'string') throw typeError(a.name, 'operand 1 must be object[string: any<string, array[string], set[string]>]');
-      const vals = typeof v === 'string' ? [v] : Array.isArray(v) ? v : v instanceof RegoSet ? v.sorted() : undefined;
-      if (!vals) throw typeError(a.name, `operand 1 must be object[string: any<string, array[string], set[string]>] but got object containing ${typeName(v)}`);
+      if (typeof k !== 'string')
+        throw typeError(a.name, 'operand 1 must be object[string: any<string, array[string], set[string]>]');
+      const vals =
+        typeof v === 'string' ? [v] : Array.isArray(v) ? v : v instanceof RegoSet ? v.sorted() : undefined;
+      if (!vals)
+        throw typeError(
+          a.name,
+          `operand 1 must be object[string: any<string, array[string], set[string]>] but got object containing ${typeName(v)}`,
+        );
       for (const x of vals) {
-        if (typeof x !== 'string') throw typeError(a.name, `operand 1 must be object[string: any<string, array[string], set[string]>] but got ${typeName(x)} value`);
+        if (typeof x !== 'string')
+          throw typeError(
+            a.name,
+            `operand 1 must be object[string: any<string, array[string], set[string]>] but got ${typeName(x)} value`,
+          );
         parts.push(`${queryEscape(k)}=${queryEscape(x)}`);
       }
     }

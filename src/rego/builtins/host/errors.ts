@@ -123,7 +123,10 @@ export class Args {
   /** OPA's "operand N must be array of Ts but got array containing U". */
   elementError(pos: number, container: Value, element: Value, want: string): BuiltinError {
     const c = typeName(container);
-    return typeError(this.name, `operand ${pos} must be ${c} of ${want}s but got ${c} containing ${typeName(element)}`);
+    return typeError(
+      this.name,
+      `operand ${pos} must be ${c} of ${want}s but got ${c} containing ${typeName(element)}`,
+    );
   }
 
   /** Fails with OPA's "must be T but got U" for an arbitrary expectation text. */

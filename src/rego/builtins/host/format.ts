@@ -31,8 +31,10 @@ export function goFloat(n: number): string {
   return String(n);
 }
 
+/** A number as OPA prints it: integers with every digit, other numbers like Go's %v of a float64. */
 export function numberString(n: number | bigint): string {
-  return typeof n === 'bigint' ? n.toString() : goFloat(n);
+  if (typeof n === 'bigint') return n.toString();
+  return Number.isInteger(n) ? BigInt(n).toString() : goFloat(n);
 }
 
 /** A value in Rego syntax, as OPA's String() writes it. */
@@ -49,7 +51,11 @@ export function regoString(v: Value): string {
   }
   if (Array.isArray(v)) return `[${v.map(regoString).join(', ')}]`;
   if (v instanceof RegoSet) return v.size === 0 ? 'set()' : `{${v.sorted().map(regoString).join(', ')}}`;
-  if (v instanceof RegoObject) return `{${v.sorted().map(([k, x]) => `${regoString(k)}: ${regoString(x)}`).join(', ')}}`;
+  if (v instanceof RegoObject)
+    return `{${v
+      .sorted()
+      .map(([k, x]) => `${regoString(k)}: ${regoString(x)}`)
+      .join(', ')}}`;
   return String(v);
 }
 
@@ -134,7 +140,8 @@ function formatOne(spec: Spec, v: Value): string {
     case 'v':
       return pad(typeof v === 'string' ? v : isNum ? numberString(v as number) : regoString(v), spec);
     case 's':
-      if (typeof v === 'string') return pad(spec.prec !== undefined ? [...v].slice(0, spec.prec).join('') : v, spec);
+      if (typeof v === 'string')
+        return pad(spec.prec !== undefined ? [...v].slice(0, spec.prec).join('') : v, spec);
       if (isNum) return pad(numberString(v as number), spec);
       return pad(regoString(v), spec);
     case 'q':
@@ -232,7 +239,10 @@ export function sprintf(format: string, args: Value[]): string {
   if (argi < args.length) {
     out += `%!(EXTRA ${args
       .slice(argi)
-      .map((v) => `${typeof v === 'string' ? 'string' : typeof v === 'number' ? (Number.isInteger(v) ? 'int' : 'float64') : 'ast.Value'}=${typeof v === 'string' ? v : regoString(v)}`)
+      .map(
+        (v) =>
+          `${typeof v === 'string' ? 'string' : typeof v === 'number' ? (Number.isInteger(v) ? 'int' : 'float64') : 'ast.Value'}=${typeof v === 'string' ? v : regoString(v)}`,
+      )
       .join(', ')})`;
   }
   return out;

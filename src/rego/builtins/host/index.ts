@@ -8,10 +8,10 @@
 // an error (eval_type_error or eval_builtin_error) aborts the evaluation in
 // strict mode and otherwise makes the call undefined.
 import { NATIVE_BUILTINS } from '../../wasm/builtins.js';
-import { Args, BuiltinError, builtinError } from './errors.js';
-import type { Family, HostContext, HostImpl } from './family.js';
 import { crypto } from './crypto.js';
 import { encoding } from './encoding.js';
+import { Args, BuiltinError, builtinError } from './errors.js';
+import type { Family, HostContext, HostImpl } from './family.js';
 import { misc } from './misc.js';
 import { net } from './net.js';
 import { numbers } from './numbers.js';
@@ -34,10 +34,10 @@ export {
   plainCodec,
   RegoObject,
   RegoSet,
+  type TypeName,
   taggedCodec,
   toJS,
   toJSONText,
-  type TypeName,
   typeName,
   type Value,
   type WireMode,
@@ -82,7 +82,14 @@ export const HOST_IMPLEMENTATIONS: Readonly<Record<string, HostImpl>> = {
  * Names the stock SDK implements itself: it calls its own version, never ours
  * (sprintf via sprintf-js, regex.split via JS RegExp, json.is_valid, yaml.*).
  */
-export const SHADOWED_BY_SDK: readonly string[] = ['sprintf', 'regex.split', 'json.is_valid', 'yaml.is_valid', 'yaml.marshal', 'yaml.unmarshal'];
+export const SHADOWED_BY_SDK: readonly string[] = [
+  'sprintf',
+  'regex.split',
+  'json.is_valid',
+  'yaml.is_valid',
+  'yaml.marshal',
+  'yaml.unmarshal',
+];
 
 /** Names of the built-ins the host serves: all but the native ones, except natives that may defer to the host. */
 export function hostBuiltinNames(): string[] {
@@ -105,11 +112,15 @@ function wrap(name: string, impl: HostImpl, ctx: HostContext, wire: WireMode): S
   const codec = codecFor(wire);
   return (...raw: unknown[]) => {
     try {
-      const args = new Args(name, raw.map((x) => codec.decode(x)));
+      const args = new Args(
+        name,
+        raw.map((x) => codec.decode(x)),
+      );
       const out = impl(args, ctx);
       return out === undefined ? undefined : codec.encode(out);
     } catch (e) {
-      const err = e instanceof BuiltinError ? e : builtinError(name, e instanceof Error ? e.message : String(e));
+      const err =
+        e instanceof BuiltinError ? e : builtinError(name, e instanceof Error ? e.message : String(e));
       if (!ctx.strict) return undefined;
       throw err;
     }

@@ -21,7 +21,8 @@ function scaled(mantissa: string, pow10: number, pow2: number): number | bigint 
 function parseUnits(name: string, input: string, bytes: boolean): number | bigint {
   const s = input.replace(/"/g, '').trim();
   const m = /^([+-]?)(\d+\.?\d*|\.\d+)([a-zA-Z]*)$/.exec(s);
-  if (!m) throw builtinError(name, bytes ? 'could not parse byte amount' : 'could not parse amount to a number');
+  if (!m)
+    throw builtinError(name, bytes ? 'could not parse byte amount' : 'could not parse amount to a number');
   const sign = m[1] === '-' ? -1 : 1;
   const mant = m[2] as string;
   let unit = m[3] as string;
@@ -52,7 +53,12 @@ const SEMVER =
 function semver(name: string, s: string): [bigint, bigint, bigint, string[]] {
   const m = SEMVER.exec(s);
   if (!m) throw builtinError(name, `string ${JSON.stringify(s)} is not a valid SemVer`);
-  return [BigInt(m[1] as string), BigInt(m[2] as string), BigInt(m[3] as string), m[4] ? m[4].split('.') : []];
+  return [
+    BigInt(m[1] as string),
+    BigInt(m[2] as string),
+    BigInt(m[3] as string),
+    m[4] ? m[4].split('.') : [],
+  ];
 }
 
 function comparePre(a: string[], b: string[]): number {
@@ -72,7 +78,8 @@ function comparePre(a: string[], b: string[]): number {
 }
 
 // ------------------------------------------------------------ uuid
-const UUID = /^(?:urn:uuid:)?\{?([0-9a-fA-F]{8})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{12})\}?$/;
+const UUID =
+  /^(?:urn:uuid:)?\{?([0-9a-fA-F]{8})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{4})-?([0-9a-fA-F]{12})\}?$/;
 
 function parseUUID(s: string): Value | undefined {
   const m = UUID.exec(s);
@@ -81,7 +88,14 @@ function parseUUID(s: string): Value | undefined {
   const bytes = Buffer.from(hex, 'hex');
   const version = (bytes[6] as number) >> 4;
   const v8 = bytes[8] as number;
-  const variant = v8 >> 7 === 0 ? 'Reserved, NCS backward compatibility' : v8 >> 6 === 2 ? 'RFC4122' : v8 >> 5 === 6 ? 'Reserved, Microsoft Corporation backward compatibility' : 'Reserved, future definition';
+  const variant =
+    v8 >> 7 === 0
+      ? 'Reserved, NCS backward compatibility'
+      : v8 >> 6 === 2
+        ? 'RFC4122'
+        : v8 >> 5 === 6
+          ? 'Reserved, Microsoft Corporation backward compatibility'
+          : 'Reserved, future definition';
   const out = RegoObject.fromRecord({ version, variant });
   if (version === 1 || version === 2) {
     const timeLow = BigInt(`0x${hex.slice(0, 8)}`);

@@ -41,7 +41,8 @@ function parseV6(s: string): bigint | undefined {
   if (dbl.length > 2) return undefined;
   const left = dbl[0] ? dbl[0].split(':') : [];
   const right = dbl.length === 2 && dbl[1] ? dbl[1].split(':') : [];
-  const groups = dbl.length === 2 ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  const groups =
+    dbl.length === 2 ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
   if (groups.length !== 8 || (dbl.length === 2 && left.length + right.length > 7)) return undefined;
   let v = 0n;
   for (const g of groups) {
@@ -91,7 +92,10 @@ function cidrOrIP(name: string, s: string): Net {
 }
 
 const contains = (outer: Net, inner: Net) =>
-  outer.v6 === inner.v6 && inner.prefix >= outer.prefix && inner.base >= outer.base && last(inner) <= last(outer);
+  outer.v6 === inner.v6 &&
+  inner.prefix >= outer.prefix &&
+  inner.base >= outer.base &&
+  last(inner) <= last(outer);
 const intersects = (a: Net, b: Net) => a.v6 === b.v6 && a.base <= last(b) && b.base <= last(a);
 
 function ipText(v6: boolean, addr: bigint): string {
@@ -159,7 +163,10 @@ function matchEntries(a: Args, pos: number): [Value, string][] {
   const first = (x: Value): string => {
     if (typeof x === 'string') return x;
     if (Array.isArray(x) && typeof x[0] === 'string') return x[0];
-    throw typeError(a.name, `operand ${pos} must be one of {string, array, set, object} of strings or [string, …] but got ${typeName(x)}`);
+    throw typeError(
+      a.name,
+      `operand ${pos} must be one of {string, array, set, object} of strings or [string, …] but got ${typeName(x)}`,
+    );
   };
   if (typeof v === 'string') return [[v, v]];
   if (Array.isArray(v)) return v.map((x, i) => [i, first(x)]);
@@ -175,7 +182,8 @@ export const net: Family = {
   'net.cidr_expand': (a) => {
     const n = cidr(a.name, a.string(1));
     const count = 1n << BigInt(bits(n) - n.prefix);
-    if (count > BigInt(MAX_EXPAND)) throw builtinError(a.name, `CIDR ${a.string(1)} has more than ${MAX_EXPAND} addresses`);
+    if (count > BigInt(MAX_EXPAND))
+      throw builtinError(a.name, `CIDR ${a.string(1)} has more than ${MAX_EXPAND} addresses`);
     const out = new RegoSet();
     for (let i = 0n; i < count; i++) out.add(ipText(n.v6, n.base + i));
     return out;

@@ -11,7 +11,12 @@ export const MAX_RANGE = 10_000_000;
 
 const isInt = (x: Num): boolean => typeof x === 'bigint' || Number.isInteger(x);
 
-function exact(a: Num, b: Num, big: (x: bigint, y: bigint) => bigint, dbl: (x: number, y: number) => number): Num {
+function exact(
+  a: Num,
+  b: Num,
+  big: (x: bigint, y: bigint) => bigint,
+  dbl: (x: number, y: number) => number,
+): Num {
   if (typeof a === 'number' && typeof b === 'number') {
     const r = dbl(a, b);
     if (Number.isSafeInteger(r) || !(Number.isInteger(a) && Number.isInteger(b))) return num(r);
@@ -36,7 +41,8 @@ function setOperand(a: Args, pos: number, want = 'set'): RegoSet {
 function numbersOf(a: Args, pos: number): Num[] {
   const v = a.at(pos);
   const items = a.collection(pos);
-  for (const x of items) if (typeof x !== 'number' && typeof x !== 'bigint') throw a.elementError(pos, v, x, 'number');
+  for (const x of items)
+    if (typeof x !== 'number' && typeof x !== 'bigint') throw a.elementError(pos, v, x, 'number');
   return items as Num[];
 }
 
@@ -56,13 +62,39 @@ function shift(a: Args): [bigint, bigint] {
 }
 
 export const numbers: Family = {
-  plus: (a) => finite('plus', exact(a.number(1), a.number(2), (x, y) => x + y, (x, y) => x + y)),
-  mul: (a) => finite('mul', exact(a.number(1), a.number(2), (x, y) => x * y, (x, y) => x * y)),
+  plus: (a) =>
+    finite(
+      'plus',
+      exact(
+        a.number(1),
+        a.number(2),
+        (x, y) => x + y,
+        (x, y) => x + y,
+      ),
+    ),
+  mul: (a) =>
+    finite(
+      'mul',
+      exact(
+        a.number(1),
+        a.number(2),
+        (x, y) => x * y,
+        (x, y) => x * y,
+      ),
+    ),
   minus: (a) => {
     const x = a.at(1);
     const y = a.at(2);
     if ((typeof x === 'number' || typeof x === 'bigint') && (typeof y === 'number' || typeof y === 'bigint'))
-      return finite('minus', exact(x, y, (p, q) => p - q, (p, q) => p - q));
+      return finite(
+        'minus',
+        exact(
+          x,
+          y,
+          (p, q) => p - q,
+          (p, q) => p - q,
+        ),
+      );
     const xs = x instanceof RegoSet || Array.isArray(x);
     const ys = y instanceof RegoSet || Array.isArray(y);
     if (xs && ys) {
@@ -121,9 +153,10 @@ export const numbers: Family = {
     const x = BigInt(a.integer(1));
     const y = BigInt(a.integer(2));
     const s = a.number(3);
-    if (!isInt(s) || BigInt(s) <= 0n) throw builtinError('numbers.range_step', 'step must be a positive integer');
+    if (!isInt(s) || BigInt(s) <= 0n)
+      throw builtinError('numbers.range_step', 'step must be a positive integer');
     const step = BigInt(s);
-    rangeLen('numbers.range_step', ((x <= y ? y - x : x - y) / step) + 1n);
+    rangeLen('numbers.range_step', (x <= y ? y - x : x - y) / step + 1n);
     const out: Value[] = [];
     if (x <= y) for (let i = x; i <= y; i += step) out.push(num(i));
     else for (let i = x; i >= y; i -= step) out.push(num(i));
@@ -154,12 +187,24 @@ export const numbers: Family = {
   // ------------------------------------------------------------ aggregates
   sum: (a) => {
     let acc: Num = 0;
-    for (const x of numbersOf(a, 1)) acc = exact(acc, x, (p, q) => p + q, (p, q) => p + q);
+    for (const x of numbersOf(a, 1))
+      acc = exact(
+        acc,
+        x,
+        (p, q) => p + q,
+        (p, q) => p + q,
+      );
     return finite('sum', acc);
   },
   product: (a) => {
     let acc: Num = 1;
-    for (const x of numbersOf(a, 1)) acc = exact(acc, x, (p, q) => p * q, (p, q) => p * q);
+    for (const x of numbersOf(a, 1))
+      acc = exact(
+        acc,
+        x,
+        (p, q) => p * q,
+        (p, q) => p * q,
+      );
     return finite('product', acc);
   },
   max: (a) => {

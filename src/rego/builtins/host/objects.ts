@@ -65,7 +65,7 @@ function isSubset(sup: Value, sub: Value): boolean {
 function walk(v: Value, path: Value[], out: Value[]): void {
   out.push([path, v]);
   if (v instanceof RegoObject) for (const [k, x] of v.sorted()) walk(x, [...path, k], out);
-  else if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...path, i], out));
+  else if (Array.isArray(v)) for (const [i, x] of v.entries()) walk(x, [...path, i], out);
   else if (v instanceof RegoSet) for (const x of v.sorted()) walk(x, [...path, x], out);
 }
 
@@ -75,7 +75,10 @@ function edgesOf(a: Args, graph: RegoObject, node: Value): Value[] | undefined {
   if (e === null) return [];
   if (Array.isArray(e)) return e;
   if (e instanceof RegoSet) return [...e];
-  throw typeError(a.name, `operand 1 must be object[any: any<array[any], set[any]>] but got object containing ${typeName(e)}`);
+  throw typeError(
+    a.name,
+    `operand 1 must be object[any: any<array[any], set[any]>] but got object containing ${typeName(e)}`,
+  );
 }
 
 function reachable(a: Args): RegoSet {
@@ -104,12 +107,15 @@ function reachablePaths(a: Args): RegoSet {
     }
     const here = [...path, node];
     const seen = new RegoSet([...onPath, node]);
-    const next = edges.filter((n) => !seen.has(n));
-    if (next.length === 0) {
+    if (edges.length === 0) {
       out.add(here);
       return;
     }
-    for (const n of next) visit(n, here, seen);
+    // A neighbour already on the path ends the path here (cycles), as OPA does.
+    for (const n of edges) {
+      if (seen.has(n)) out.add(here);
+      else visit(n, here, seen);
+    }
   };
   for (const root of a.collection(2)) visit(root, [], new RegoSet());
   return out;
@@ -126,10 +132,13 @@ function pathsOperand(a: Args, pos: number): Value[][] {
       return p
         .replace(/^\//, '')
         .split('/')
-        .filter((s, i, all) => !(s === '' && all.length === 1))
+        .filter((s, _i, all) => !(s === '' && all.length === 1))
         .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
     if (Array.isArray(p)) return p;
-    throw typeError(a.name, `operand ${pos} must be one of {set, array} containing string paths or array of path segments but got ${typeName(v)} containing ${typeName(p)}`);
+    throw typeError(
+      a.name,
+      `operand ${pos} must be one of {set, array} containing string paths or array of path segments but got ${typeName(v)} containing ${typeName(p)}`,
+    );
   });
 }
 
@@ -254,7 +263,8 @@ function pointer(name: string, v: Value | undefined, what: string): Value[] {
 
 function index(seg: Value, len: number, forAdd: boolean): number | undefined {
   if (forAdd && seg === '-') return len;
-  const n = typeof seg === 'number' ? seg : typeof seg === 'string' && /^(0|[1-9]\d*)$/.test(seg) ? Number(seg) : NaN;
+  const n =
+    typeof seg === 'number' ? seg : typeof seg === 'string' && /^(0|[1-9]\d*)$/.test(seg) ? Number(seg) : NaN;
   if (!Number.isInteger(n) || n < 0 || n > (forAdd ? len : len - 1)) return undefined;
   return n;
 }
@@ -272,7 +282,11 @@ function getAt(v: Value, path: Value[]): Value | undefined {
 }
 
 /** Returns the document with `fn` applied to the parent of the path's last segment. */
-function updateAt(doc: Value, path: Value[], fn: (parent: Value, last: Value) => Value | undefined): Value | undefined {
+function updateAt(
+  doc: Value,
+  path: Value[],
+  fn: (parent: Value, last: Value) => Value | undefined,
+): Value | undefined {
   if (path.length === 0) return undefined;
   const [head, ...rest] = path as [Value, ...Value[]];
   if (rest.length === 0) return fn(doc, head);
@@ -372,14 +386,16 @@ function applyPatch(name: string, doc: Value, p: Patch): Value | undefined {
 
 function patches(a: Args): Patch[] {
   return a.array(2).map((x) => {
-    if (!(x instanceof RegoObject)) throw typeError(a.name, `operand 2 must be array of objects but got array containing ${typeName(x)}`);
+    if (!(x instanceof RegoObject))
+      throw typeError(a.name, `operand 2 must be array of objects but got array containing ${typeName(x)}`);
     const op = x.get('op');
     if (typeof op !== 'string') throw builtinError(a.name, 'patch op must be a string');
     const p: Patch = { op, path: pointer(a.name, x.get('path'), 'path') };
     if (x.has('from')) p.from = pointer(a.name, x.get('from'), 'from');
     const value = x.get('value');
     if (value !== undefined) p.value = value;
-    else if (op === 'add' || op === 'replace' || op === 'test') throw builtinError(a.name, `patch op ${op} needs a value`);
+    else if (op === 'add' || op === 'replace' || op === 'test')
+      throw builtinError(a.name, `patch op ${op} needs a value`);
     if ((op === 'move' || op === 'copy') && !p.from) throw builtinError(a.name, `patch op ${op} needs from`);
     return p;
   });

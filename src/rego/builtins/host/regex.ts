@@ -271,7 +271,7 @@ export function compileGlob(pattern: string, delimiters: string[]): RegExp | Err
   return out;
 }
 
-const GLOB_SPECIAL = new Set(['*', '?', '\\', '[', ']', '{', '}', ',', '-', '!']);
+const GLOB_SPECIAL = new Set(['*', '?', '\\', '[', ']', '{', '}']);
 
 function delimitersOf(a: Args): string[] {
   const v = a.at(2);

@@ -58,7 +58,10 @@ function stringOrStrings(a: Args, pos: number): string[] {
     const items = Array.isArray(v) ? v : [...v];
     for (const x of items)
       if (typeof x !== 'string')
-        throw typeError(a.name, `operand ${pos} must be ${typeName(v)} of strings but got ${typeName(v)} containing ${typeName(x)}`);
+        throw typeError(
+          a.name,
+          `operand ${pos} must be ${typeName(v)} of strings but got ${typeName(v)} containing ${typeName(x)}`,
+        );
     return items as string[];
   }
   return a.wrong(pos, 'one of {string, set, array}');
@@ -88,7 +91,8 @@ function replaceMany(s: string, pairs: [string, string][]): string {
 function lookupPath(root: Value, path: string[], name: string): Value {
   let cur: Value = root;
   for (const key of path) {
-    if (!(cur instanceof RegoObject)) throw builtinError(name, `template: can't evaluate field ${key} in type ${typeName(cur)}`);
+    if (!(cur instanceof RegoObject))
+      throw builtinError(name, `template: can't evaluate field ${key} in type ${typeName(cur)}`);
     const next = cur.get(key);
     if (next === undefined) throw builtinError(name, `template: map has no entry for key "${key}"`);
     cur = next;
@@ -131,7 +135,8 @@ function renderTemplate(name: string, tpl: string, vars: RegoObject): string {
     }
     body = body.trim();
     if (body === '.') out += templateValue(vars);
-    else if (/^(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(body)) out += templateValue(lookupPath(vars, body.slice(1).split('.'), name));
+    else if (/^(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(body))
+      out += templateValue(lookupPath(vars, body.slice(1).split('.'), name));
     else if (body.startsWith('/*') && body.endsWith('*/')) {
       // a comment
     } else throw builtinError(name, `template: unsupported action {{${body}}}`);
@@ -159,7 +164,8 @@ export const strings: Family = {
     const n = a.number(1);
     const base = a.number(2);
     const radix = Number(base);
-    if (![2, 8, 10, 16].includes(radix)) throw typeError('format_int', 'operand 2 must be one of {2, 8, 10, 16}');
+    if (![2, 8, 10, 16].includes(radix))
+      throw typeError('format_int', 'operand 2 must be one of {2, 8, 10, 16}');
     const i = typeof n === 'bigint' ? n : BigInt(Math.trunc(n));
     return i.toString(radix);
   },
@@ -231,7 +237,8 @@ export const strings: Family = {
     const pairs: [string, string][] = [];
     for (const [k, v] of patterns.sorted()) {
       if (typeof k !== 'string') throw typeError(a.name, 'operand 1 non-string key found in pattern object');
-      if (typeof v !== 'string') throw typeError(a.name, 'operand 1 non-string value found in pattern object');
+      if (typeof v !== 'string')
+        throw typeError(a.name, 'operand 1 non-string value found in pattern object');
       pairs.push([k, v]);
     }
     return replaceMany(s, pairs);

@@ -9,7 +9,20 @@ const NS_PER_S = 1_000_000_000n;
 const INT64_MIN = -(2n ** 63n);
 const INT64_MAX = 2n ** 63n - 1n;
 const DAY_NAMES = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
-const MONTH_NAMES = ['January', 'February', 'March', 'April', 'May', 'June', 'July', 'August', 'September', 'October', 'November', 'December'];
+const MONTH_NAMES = [
+  'January',
+  'February',
+  'March',
+  'April',
+  'May',
+  'June',
+  'July',
+  'August',
+  'September',
+  'October',
+  'November',
+  'December',
+];
 
 function inRange(name: string, ns: bigint): bigint {
   if (ns < INT64_MIN || ns > INT64_MAX) throw builtinError(name, 'time outside of valid range');
@@ -93,7 +106,14 @@ function wallOf(ns: bigint, zone: string): Wall {
     const get = (t: string) => parts.find((p) => p.type === t)?.value ?? '0';
     let y = Number(get('year'));
     if (get('era') === 'BC' || get('era') === 'B') y = 1 - y;
-    const asUTC = Date.UTC(y, Number(get('month')) - 1, Number(get('day')), Number(get('hour')), Number(get('minute')), Number(get('second')));
+    const asUTC = Date.UTC(
+      y,
+      Number(get('month')) - 1,
+      Number(get('day')),
+      Number(get('hour')),
+      Number(get('minute')),
+      Number(get('second')),
+    );
     const fixed = new Date(asUTC);
     if (y >= 0 && y < 100) fixed.setUTCFullYear(y);
     offset = Math.round((fixed.getTime() - Number(secs) * 1000) / 1000);
@@ -101,7 +121,10 @@ function wallOf(ns: bigint, zone: string): Wall {
     if (/^GMT[+-]/.test(abbrev) || abbrev === 'GMT') {
       const sign = offset < 0 ? '-' : '+';
       const a = Math.abs(offset);
-      abbrev = offset === 0 ? 'UTC' : `${sign}${String(Math.floor(a / 3600)).padStart(2, '0')}${a % 3600 ? String(Math.floor((a % 3600) / 60)).padStart(2, '0') : ''}`;
+      abbrev =
+        offset === 0
+          ? 'UTC'
+          : `${sign}${String(Math.floor(a / 3600)).padStart(2, '0')}${a % 3600 ? String(Math.floor((a % 3600) / 60)).padStart(2, '0') : ''}`;
     }
   }
   const local = Number(secs) + offset;
@@ -126,7 +149,16 @@ function wallOf(ns: bigint, zone: string): Wall {
 }
 
 /** ns since the epoch of a wall-clock time in a zone (offset from the zone at that time). */
-function fromWall(y: number, mo: number, d: number, h: number, mi: number, s: number, nanos: bigint, zone: string | number): bigint {
+function fromWall(
+  y: number,
+  mo: number,
+  d: number,
+  h: number,
+  mi: number,
+  s: number,
+  nanos: bigint,
+  zone: string | number,
+): bigint {
   const days = BigInt(daysFromCivil(y, mo, d));
   const localSecs = days * 86400n + BigInt(h * 3600 + mi * 60 + s);
   let offset: number;
@@ -154,15 +186,23 @@ function nsOperand(a: Args, pos: number): bigint {
 }
 
 /** number | [number, tz] | [number, tz, layout] */
-function timeOperand(a: Args, pos: number, allowLayout: boolean): { ns: bigint; zone: string; layout?: string } {
+function timeOperand(
+  a: Args,
+  pos: number,
+  allowLayout: boolean,
+): { ns: bigint; zone: string; layout?: string } {
   const v = a.at(pos);
   if (typeof v === 'number' || typeof v === 'bigint') return { ns: nsOperand(a, pos), zone: 'UTC' };
   if (Array.isArray(v) && (v.length === 2 || (allowLayout && v.length === 3))) {
     const [t, tz, layout] = v as [Value, Value, Value | undefined];
-    if (typeof t !== 'number' && typeof t !== 'bigint') throw typeError(a.name, `operand ${pos} must be number but got ${typeof t}`);
+    if (typeof t !== 'number' && typeof t !== 'bigint')
+      throw typeError(a.name, `operand ${pos} must be number but got ${typeof t}`);
     if (typeof tz !== 'string') throw typeError(a.name, `operand ${pos} time zone must be a string`);
     const ns = new Args(a.name, [t]);
-    const out: { ns: bigint; zone: string; layout?: string } = { ns: nsOperand(ns, 1), zone: zoneOf(a.name, tz) };
+    const out: { ns: bigint; zone: string; layout?: string } = {
+      ns: nsOperand(ns, 1),
+      zone: zoneOf(a.name, tz),
+    };
     if (layout !== undefined) {
       if (typeof layout !== 'string') throw typeError(a.name, `operand ${pos} layout must be a string`);
       out.layout = layout;
@@ -196,8 +236,37 @@ const NAMED_LAYOUTS: Record<string, string> = {
 
 // Longest first so that "January" wins over "Jan", "2006" over "2".
 const TOKENS = [
-  'January', 'Monday', 'Z07:00:00', '-07:00:00', 'Z07:00', '-07:00', 'Z0700', '-0700', '2006', '_2', '002', '__2',
-  'Jan', 'Mon', 'MST', 'Z07', '-07', '01', '02', '03', '04', '05', '06', '15', 'PM', 'pm', '1', '2', '3', '4', '5',
+  'January',
+  'Monday',
+  'Z07:00:00',
+  '-07:00:00',
+  'Z07:00',
+  '-07:00',
+  'Z0700',
+  '-0700',
+  '2006',
+  '_2',
+  '002',
+  '__2',
+  'Jan',
+  'Mon',
+  'MST',
+  'Z07',
+  '-07',
+  '01',
+  '02',
+  '03',
+  '04',
+  '05',
+  '06',
+  '15',
+  'PM',
+  'pm',
+  '1',
+  '2',
+  '3',
+  '4',
+  '5',
 ];
 
 type Tok = { lit: string } | { tok: string } | { frac: string };
@@ -355,7 +424,10 @@ function parseLayout(name: string, layoutIn: string, value: string): bigint {
   let pm: boolean | undefined;
   let offset: number | undefined;
   const fail = (what: string): never => {
-    throw builtinError(name, `parsing time ${JSON.stringify(value)} as ${JSON.stringify(layout)}: cannot parse ${JSON.stringify(value.slice(i))} as ${JSON.stringify(what)}`);
+    throw builtinError(
+      name,
+      `parsing time ${JSON.stringify(value)} as ${JSON.stringify(layout)}: cannot parse ${JSON.stringify(value.slice(i))} as ${JSON.stringify(what)}`,
+    );
   };
   const digits = (min: number, max: number, what: string): number => {
     const m = new RegExp(`^\\d{${min},${max}}`).exec(value.slice(i));
@@ -479,7 +551,13 @@ function parseLayout(name: string, layoutIn: string, value: string): bigint {
           offset = 0;
           break;
         }
-        const re = t.tok.endsWith('07:00:00') ? /^([+-])(\d{2}):(\d{2}):(\d{2})/ : t.tok.endsWith('07:00') ? /^([+-])(\d{2}):(\d{2})/ : t.tok.endsWith('0700') ? /^([+-])(\d{2})(\d{2})/ : /^([+-])(\d{2})/;
+        const re = t.tok.endsWith('07:00:00')
+          ? /^([+-])(\d{2}):(\d{2}):(\d{2})/
+          : t.tok.endsWith('07:00')
+            ? /^([+-])(\d{2}):(\d{2})/
+            : t.tok.endsWith('0700')
+              ? /^([+-])(\d{2})(\d{2})/
+              : /^([+-])(\d{2})/;
         const m = re.exec(value.slice(i));
         if (!m) fail(t.tok);
         const mm = m as RegExpExecArray;
@@ -489,22 +567,38 @@ function parseLayout(name: string, layoutIn: string, value: string): bigint {
       }
     }
   }
-  if (i !== value.length) throw builtinError(name, `parsing time ${JSON.stringify(value)}: extra text: ${JSON.stringify(value.slice(i))}`);
+  if (i !== value.length)
+    throw builtinError(
+      name,
+      `parsing time ${JSON.stringify(value)}: extra text: ${JSON.stringify(value.slice(i))}`,
+    );
   if (pm !== undefined) {
     if (hour > 12) throw builtinError(name, `parsing time ${JSON.stringify(value)}: hour out of range`);
     if (pm && hour < 12) hour += 12;
     if (!pm && hour === 12) hour = 0;
   }
-  if (month < 1 || month > 12) throw builtinError(name, `parsing time ${JSON.stringify(value)}: month out of range`);
+  if (month < 1 || month > 12)
+    throw builtinError(name, `parsing time ${JSON.stringify(value)}: month out of range`);
   const dim = new Date(Date.UTC(2000, month, 0)).getUTCDate();
   const maxDay = month === 2 ? (year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28) : dim;
-  if (day < 1 || day > maxDay) throw builtinError(name, `parsing time ${JSON.stringify(value)}: day out of range`);
-  if (hour > 23 || minute > 59 || second > 59) throw builtinError(name, `parsing time ${JSON.stringify(value)}: time out of range`);
+  if (day < 1 || day > maxDay)
+    throw builtinError(name, `parsing time ${JSON.stringify(value)}: day out of range`);
+  if (hour > 23 || minute > 59 || second > 59)
+    throw builtinError(name, `parsing time ${JSON.stringify(value)}: time out of range`);
   return inRange(name, fromWall(year, month, day, hour, minute, second, nanos, offset ?? 'UTC'));
 }
 
 // ------------------------------------------------------------ durations (Go's time.ParseDuration)
-const UNIT_NS: Record<string, number> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const UNIT_NS: Record<string, number> = {
+  ns: 1,
+  us: 1e3,
+  µs: 1e3,
+  μs: 1e3,
+  ms: 1e6,
+  s: 1e9,
+  m: 60e9,
+  h: 3600e9,
+};
 
 function parseDuration(name: string, s: string): bigint {
   const bad = () => builtinError(name, `time: invalid duration ${JSON.stringify(s)}`);
@@ -521,7 +615,8 @@ function parseDuration(name: string, s: string): bigint {
   while (rest) {
     const m = /^(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/.exec(rest);
     if (!m || (m[1] === '' && (m[2] ?? '') === '')) {
-      if (/^[\d.]+$/.test(rest)) throw builtinError(name, `time: missing unit in duration ${JSON.stringify(s)}`);
+      if (/^[\d.]+$/.test(rest))
+        throw builtinError(name, `time: missing unit in duration ${JSON.stringify(s)}`);
       throw bad();
     }
     const unit = UNIT_NS[m[3] as string] as number;
@@ -536,7 +631,11 @@ function parseDuration(name: string, s: string): bigint {
 
 function parseRFC3339(name: string, s: string): bigint {
   const m = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})$/.exec(s);
-  if (!m) throw builtinError(name, `parsing time ${JSON.stringify(s)} as "2006-01-02T15:04:05Z07:00": cannot parse`);
+  if (!m)
+    throw builtinError(
+      name,
+      `parsing time ${JSON.stringify(s)} as "2006-01-02T15:04:05Z07:00": cannot parse`,
+    );
   return parseLayout(name, '2006-01-02T15:04:05.999999999Z07:00', s.replace(/t/, 'T').replace(/z$/, 'Z'));
 }
 

@@ -21,11 +21,16 @@ export const types: Family = {
     if (typeof v === 'boolean') return v ? 1 : 0;
     if (typeof v === 'number' || typeof v === 'bigint') return v;
     if (typeof v === 'string') {
-      if (!DECIMAL.test(v)) throw builtinError('to_number', `strconv.ParseFloat: parsing ${JSON.stringify(v)}: invalid syntax`);
+      if (!DECIMAL.test(v))
+        throw builtinError('to_number', `strconv.ParseFloat: parsing ${JSON.stringify(v)}: invalid syntax`);
       const t = v.replace(/^\+/, '');
       if (/^-?\d+$/.test(t)) return num(BigInt(t));
       const n = Number(t);
-      if (!Number.isFinite(n)) throw builtinError('to_number', `strconv.ParseFloat: parsing ${JSON.stringify(v)}: value out of range`);
+      if (!Number.isFinite(n))
+        throw builtinError(
+          'to_number',
+          `strconv.ParseFloat: parsing ${JSON.stringify(v)}: value out of range`,
+        );
       return num(n);
     }
     return a.wrong(1, 'one of {null, boolean, number, string}');

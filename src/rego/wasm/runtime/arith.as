@@ -9,23 +9,25 @@
 //
 // Errors come back as small codes (see ERR_*), which the generated code turns
 // into an abort naming the call site: a value address is never below 64.
-// Division that does not terminate within DIV_DIGITS significant digits
-// returns DEFER: the generated code then calls the host's implementation.
 
 import { alloc, Buf } from "./heap";
 import { canonOf, mkNumberText } from "./number";
-import { NumV, ObjV, ENTRY, T_NUMBER, T_SET, collFind, mkInt, mkSet, setAdd } from "./value";
+import { ArrV, NumV, ObjV, ENTRY, T_ARRAY, T_NUMBER, T_SET, collFind, mkInt, mkSet, setAdd } from "./value";
 
 export const ERR_DIV_ZERO: usize = 1;
 export const ERR_FLOAT_MOD: usize = 2;
 export const ERR_TOO_LARGE: usize = 3;
-export const DEFER: usize = 4;
 /** Type errors: 16 + 8 × (operand - 1) + type tag of the offending operand. */
 export const ERR_TYPE: usize = 16;
 export const ERR_TYPE_SET: usize = 40; // + 8 × (operand - 1) + tag: "must be set"
+/** Operand 1 must be an array or set (aggregates): + tag. */
+export const ERR_TYPE_COLL: usize = 8;
+/** An aggregate's element is not a number: + tag. */
+export const ERR_ELEM_NUMBER: usize = 56;
 
 const MAX_DIGITS: i64 = 100000;
 const DIV_DIGITS: i32 = 40;
+const ROUND_DIGITS: u32 = 19;
 
 /** A decimal: value = (neg ? -1 : 1) × M × 10^e, M = digits (little-endian values 0..9), n of them. */
 @unmanaged
@@ -334,8 +336,10 @@ export function rem(a: usize, b: usize): usize {
 }
 
 /**
- * div(a, b): exact when the quotient of the two numbers has a terminating
- * decimal expansion of at most DIV_DIGITS significant digits; DEFER otherwise.
+ * div(a, b): exact when the quotient terminates within DIV_DIGITS significant
+ * digits (1/4 = 0.25); otherwise rounded to nearest at ROUND_DIGITS
+ * significant digits, about the precision OPA's 64-bit big.Float division gives
+ * (2/3 = 0.6666666666666666667).
  */
 export function div(a: usize, b: usize): usize {
   const err = bothNumbers(a, b);
@@ -348,16 +352,74 @@ export function div(a: usize, b: usize): usize {
   const db = decOf(b);
   if (db.n == 0) return ERR_DIV_ZERO;
   if (da.n == 0) return mkInt(0);
-  // Scale the dividend by 10^DIV_DIGITS (plus the divisor's length) and require an exact integer quotient.
+  const sb = mkDec(false, db.d, db.n, 0);
+  // Exact: scale the dividend by 10^k and require an integer quotient.
   const k = <u32>(DIV_DIGITS + <i32>db.n);
-  if (<i64>da.n + <i64>k > MAX_DIGITS) return DEFER;
-  const sa = mkDec(da.neg, shifted(da, k), da.n + k, 0);
-  const sb = mkDec(db.neg, db.d, db.n, 0);
+  if (<i64>da.n + <i64>k > MAX_DIGITS) return ERR_TOO_LARGE;
+  const sa = mkDec(false, shifted(da, k), da.n + k, 0);
   const r = changetype<Dec>(divMod(sa, sb, false));
-  if (cmpMag(r.d, r.n, r.d, 0) != 0) return DEFER;
-  const q = changetype<Dec>(divMod(sa, sb, true));
+  let q = changetype<Dec>(divMod(sa, sb, true));
+  let e = da.e - db.e - <i64>k;
+  if (r.n != 0) {
+    // Not exact: round the quotient to ROUND_DIGITS significant digits (to nearest).
+    let qn = q.n;
+    while (qn > 0 && load<u8>(q.d + <usize>(qn - 1)) == 0) qn--;
+    if (qn > ROUND_DIGITS) {
+      const drop = qn - ROUND_DIGITS;
+      // The remainder is not zero, so a first dropped digit of 5 means above half: round up.
+      const up = load<u8>(q.d + <usize>(drop - 1)) >= 5;
+      let kept = mkDec(false, q.d + <usize>drop, ROUND_DIGITS, 0);
+      if (up) {
+        const one = alloc(1);
+        store<u8>(one, 1);
+        kept = mkDec(false, addMag(kept.d, kept.n, one, 1), kept.n + 1, 0);
+      }
+      q = kept;
+      e += <i64>drop;
+    }
+  }
   q.neg = da.neg != db.neg;
-  q.e = da.e - db.e - <i64>k;
+  q.e = e;
   const v = decToNumber(q);
-  return v == 0 ? DEFER : v;
+  return v == 0 ? ERR_TOO_LARGE : v;
+}
+
+/** Elements of an array or set, for the aggregates: count into *n, returns the element list address. */
+function elements(coll: usize, n: usize): usize {
+  const t = load<u8>(coll);
+  if (t == T_SET || t == 6) {
+    const o = changetype<ObjV>(coll);
+    const out = alloc(<usize>o.count << 2);
+    for (let i: u32 = 0; i < o.count; i++) store<usize>(out + (<usize>i << 2), load<usize>(o.entries + <usize>i * ENTRY));
+    store<u32>(n, o.count);
+    return out;
+  }
+  const a = changetype<ArrV>(coll);
+  store<u32>(n, a.len);
+  return a.elems;
+}
+
+/** sum / product of an array or set of numbers, exact. */
+function aggregate(coll: usize, product: bool): usize {
+  const t = load<u8>(coll);
+  if (t != T_SET && t != T_ARRAY) return ERR_TYPE_COLL + <usize>t;
+  const n = alloc(4);
+  const elems = elements(coll, n);
+  const count = load<u32>(n);
+  let acc = mkInt(product ? 1 : 0);
+  for (let i: u32 = 0; i < count; i++) {
+    const v = load<usize>(elems + (<usize>i << 2));
+    if (load<u8>(v) != T_NUMBER) return ERR_ELEM_NUMBER + <usize>load<u8>(v);
+    acc = product ? mul(acc, v) : plus(acc, v);
+    if (acc < 64) return acc;
+  }
+  return acc;
+}
+
+export function sum(coll: usize): usize {
+  return aggregate(coll, false);
+}
+
+export function product(coll: usize): usize {
+  return aggregate(coll, true);
 }

@@ -7,7 +7,10 @@
 //   - and it drops every export whose name starts with `rt_` or `RT_`.
 
 import { Buf, RT_HEAP_PTR, alloc, fatal, fatalBuf } from "./heap";
-import { DEFER, ERR_DIV_ZERO, ERR_FLOAT_MOD, ERR_TOO_LARGE, ERR_TYPE, ERR_TYPE_SET, div, minus, mul, plus, rem } from "./arith";
+import {
+  ERR_DIV_ZERO, ERR_ELEM_NUMBER, ERR_FLOAT_MOD, ERR_TOO_LARGE, ERR_TYPE, ERR_TYPE_COLL, ERR_TYPE_SET,
+  div, minus, mul, plus, product, rem, sum,
+} from "./arith";
 import { compare, equal } from "./compare";
 import { dump, parseErrorMessage, parseText } from "./json";
 import { mkNumberText, scanNumber } from "./number";
@@ -318,6 +321,12 @@ export function rt_b_rem(a: usize, b: usize): usize {
 export function rt_b_div(a: usize, b: usize): usize {
   return div(a, b);
 }
+export function rt_b_sum(a: usize): usize {
+  return sum(a);
+}
+export function rt_b_product(a: usize): usize {
+  return product(a);
+}
 
 function typeName(tag: u32): string {
   switch (tag) {
@@ -345,7 +354,17 @@ function appendCString(b: Buf, p: usize): void {
 export function rt_builtin_error(code: usize, name: usize, where: usize): void {
   const b = Buf.create(128);
   appendCString(b, where);
-  if (code >= ERR_TYPE) {
+  if (code >= ERR_ELEM_NUMBER) {
+    b.ascii("eval_type_error: ");
+    appendCString(b, name);
+    b.ascii(": operand 1 must be array or set of numbers but got an element of type ");
+    b.ascii(typeName(<u32>(code - ERR_ELEM_NUMBER)));
+  } else if (code >= ERR_TYPE_COLL && code < ERR_TYPE) {
+    b.ascii("eval_type_error: ");
+    appendCString(b, name);
+    b.ascii(": operand 1 must be one of {array, set} but got ");
+    b.ascii(typeName(<u32>(code - ERR_TYPE_COLL)));
+  } else if (code >= ERR_TYPE) {
     b.ascii("eval_type_error: ");
     appendCString(b, name);
     const set = code >= ERR_TYPE_SET;
@@ -361,7 +380,6 @@ export function rt_builtin_error(code: usize, name: usize, where: usize): void {
     if (code == ERR_DIV_ZERO) b.ascii("divide by zero");
     else if (code == ERR_FLOAT_MOD) b.ascii("modulo on floating-point number");
     else if (code == ERR_TOO_LARGE) b.ascii("number too large");
-    else if (code == DEFER) b.ascii("no exact result and no host implementation");
     else b.ascii("error");
   }
   fatalBuf(b);

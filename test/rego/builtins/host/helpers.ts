@@ -1,5 +1,10 @@
 // Calls host built-ins the way the SDK does: wire values in (parsed JSON), JSON bytes out.
-import { HOST_IMPLEMENTATIONS, type HostBuiltinsOptions, hostBuiltins, type WireMode } from '../../../../src/rego/builtins/host/index.js';
+import {
+  HOST_IMPLEMENTATIONS,
+  type HostBuiltinsOptions,
+  hostBuiltins,
+  type WireMode,
+} from '../../../../src/rego/builtins/host/index.js';
 
 export interface Caller {
   call(name: string, ...args: unknown[]): unknown;

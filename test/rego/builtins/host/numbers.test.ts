@@ -36,7 +36,10 @@ t.test('rounding and ranges', async (t) => {
   t.equal(h.call('abs', -4), 4);
   t.same(h.call('numbers.range', 1, 4), [1, 2, 3, 4]);
   t.same(h.call('numbers.range', 2, -1), [2, 1, 0, -1]);
-  t.throws(() => h.call('numbers.range', 1.5, 3), /operand 1 must be integer number but got floating-point number/);
+  t.throws(
+    () => h.call('numbers.range', 1.5, 3),
+    /operand 1 must be integer number but got floating-point number/,
+  );
   t.same(h.call('numbers.range_step', 0, 10, 4), [0, 4, 8]);
   t.same(h.call('numbers.range_step', 10, 0, 4), [10, 6, 2]);
   t.throws(() => h.call('numbers.range_step', 0, 10, 0), /step must be a positive integer/);
@@ -51,8 +54,14 @@ t.test('bits', async (t) => {
   t.equal(h.call('bits.lsh', 1, 3), 8);
   t.equal(h.text('bits.lsh', 1, 64), '18446744073709551616');
   t.equal(h.call('bits.rsh', -8, 1), -4);
-  t.throws(() => h.call('bits.or', 7.2, 42), /bits.or: operand 1 must be integer number but got floating-point number/);
-  t.throws(() => h.call('bits.lsh', 1, -1), /operand 2 must be unsigned integer number but got negative integer/);
+  t.throws(
+    () => h.call('bits.or', 7.2, 42),
+    /bits.or: operand 1 must be integer number but got floating-point number/,
+  );
+  t.throws(
+    () => h.call('bits.lsh', 1, -1),
+    /operand 2 must be unsigned integer number but got negative integer/,
+  );
 });
 
 t.test('aggregates', async (t) => {
@@ -64,16 +73,30 @@ t.test('aggregates', async (t) => {
   t.equal(h.call('min', [[1], 2, false]), false);
   t.equal(h.call('max', []), undefined);
   t.same(h.call('sort', [3, 'b', null, [1], 1, 'a', true]), [null, true, 1, 3, 'a', 'b', [1]]);
-  t.throws(() => h.call('sum', [1, 'x']), /operand 1 must be array of numbers but got array containing string/);
+  t.throws(
+    () => h.call('sum', [1, 'x']),
+    /operand 1 must be array of numbers but got array containing string/,
+  );
   t.throws(() => h.call('sum', 3), /operand 1 must be one of \{array, set\} but got number/);
 });
 
 t.test('sets', async (t) => {
   t.same(h.call('and', [1, 2, 3], [2, 3, 4]), [2, 3]);
   t.same(h.call('or', [3, 1], [2, 1]), [1, 2, 3]);
-  t.same(h.call('intersection', [[1, 2, 3], [2, 3], [3, 2, 9]]), [2, 3]);
+  t.same(
+    h.call('intersection', [
+      [1, 2, 3],
+      [2, 3],
+      [3, 2, 9],
+    ]),
+    [2, 3],
+  );
   t.same(h.call('union', [[1], [2, 1], []]), [1, 2]);
   t.same(h.call('intersection', []), []);
   t.throws(() => h.call('union', [1]), /operand 1 must be set of sets but got set containing number/);
-  t.same(host({ wire: 'tagged' }).call('or', { s: [1] }, { s: [{ s: [] }] }), { s: [1, { s: [] }] }, 'sets stay sets on the tagged wire');
+  t.same(
+    host({ wire: 'tagged' }).call('or', { s: [1] }, { s: [{ s: [] }] }),
+    { s: [1, { s: [] }] },
+    'sets stay sets on the tagged wire',
+  );
 });

@@ -25,7 +25,12 @@ t.test('plain codec: JSON in, host values, JSON bytes out', async (t) => {
 });
 
 t.test('tagged codec: lossless sets, non-string keys and big numbers', async (t) => {
-  const wire = { o: [[1, { s: [2, 1] }], ['k', { n: '123456789012345678901234567890' }]] };
+  const wire = {
+    o: [
+      [1, { s: [2, 1] }],
+      ['k', { n: '123456789012345678901234567890' }],
+    ],
+  };
   const v = taggedCodec.decode(wire);
   t.ok(v instanceof RegoObject);
   const o = v as RegoObject;
@@ -33,7 +38,10 @@ t.test('tagged codec: lossless sets, non-string keys and big numbers', async (t)
   t.equal(o.get('k'), 123456789012345678901234567890n);
   const back = decodeBytes(taggedCodec, taggedCodec.encode(v));
   t.ok(equal(back, v), 'round trip');
-  t.equal(new TextDecoder().decode(taggedCodec.encode(v)), '{"o":[[1,{"s":[1,2]}],["k",{"n":"123456789012345678901234567890"}]]}');
+  t.equal(
+    new TextDecoder().decode(taggedCodec.encode(v)),
+    '{"o":[[1,{"s":[1,2]}],["k",{"n":"123456789012345678901234567890"}]]}',
+  );
   t.equal(taggedCodec.decode({ n: '12' }), 12, 'small tagged numbers become plain numbers');
   t.throws(() => taggedCodec.decode({ a: 1 }), /unknown form/, 'untagged objects are refused');
   t.throws(() => taggedCodec.decode({ o: [[1]] }), /\[key, value\]/);
@@ -56,11 +64,27 @@ t.test('OPA ordering: null < boolean < number < string < array < object < set', 
   const sorted = [...values].sort(compare);
   t.same(
     sorted.map((v) => toJSONText(v, 'tagged')),
-    ['null', 'false', 'true', '-1', '1.5', '{"n":"18446744073709551616"}', '"a"', '"b"', '[1,2]', '{"o":[["a",1]]}', '{"s":[1]}'],
+    [
+      'null',
+      'false',
+      'true',
+      '-1',
+      '1.5',
+      '{"n":"18446744073709551616"}',
+      '"a"',
+      '"b"',
+      '[1,2]',
+      '{"o":[["a",1]]}',
+      '{"s":[1]}',
+    ],
   );
   t.equal(compare([1, 2], [1, 2, 0]), -1, 'shorter array first');
   t.equal(compare(RegoObject.fromRecord({ a: 1 }), RegoObject.fromRecord({ a: 2 })), -1);
-  t.equal(compare(RegoObject.fromRecord({ a: 1 }), RegoObject.fromRecord({ b: 0 })), -1, 'keys compare first');
+  t.equal(
+    compare(RegoObject.fromRecord({ a: 1 }), RegoObject.fromRecord({ b: 0 })),
+    -1,
+    'keys compare first',
+  );
   t.equal(compare('é', 'z'), 1, 'strings compare by code point');
   t.ok(equal(1, 1.0));
   t.ok(equal(new RegoSet([1, 2]), new RegoSet([2, 1])));
