@@ -368,7 +368,7 @@ class Planner {
     const message =
       group.kind === 'function'
         ? `function ${group.name} produced conflicting values for the same inputs`
-        : `rule ${group.name} produced conflicting values`;
+        : `rule ${group.name} produced conflicting values (complete rules must not produce multiple outputs)`;
     const bindArgs = (k: Cont) => {
       const args = rule.args ?? [];
       const step = (i: number): void => {
@@ -531,6 +531,12 @@ class Planner {
   }
 
   /** `with` modifiers: data/input replacements become `with` statements, function and rule replacements mocks. */
+  /**
+   * `with` modifiers apply to their expression only. A replaced document is built into a
+   * fresh local by a `with` statement (whose block just copies the replaced local out), and
+   * the expression is planned reading that local; function and rule replacements are planned
+   * as a mock context. The rest of the body (the continuation) sees the originals again.
+   */
   private planWith(e: Expr, i: number, k: Cont): void {
     if (i >= e.with.length) return this.planExprInner(e, k);
     const w = e.with[i]!;
@@ -542,6 +548,33 @@ class Planner {
     const constPath = path.every((t) => t.type === 'string')
       ? path.map((t) => (t as { value: string }).value)
       : undefined;
+    const outer = { input: this.input, data: this.data, ctx: this.ctx };
+    /** The continuation, planned with the state from before this modifier. */
+    const restoring: Cont = () => {
+      const inner = { input: this.input, data: this.data, ctx: this.ctx };
+      Object.assign(this, outer);
+      try {
+        k();
+      } finally {
+        Object.assign(this, inner);
+      }
+    };
+    /** Plans the rest of the expression with `local` (input or data) replaced at `path` by `value`. */
+    const replaced = (which: 'input' | 'data', pathIdx: number[], value: ir.Operand, rest: Cont) => {
+      const source = which === 'input' ? this.input : this.data;
+      const copy = this.newLocal();
+      const copyOut: ir.Block = {
+        stmts: [{ type: 'assign-var', source: ir.local(source), target: copy, loc: this.loc }],
+      };
+      this.emit({ type: 'with', local: source, path: pathIdx, value, block: copyOut });
+      const saved = this[which];
+      this[which] = copy;
+      try {
+        rest();
+      } finally {
+        this[which] = saved;
+      }
+    };
 
     // Function mocks: a built-in or a data function as target.
     const fnName = refName(target);
@@ -566,29 +599,24 @@ class Planner {
           ],
           location: w.location,
         };
-        return this.planTerm(replacement.value, (value) => {
-          const inner = this.block(() =>
+        return this.planTerm(replacement.value, (value) =>
+          replaced('data', [this.strIndex(key)], value, () =>
             this.withContext({ kind: 'function', target: fnName, replacement: { value: ref } }, () =>
-              this.planWith(e, i + 1, k),
+              this.planWith(e, i + 1, restoring),
             ),
-          );
-          this.emit({ type: 'with', local: this.data, path: [this.strIndex(key)], value, block: inner });
-        });
+          ),
+        );
       }
       return this.withContext({ kind: 'function', target: fnName, replacement }, () =>
-        this.planWith(e, i + 1, k),
+        this.planWith(e, i + 1, restoring),
       );
     }
     if ((headName !== 'input' && headName !== 'data') || !constPath) {
       throw new PlanError(`unsupported with target ${fnName ?? 'ref'}`, w.location);
     }
     this.planTerm(w.value, (value) => {
-      const local = headName === 'input' ? this.input : this.data;
       const pathIdx = constPath.map((s) => this.strIndex(s));
-      const run = () => {
-        const inner = this.block(() => this.planWith(e, i + 1, k));
-        this.emit({ type: 'with', local, path: pathIdx, value, block: inner });
-      };
+      const run = () => replaced(headName, pathIdx, value, () => this.planWith(e, i + 1, restoring));
       // Replacing data where rules live: the rules at or under the path read base data instead.
       if (headName === 'data' && this.rulesAtOrUnder(constPath)) {
         this.withContext({ kind: 'data', path: constPath }, run);
