@@ -99,7 +99,16 @@ async function verifyRate(options: AuditStoreOptions): Promise<string> {
 }
 
 function print(rows: Row[]): void {
-  const header = ['backend', 'writers', 'events', 'events/s', 'p50 ms', 'p99 ms', 'mean batch', 'largest batch'];
+  const header = [
+    'backend',
+    'writers',
+    'events',
+    'events/s',
+    'p50 ms',
+    'p99 ms',
+    'mean batch',
+    'largest batch',
+  ];
   const lines = rows.map((r) => [
     r.backend,
     String(r.writers),
@@ -116,7 +125,9 @@ function print(rows: Row[]): void {
   for (const l of lines) console.log(fmt(l));
 }
 
-async function postgresTarget(): Promise<{ options: AuditStoreOptions; cleanup: () => Promise<void> } | string> {
+async function postgresTarget(): Promise<
+  { options: AuditStoreOptions; cleanup: () => Promise<void> } | string
+> {
   const url = process.env.DATABASE_URL;
   if (!url) return 'DATABASE_URL is not set';
   const admin = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
@@ -140,7 +151,9 @@ async function postgresTarget(): Promise<{ options: AuditStoreOptions; cleanup: 
 }
 
 const rows: Row[] = [];
-console.log(`audit write path: ${seconds} s per run, maxBatch ${maxBatch} (group commit: batches form while a commit is in flight)`);
+console.log(
+  `audit write path: ${seconds} s per run, maxBatch ${maxBatch} (group commit: batches form while a commit is in flight)`,
+);
 
 const dir = mkdtempSync(join(tmpdir(), 'airlock-bench-audit-'));
 try {

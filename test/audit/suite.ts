@@ -206,6 +206,11 @@ export function auditSuite(t: Test, backend: Backend): void {
     const tiny = new AuditWriter(store.db, { maxBatchBytes: 1 });
     await Promise.all(Array.from({ length: 5 }, (_, i) => tiny.record(sampleEvent(2100 + i))));
     t.equal(tiny.stats.batches, 5, 'a byte budget below one event: one event per transaction');
+    const lingering = new AuditWriter(store.db, { lingerMs: 50 });
+    const first = lingering.record(sampleEvent(2200));
+    await new Promise((r) => setImmediate(r));
+    await Promise.all([first, lingering.record(sampleEvent(2201))]);
+    t.equal(lingering.stats.batches, 1, 'lingerMs gathers calls from later ticks into one transaction');
     t.ok((await store.verify()).ok);
   });
 

@@ -131,14 +131,14 @@ export function registerAudit(cli: Command, ctx: CliContext): void {
     .description('Verify, query and checkpoint the hash-chained audit trail')
     .addHelpText(
       'after',
-      '\nDatabase: $DATABASE_URL or --database-url (Postgres), else PGlite in --data-dir.\n',
+      '\nDatabase: --database-url (Postgres), else --data-dir (embedded PGlite), else $DATABASE_URL, else PGlite\nin $AIRLOCK_DATA_DIR or ./.airlock/data.\n',
     );
 
   withDbOptions(
     audit
       .command('verify')
       .description(
-        'Walk the hash chain and report the first broken link (changed, deleted, inserted, reordered row, or truncated tail)',
+        'Walk the hash chain and report the first broken link: a changed, deleted, inserted or reordered row, or (against signed checkpoints) a truncated tail or rewritten history',
       )
       .option(
         '--checkpoint <file...>',
