@@ -108,8 +108,21 @@ function verifySignature(
   return false;
 }
 
+const keyCache = new Map<string, KeyObject[]>();
+/** Parsed keys kept per key text (keys repeat across calls; parsing costs more than verifying). */
+const KEY_CACHE_SIZE = 64;
+
 /** Public keys from a PEM certificate, a PEM public key, a JWK or a JWK set (JSON text). */
 function publicKeys(name: string, text: string): KeyObject[] {
+  const hit = keyCache.get(text);
+  if (hit) return hit;
+  const keys = parsePublicKeys(name, text);
+  if (keyCache.size >= KEY_CACHE_SIZE) keyCache.clear();
+  keyCache.set(text, keys);
+  return keys;
+}
+
+function parsePublicKeys(name: string, text: string): KeyObject[] {
   const t = text.trim();
   try {
     if (t.startsWith('{')) {

@@ -2,12 +2,20 @@
 //
 //   const builtins = hostBuiltins({ strict: false, print: (m) => log.info(m) });
 //   const policy = await loadPolicy(wasm, undefined, builtins);
+//   newEvaluation(builtins); policy.evaluate(input);   // before every evaluation
+//
+// newEvaluation() starts a new time.now_ns / uuid.rfc4122 / rand.intn epoch:
+// the SDK keeps the custom built-ins for the policy's lifetime, so the engine
+// marks where one evaluation ends. Built-ins the SDK implements itself
+// (SHADOWED_BY_SDK) never reach us under their own name; a module that imports
+// them as hostImportName(name) gets ours.
 //
 // Every call goes through one decode step (wire → host values), the
 // implementation, and one encode step (host value → wire). OPA's error rules:
 // an error (eval_type_error or eval_builtin_error) aborts the evaluation in
 // strict mode and otherwise makes the call undefined.
 import { NATIVE_BUILTINS } from '../../wasm/builtins.js';
+import { aws } from './aws.js';
 import { crypto } from './crypto.js';
 import { encoding } from './encoding.js';
 import { Args, BuiltinError, builtinError } from './errors.js';
@@ -21,6 +29,7 @@ import { strings } from './strings.js';
 import { time } from './time.js';
 import { types } from './types.js';
 import { codecFor, type Value, type WireMode } from './value.js';
+import { x509 } from './x509.js';
 
 export { Args, BuiltinError, type BuiltinErrorCode, builtinError, typeError } from './errors.js';
 export type { Family, HostContext, HostImpl } from './family.js';
@@ -76,6 +85,8 @@ export const HOST_IMPLEMENTATIONS: Readonly<Record<string, HostImpl>> = {
   ...time,
   ...net,
   ...misc,
+  ...aws,
+  ...x509,
 };
 
 /**
@@ -90,6 +101,26 @@ export const SHADOWED_BY_SDK: readonly string[] = [
   'yaml.marshal',
   'yaml.unmarshal',
 ];
+
+/**
+ * Import name under which the host also serves a built-in the SDK shadows: a
+ * module that lists `airlock.host.sprintf` in its builtins table reaches our
+ * sprintf (Go verbs) instead of the SDK's sprintf-js. For every other
+ * built-in the import name is the built-in's own.
+ */
+export function hostImportName(name: string): string {
+  return SHADOWED_BY_SDK.includes(name) ? `${HOST_ALIAS_PREFIX}${name}` : name;
+}
+
+export const HOST_ALIAS_PREFIX = 'airlock.host.';
+
+/** Where a built-in runs: in the Wasm module, in the host, or both (native code that may defer to the host). */
+export function runsWhere(name: string): 'wasm' | 'host' | 'wasm+host' | undefined {
+  const native = NATIVE_BUILTINS.get(name);
+  const host = HOST_IMPLEMENTATIONS[name] !== undefined;
+  if (native) return native.defer && host ? 'wasm+host' : 'wasm';
+  return host ? 'host' : undefined;
+}
 
 /** Names of the built-ins the host serves: all but the native ones, except natives that may defer to the host. */
 export function hostBuiltinNames(): string[] {
@@ -148,6 +179,8 @@ export function hostBuiltins(options: HostBuiltinsOptions): HostBuiltins {
     const impl = HOST_IMPLEMENTATIONS[name];
     if (!impl) throw new Error(`no host implementation of built-in ${name}`);
     out[name] = wrap(name, impl, ctx, options.wire ?? 'plain');
+    const alias = hostImportName(name);
+    if (alias !== name) out[alias] = out[name] as SdkBuiltin;
   }
   contexts.set(out, ctx);
   return out;

@@ -4,6 +4,7 @@
 import { RE2JS } from 're2js';
 import { type Args, builtinError } from './errors.js';
 import type { Family } from './family.js';
+import { globsIntersect } from './globs.js';
 import type { Value } from './value.js';
 
 /** Most compiled patterns kept per cache (regexes and globs each). */
@@ -320,6 +321,7 @@ export const regexFamily: Family = {
     const re = templateRegex(a.name, a.string(1), a.string(3), a.string(4));
     return re.test(a.string(2));
   },
+  'regex.globs_match': (a) => globsIntersect(a.name, a.string(1), a.string(2)),
   'glob.quote_meta': (a) => [...a.string(1)].map((c) => (GLOB_SPECIAL.has(c) ? `\\${c}` : c)).join(''),
   'glob.match': (a) => {
     const pattern = a.string(1);

@@ -6,6 +6,22 @@ import { RegoObject, RegoSet, typeName, type Value } from './value.js';
 
 const runes = (s: string): string[] => [...s];
 
+/**
+ * Go's strings.ToUpper/ToLower map rune by rune (simple case mapping); JavaScript
+ * may expand one character into several ('ß' → 'SS'). Such characters keep
+ * Go's single-rune result: unchanged for upper, the first rune for lower ('İ' → 'i').
+ */
+function goCase(s: string, upper: boolean): string {
+  if (/^[\x00-\x7f]*$/.test(s)) return upper ? s.toUpperCase() : s.toLowerCase();
+  let out = '';
+  for (const ch of s) {
+    const m = upper ? ch.toUpperCase() : ch.toLowerCase();
+    const rs = [...m];
+    out += rs.length === 1 ? m : upper ? ch : (rs[0] ?? ch);
+  }
+  return out;
+}
+
 const SPACE = /^[\s\u0085\u00a0]+|[\s\u0085\u00a0]+$/gu;
 
 function cutset(set: string): Set<string> {
@@ -100,13 +116,18 @@ function lookupPath(root: Value, path: string[], name: string): Value {
   return cur;
 }
 
+/** How Go's text/template prints the JSON form of a value (maps as map[k:v], nil as <no value>). */
 function templateValue(v: Value): string {
   if (typeof v === 'string') return v;
   if (typeof v === 'number' || typeof v === 'bigint') return numberString(v);
-  if (v === null) return '<nil>';
+  if (v === null) return '<no value>';
   if (typeof v === 'boolean') return String(v);
   if (Array.isArray(v)) return `[${v.map(templateValue).join(' ')}]`;
-  return regoString(v);
+  if (v instanceof RegoSet) return `[${v.sorted().map(templateValue).join(' ')}]`;
+  return `map[${v
+    .sorted()
+    .map(([k, x]) => `${typeof k === 'string' ? k : regoString(k)}:${templateValue(x)}`)
+    .join(' ')}]`;
 }
 
 function renderTemplate(name: string, tpl: string, vars: RegoObject): string {
@@ -192,8 +213,8 @@ export const strings: Family = {
     }
     return out;
   },
-  lower: (a) => a.string(1).toLowerCase(),
-  upper: (a) => a.string(1).toUpperCase(),
+  lower: (a) => goCase(a.string(1), false),
+  upper: (a) => goCase(a.string(1), true),
   replace: (a) => {
     const s = a.string(1);
     const old = a.string(2);

@@ -4,7 +4,9 @@ import {
   HOST_IMPLEMENTATIONS,
   hostBuiltinNames,
   hostBuiltins,
+  hostImportName,
   newEvaluation,
+  runsWhere,
   SHADOWED_BY_SDK,
 } from '../../../../src/rego/builtins/host/index.js';
 import { allBuiltins } from '../../../../src/rego/builtins/index.js';
@@ -56,4 +58,25 @@ t.test('newEvaluation: a new time and new random values', async (t) => {
   newEvaluation(b);
   t.not(now(), t1);
   t.not(uuid(), u1);
+});
+
+t.test('built-ins the SDK shadows are also served under an alias', async (t) => {
+  const b = hostBuiltins({ strict: true });
+  t.equal(hostImportName('sprintf'), 'airlock.host.sprintf');
+  t.equal(hostImportName('upper'), 'upper');
+  const out = b['airlock.host.sprintf']?.('%v', [['a', 1]]);
+  t.equal(
+    new TextDecoder().decode(out as ArrayBuffer),
+    JSON.stringify('["a", 1]'),
+    'Go formatting, not sprintf-js',
+  );
+  t.equal(b['airlock.host.regex.split'], b['regex.split']);
+});
+
+t.test('runsWhere', async (t) => {
+  t.equal(runsWhere('count'), 'wasm');
+  t.equal(runsWhere('glob.match'), 'host');
+  t.equal(runsWhere('http.send'), undefined);
+  for (const [name, n] of NATIVE_BUILTINS)
+    if (n.defer) t.equal(runsWhere(name), HOST_IMPLEMENTATIONS[name] ? 'wasm+host' : 'wasm', name);
 });

@@ -91,3 +91,17 @@ t.test('glob.match with delimiters', async (t) => {
   const q = h.call('glob.quote_meta', '*.git{hub}.com') as string;
   t.equal(h.call('glob.match', q, [], '*.git{hub}.com'), true, 'quoted text matches itself');
 });
+
+t.test('regex.globs_match: do two glob-like patterns share a string?', async (t) => {
+  t.equal(h.call('regex.globs_match', 'a.a.[0-9]+z', '.b.b2359825792*594823z'), true);
+  t.equal(
+    h.call('regex.globs_match', '[a-z]+', '[0-9]*'),
+    false,
+    'only the empty string would do, and + needs one',
+  );
+  t.equal(h.call('regex.globs_match', 'a*', 'b*'), true, 'the empty string');
+  t.equal(h.call('regex.globs_match', 'x[^a]y', 'x.y'), true);
+  t.equal(h.call('regex.globs_match', 'xy', 'x.y'), false);
+  t.equal(h.call('regex.globs_match', 'ab?c', 'a\\w*c'), true);
+  t.throws(() => h.call('regex.globs_match', '(a|b)', 'a'), /unsupported glob syntax/);
+});

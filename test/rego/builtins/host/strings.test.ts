@@ -14,6 +14,8 @@ t.test('basic string functions (runes, Go semantics)', async (t) => {
   t.same(h.call('indexof_n', 'aaa', 'aa'), [0, 1], 'overlapping');
   t.equal(h.call('lower', 'ÀB'), 'àb');
   t.equal(h.call('upper', 'àb'), 'ÀB');
+  t.equal(h.call('upper', 'straße'), 'STRAßE', 'rune by rune, like Go (no expansion to SS)');
+  t.equal(h.call('lower', 'İx'), 'ix');
   t.equal(h.call('replace', 'aXbX', 'X', '-'), 'a-b-');
   t.same(h.call('split', 'a,b,,c', ','), ['a', 'b', '', 'c']);
   t.same(h.call('split', 'a😀b', ''), ['a', '😀', 'b']);
@@ -68,7 +70,7 @@ t.test('sprintf with Go verbs', async (t) => {
   t.equal(h.call('sprintf', 'hi %v', [['there', 5, 3.14]]), 'hi ["there", 5, 3.14]');
   t.equal(h.call('sprintf', '%v', [{ b: 1, a: 'x' }]), '{"a": "x", "b": 1}');
   t.equal(h.call('sprintf', '%d|%5d|%-4d|%05d', [1, 2, 3, -4]), '1|    2|3   |-0004');
-  t.equal(h.call('sprintf', '%.2f %e %g', [2.71828, 1234.5, 0.00001]), '2.72 1.234500e+03 1e-05');
+  t.equal(h.call('sprintf', '%.2f %e %g', [1.23456, 1234.5, 0.00001]), '1.23 1.234500e+03 1e-05');
   t.equal(h.call('sprintf', '%x %X %o %b %#x', [255, 255, 8, 5, 255]), 'ff FF 10 101 0xff');
   t.equal(h.call('sprintf', '%q %t', ['a"b', true]), '"a\\"b" true');
   t.equal(h.call('sprintf', '%d', [1.5]), '%!d(float64=1.5)');
@@ -92,6 +94,11 @@ t.test('render_template', async (t) => {
     'Hello Bob, 3!',
   );
   t.equal(h.call('strings.render_template', '{{.a.b}}', { a: { b: 'deep' } }), 'deep');
+  t.equal(
+    h.call('strings.render_template', '{{.a}} {{.l}} {{.n}}', { a: { y: 2, x: 'v' }, l: [1, 'b'], n: null }),
+    'map[x:v y:2] [1 b] <no value>',
+    'Go prints',
+  );
   t.throws(() => h.call('strings.render_template', '{{.missing}}', {}), /map has no entry for key "missing"/);
   t.throws(() => h.call('strings.render_template', '{{range .x}}{{end}}', { x: [] }), /unsupported action/);
   t.equal(lax.call('strings.render_template', '{{.missing}}', {}), undefined);
