@@ -2,6 +2,7 @@
 // Every stage's problems come back as located RegoErrors; nothing here throws
 // for bad policy input.
 import type { Body, Module, RegoError } from './ast.js';
+import { runsWhere } from './builtins/host/index.js';
 import { type CheckedProgram, checkModules, checkQuery } from './check/index.js';
 import { parseModule, parseQuery } from './parse/index.js';
 import type * as ir from './plan/ir.js';
@@ -80,6 +81,8 @@ export function compile(req: CompileRequest): CompileResult {
   const zero = { file: '', line: 1, col: 1, offset: 0, end: 0 };
   try {
     const plan = planPolicy(program, targets, { ruleIndexing: req.ruleIndexing !== false });
+    errors.push(...unsupportedBuiltins(plan));
+    if (errors.length > 0) return { ...fail(), program };
     const wasm = compileToWasm(plan, { optimize: req.optimize !== false });
     return { wasm, plan, program, modules, entrypoints: targets.map((t) => t.name), errors };
   } catch (err) {
@@ -97,4 +100,30 @@ export function entrypointPath(name: string): string[] {
   const trimmed = name.replace(/^data\./, '').replace(/^\//, '');
   if (trimmed === '' || trimmed === 'data') return [];
   return trimmed.includes('/') ? trimmed.split('/') : trimmed.split('.');
+}
+
+/** A call of a built-in that neither the module nor the host implements is a compile error, at each call site. */
+function unsupportedBuiltins(plan: ir.Policy): RegoError[] {
+  const missing = new Set(
+    plan.static.builtinFuncs.map((b) => b.name).filter((n) => runsWhere(n) === undefined),
+  );
+  if (missing.size === 0) return [];
+  const errors: RegoError[] = [];
+  const visit = (stmts: readonly ir.Stmt[]): void => {
+    for (const s of stmts) {
+      if (s.type === 'call' && missing.has(s.func)) {
+        const file = plan.static.files[s.loc.file] ?? '';
+        errors.push({
+          code: 'rego_type_error',
+          message: `${s.func}: built-in function not supported by Airlock (see \`airlock builtins --all\`)`,
+          location: { file, line: s.loc.row, col: s.loc.col, offset: 0, end: 0 },
+        });
+      }
+      if (s.type === 'block') for (const b of s.blocks) visit(b.stmts);
+      if (s.type === 'not' || s.type === 'scan' || s.type === 'with') visit(s.block.stmts);
+    }
+  };
+  for (const p of plan.plans) for (const b of p.blocks) visit(b.stmts);
+  for (const f of plan.funcs) for (const b of f.blocks) visit(b.stmts);
+  return errors;
 }

@@ -6,12 +6,12 @@ export interface NativeBuiltin {
   /** Export name of the runtime function. */
   readonly runtime: string;
   readonly arity: number;
-  /** The function may return an error code (an address below 64) instead of a value. */
+  /** The function may return an error code (an address below NATIVE_ERROR_LIMIT) instead of a value. */
   readonly errors?: boolean;
   /**
    * The function may decline (returning NATIVE_DEFER) and leave the call to the host's
    * implementation, so the built-in is also listed in the module's `builtins` table.
-   * No native built-in defers at present (div computes every quotient itself).
+   * (sprintf defers formats it cannot reproduce exactly.)
    */
   readonly defer?: boolean;
 }
@@ -35,10 +35,28 @@ export const NATIVE_BUILTINS: ReadonlyMap<string, NativeBuiltin> = new Map([
   ['div', { runtime: 'rt_b_div', arity: 2, errors: true }],
   ['sum', { runtime: 'rt_b_sum', arity: 1, errors: true }],
   ['product', { runtime: 'rt_b_product', arity: 1, errors: true }],
+  // Sets and types must see Rego values as they are: through the host they would arrive as JSON
+  // (sets as arrays, non-string keys as strings).
+  ['or', { runtime: 'rt_b_or', arity: 2, errors: true }],
+  ['and', { runtime: 'rt_b_and', arity: 2, errors: true }],
+  ['union', { runtime: 'rt_b_union', arity: 1, errors: true }],
+  ['intersection', { runtime: 'rt_b_intersection', arity: 1, errors: true }],
+  ['type_name', { runtime: 'rt_b_type_name', arity: 1 }],
+  ['is_null', { runtime: 'rt_b_is_null', arity: 1 }],
+  ['is_boolean', { runtime: 'rt_b_is_boolean', arity: 1 }],
+  ['is_number', { runtime: 'rt_b_is_number', arity: 1 }],
+  ['is_string', { runtime: 'rt_b_is_string', arity: 1 }],
+  ['is_array', { runtime: 'rt_b_is_array', arity: 1 }],
+  ['is_object', { runtime: 'rt_b_is_object', arity: 1 }],
+  ['is_set', { runtime: 'rt_b_is_set', arity: 1 }],
+  ['object.remove', { runtime: 'rt_b_object_remove', arity: 2, errors: true }],
+  ['object.filter', { runtime: 'rt_b_object_filter', arity: 2, errors: true }],
+  // %v %s %d %% with exact numbers and OPA's composite syntax; anything else goes to the host.
+  ['sprintf', { runtime: 'rt_b_sprintf', arity: 2, errors: true, defer: true }],
 ]);
 
-/** Error codes of native built-ins are addresses below this (no value lives there). */
-export const NATIVE_ERROR_LIMIT = 64;
+/** Error codes of native built-ins are addresses below this (no value lives there: static data starts above 1024). */
+export const NATIVE_ERROR_LIMIT = 128;
 /** The code by which a native built-in with `defer` hands the call to the host. */
 export const NATIVE_DEFER = 4;
 

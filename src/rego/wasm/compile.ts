@@ -160,6 +160,8 @@ class Linker {
       const data = new Uint8Array(info.data);
       this.runtimeSegments.push({ offset: info.offset, data });
       end = Math.max(end, info.offset + data.length);
+      // Native built-ins signal errors with addresses below NATIVE_ERROR_LIMIT: no value may live there.
+      if (info.offset < NATIVE_ERROR_LIMIT) throw new Error('runtime static data overlaps the error codes');
     }
     this.data = new StaticData(Math.ceil(Math.max(end, 8) / 16) * 16);
     for (let i = 0; i < mod.getNumFunctions(); i++) {

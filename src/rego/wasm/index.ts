@@ -43,17 +43,23 @@
 // is a loop over runtime cursors around the body block.
 //
 // Built-ins. Those in builtins.ts NATIVE_BUILTINS run in the runtime
-// (comparisons, count, membership, and exact arithmetic: plus, minus, mul, rem,
-// div); every other built-in in static.builtinFuncs gets an id (in listed
+// (comparisons, count, membership; exact arithmetic plus, minus, mul, rem, div,
+// sum, product; the set and type built-ins or, and, union, intersection,
+// type_name, is_*, which must see sets and non-string keys as they are; and
+// sprintf for the formats it reproduces exactly); every other built-in in static.builtinFuncs gets an id (in listed
 // order) in the `builtins` table and is called through
 // env.opa_builtin<arity>(id, 0, args…), which the SDK serves from its own or
 // the caller's custom built-ins. A host result of 0 is undefined. Undefined
 // arguments make the call undefined. Natives that can fail return a small
-// error code instead of a value address (< 64: no value lives that low); the
+// error code instead of a value address (< 128: no value lives that low); the
 // generated code then calls rt_builtin_error with the built-in's name and the
 // call site, which aborts with e.g. `p.rego:3:7: eval_builtin_error: div:
 // divide by zero` or `… eval_type_error: plus: operand 1 must be number but got
-// string`.
+// string`. A native marked `defer` (sprintf) may instead return code 4, and the
+// generated code then calls the host's implementation, so such built-ins are
+// listed in the `builtins` table as well. Host built-ins receive and return
+// JSON through the SDK: sets arrive as arrays, non-string keys as strings and
+// numbers beyond 2^53 rounded, which is why the built-ins above are native.
 //
 // Errors. Conflicts (assign-var-once, object-insert-once, object-merge) call
 // env.opa_abort with a static message `file:row:col: eval_conflict_error: …`;

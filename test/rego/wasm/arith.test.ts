@@ -208,3 +208,34 @@ t.test('sum and product of arrays and sets, exact', async (t) => {
     'policy.rego:3:3: eval_type_error: product: operand 1 must be array or set of numbers but got an element of type string',
   );
 });
+
+t.test('sprintf: exact numbers and Rego syntax natively, the rest from the host', async (t) => {
+  const p = await load(
+    makePolicy({
+      strings: ['result', 'f', 'args'],
+      builtins: [{ name: 'sprintf', arity: 2 }],
+      plans: [
+        returning('sprintf', [
+          { type: 'dot', source: l(0), key: s(1), target: 3, loc: at },
+          { type: 'dot', source: l(0), key: s(2), target: 4, loc: at },
+          { type: 'call', func: 'sprintf', args: [l(3), l(4)], result: 2, loc: at },
+        ]),
+      ],
+    }),
+  );
+  const fmt = (f: string, args: string) => {
+    const out = evalRaw(p, `{"f":${JSON.stringify(f)},"args":${args}}`);
+    return JSON.parse(out)[0]?.result as string;
+  };
+  t.equal(fmt('%v', '[18446744073709551618]'), '18446744073709551618', 'big integers exact');
+  t.equal(fmt('%d', '[123456789123456789123]'), '123456789123456789123');
+  t.equal(fmt('%v and %v', '[1.5, 4.0]'), '1.5 and 4', 'floats as Go prints them');
+  t.equal(fmt('%v', '[0.0001]'), '0.0001');
+  t.equal(fmt('hi %v', '[["there", 5, 3.14]]'), 'hi ["there", 5, 3.14]', 'composites in Rego syntax');
+  t.equal(fmt('%v', '[{"b": [1], "a": null}]'), '{"a": null, "b": [1]}');
+  t.equal(fmt('%s!', '["x"]'), 'x!');
+  t.equal(fmt('%s', '[1208925819614629174706175]'), '1208925819614629174706175', '%s of a big integer');
+  t.equal(fmt('100%% %v', '[true]'), '100% true');
+  t.equal(fmt('%.2f', '[3.14159]'), '3.14', 'other verbs: the host (the SDK) formats');
+  t.equal(fmt('%v', '[1e-7]'), '1e-7', 'exponents: the host formats (the SDK prints JS style)');
+});

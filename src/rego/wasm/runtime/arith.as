@@ -8,7 +8,7 @@
 // digits are an error rather than a memory exhaustion.
 //
 // Errors come back as small codes (see ERR_*), which the generated code turns
-// into an abort naming the call site: a value address is never below 64.
+// into an abort naming the call site: a value address is never below 128 (static data starts at 1024).
 
 import { alloc, Buf } from "./heap";
 import { canonOf, mkNumberText } from "./number";
@@ -411,7 +411,7 @@ function aggregate(coll: usize, product: bool): usize {
     const v = load<usize>(elems + (<usize>i << 2));
     if (load<u8>(v) != T_NUMBER) return ERR_ELEM_NUMBER + <usize>load<u8>(v);
     acc = product ? mul(acc, v) : plus(acc, v);
-    if (acc < 64) return acc;
+    if (acc < 128) return acc;
   }
   return acc;
 }

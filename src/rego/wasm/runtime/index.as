@@ -13,6 +13,9 @@ import {
 } from "./arith";
 import { compare, equal } from "./compare";
 import { dump, parseErrorMessage, parseText } from "./json";
+import { sprintf } from "./format";
+import { ERR_TYPE_KEYS, ERR_TYPE_OBJECT, objectFilter, objectRemove } from "./objects";
+import { isType, setAnd, setIntersection, setOr, setUnion, typeName as typeNameValue } from "./sets";
 import { mkNumberText, scanNumber } from "./number";
 import {
   ArrV, StrV, T_ARRAY, T_OBJECT, T_STRING,
@@ -321,6 +324,51 @@ export function rt_b_rem(a: usize, b: usize): usize {
 export function rt_b_div(a: usize, b: usize): usize {
   return div(a, b);
 }
+export function rt_b_sprintf(f: usize, args: usize): usize {
+  return sprintf(f, args);
+}
+export function rt_b_or(a: usize, b: usize): usize {
+  return setOr(a, b);
+}
+export function rt_b_and(a: usize, b: usize): usize {
+  return setAnd(a, b);
+}
+export function rt_b_union(a: usize): usize {
+  return setUnion(a);
+}
+export function rt_b_intersection(a: usize): usize {
+  return setIntersection(a);
+}
+export function rt_b_type_name(a: usize): usize {
+  return typeNameValue(a);
+}
+export function rt_b_is_null(a: usize): usize {
+  return isType(a, 1);
+}
+export function rt_b_is_boolean(a: usize): usize {
+  return isType(a, 2);
+}
+export function rt_b_is_number(a: usize): usize {
+  return isType(a, 3);
+}
+export function rt_b_is_string(a: usize): usize {
+  return isType(a, 4);
+}
+export function rt_b_is_array(a: usize): usize {
+  return isType(a, 5);
+}
+export function rt_b_is_object(a: usize): usize {
+  return isType(a, 6);
+}
+export function rt_b_is_set(a: usize): usize {
+  return isType(a, 7);
+}
+export function rt_b_object_remove(a: usize, b: usize): usize {
+  return objectRemove(a, b);
+}
+export function rt_b_object_filter(a: usize, b: usize): usize {
+  return objectFilter(a, b);
+}
 export function rt_b_sum(a: usize): usize {
   return sum(a);
 }
@@ -354,7 +402,16 @@ function appendCString(b: Buf, p: usize): void {
 export function rt_builtin_error(code: usize, name: usize, where: usize): void {
   const b = Buf.create(128);
   appendCString(b, where);
-  if (code >= ERR_ELEM_NUMBER) {
+  if (code >= ERR_TYPE_OBJECT) {
+    const keys = code >= ERR_TYPE_KEYS;
+    const c = code - (keys ? ERR_TYPE_KEYS : ERR_TYPE_OBJECT);
+    b.ascii("eval_type_error: ");
+    appendCString(b, name);
+    b.ascii(": operand ");
+    b.int(<i64>((c >> 3) + 1));
+    b.ascii(keys ? " must be one of {object, set, array} but got " : " must be object but got ");
+    b.ascii(typeName(<u32>(c & 7)));
+  } else if (code >= ERR_ELEM_NUMBER) {
     b.ascii("eval_type_error: ");
     appendCString(b, name);
     b.ascii(": operand 1 must be array or set of numbers but got an element of type ");
