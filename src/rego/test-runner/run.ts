@@ -4,7 +4,9 @@ import type { RegoError } from '../ast.js';
 import { hostBuiltins } from '../builtins/host/index.js';
 import { type CompileResult, compile, type Source } from '../compile.js';
 import { parseModule } from '../parse/index.js';
+import { compileToWasm } from '../wasm/index.js';
 import { discoverTests, type TestCase } from './discover.js';
+import { instrumentPlan, type Probe, probeBuiltins } from './probes.js';
 
 export type TestOutcome = 'pass' | 'fail' | 'error';
 
@@ -29,6 +31,8 @@ export interface TestRunOptions {
   strict?: boolean;
   /** Run the WebAssembly optimiser on the test module (default false: compiling is the larger cost). */
   optimize?: boolean;
+  /** Instrument the module with coverage probes (see probes.ts) and report which ones fired. */
+  coverage?: boolean;
 }
 
 export interface TestRunReport {
@@ -42,6 +46,8 @@ export interface TestRunReport {
   /** The compilation, for coverage (absent when nothing compiled). */
   compiled?: CompileResult;
   timings: { compileMs: number; evalMs: number };
+  /** With `coverage`: the probes compiled in and the ids of those the selected tests fired. */
+  probes?: { probes: Probe[]; hits: Set<number> };
 }
 
 function describeFailure(rows: unknown): string {
@@ -88,11 +94,19 @@ export async function runTests(opts: TestRunOptions): Promise<TestRunReport> {
   }
 
   let output: string[] = [];
-  const policy = await loadPolicy(
-    compiled.wasm,
-    undefined,
-    hostBuiltins({ strict: !!opts.strict, print: (m) => output.push(m) }),
-  );
+  let wasm = compiled.wasm;
+  let extra: Record<string, () => unknown> = {};
+  let probes: TestRunReport['probes'];
+  if (opts.coverage && compiled.plan) {
+    const inst = instrumentPlan(compiled.plan);
+    wasm = compileToWasm(inst.plan, { optimize: opts.optimize ?? false });
+    probes = { probes: inst.probes, hits: new Set() };
+    extra = probeBuiltins(inst.names, probes.hits);
+  }
+  const policy = await loadPolicy(wasm, undefined, {
+    ...hostBuiltins({ strict: !!opts.strict, print: (m) => output.push(m) }),
+    ...extra,
+  });
   policy.setData(opts.data);
   const results: TestResult[] = [];
   const t1 = performance.now();
@@ -131,5 +145,6 @@ export async function runTests(opts: TestRunOptions): Promise<TestRunReport> {
     discovered: all.length,
     compiled,
     timings: { compileMs, evalMs },
+    ...(probes ? { probes } : {}),
   };
 }

@@ -1,0 +1,139 @@
+# Airlock's reference policy: the decision for every MCP request and response.
+# The rules live in lib/ (one concern per package); this file combines their
+# findings into the decision object the gateway executes. Behaviour is driven
+# by data.json (agents, groups, servers, tools, PII detectors, SQL, models,
+# approvals) and by data.revocations, written live through the Data API.
+package airlock
+
+import rego.v1
+
+import data.airlock.access
+import data.airlock.approval
+import data.airlock.identity
+import data.airlock.models
+import data.airlock.pii
+import data.airlock.sql
+
+# MCP methods this policy decides on its merits; data.protocol.always_allowed
+# lists the housekeeping methods (initialize, ping, …) that need only an
+# identified, unrevoked caller.
+handled_actions := {
+	"tools/list",
+	"tools/call",
+	"resources/list",
+	"resources/templates/list",
+	"resources/read",
+	"resources/subscribe",
+	"resources/unsubscribe",
+	"prompts/list",
+	"prompts/get",
+}
+
+known_action if input.action in handled_actions
+
+known_action if input.action in data.protocol.always_allowed
+
+# ---------------------------------------------------------------- findings
+
+deny_reasons contains r if some r in identity.deny
+
+deny_reasons contains r if some r in access.deny
+
+deny_reasons contains r if some r in pii.deny
+
+deny_reasons contains r if some r in sql.deny
+
+deny_reasons contains r if some r in models.deny
+
+deny_reasons contains sprintf("action %v is not allowed", [input.action]) if not known_action
+
+deny_reasons contains sprintf("phase must be request or response, not %v", [object.get(input, "phase", null)]) if {
+	not input.phase in {"request", "response"}
+}
+
+deny_reasons contains sprintf("server %s is not registered", [input.server.name]) if {
+	input.action == "tools/call"
+	not data.servers[input.server.name]
+}
+
+deny_reasons contains "tools/call names no server" if {
+	input.action == "tools/call"
+	not is_string(input.server.name)
+}
+
+result_redactions := pii.result_redactions
+
+result_redactions := [] if not pii.result_redactions
+
+argument_redactions := pii.argument_redactions
+
+argument_redactions := [] if not pii.argument_redactions
+
+# ---------------------------------------------------------------- the decision
+
+effect := "deny" if {
+	count(deny_reasons) > 0
+} else := "require_approval" if {
+	approval.pending
+} else := "redact" if {
+	count(result_redactions) + count(argument_redactions) > 0
+} else := "allow"
+
+reasons := sort([r | some r in deny_reasons]) if effect == "deny"
+
+reasons := sort([r | some r in approval.reasons]) if effect == "require_approval"
+
+reasons := sort([r | some r in pii.redact_reasons]) if effect == "redact"
+
+reasons := [] if effect == "allow"
+
+redact_part := {"redact": {"arguments": argument_redactions, "result": result_redactions}} if {
+	effect == "redact"
+} else := {}
+
+approval_part := {"approval": approval.request} if {
+	effect == "require_approval"
+} else := {}
+
+# The upstream credential: a token exchanged on behalf of the user, for the
+# server's audience, with the tool's scopes (data.servers[s].tool_scopes) or the server's.
+server_credentials := data.servers[input.server.name].credentials
+
+scopes := data.servers[input.server.name].tool_scopes[input.tool.name]
+
+scopes := server_credentials.scopes if not data.servers[input.server.name].tool_scopes[input.tool.name]
+
+credentials_part := {"credentials": object.union(server_credentials, {"scopes": scopes})} if {
+	effect != "deny"
+	input.action == "tools/call"
+	is_object(server_credentials)
+} else := {}
+
+visibility_part := {"visible_tools": sort([t | some t in access.visible_tools])} if {
+	effect != "deny"
+	input.action == "tools/list"
+	input.phase == "response"
+} else := {"visible_resources": sort([r | some r in access.visible_resources])} if {
+	effect != "deny"
+	input.action == "resources/list"
+	input.phase == "response"
+} else := {"visible_prompts": sort([p | some p in access.visible_prompts])} if {
+	effect != "deny"
+	input.action == "prompts/list"
+	input.phase == "response"
+} else := {}
+
+# METADATA
+# title: Decision
+# description: |
+#   The gateway's entrypoint: {effect, reasons, redact?, approval?, credentials?,
+#   visible_tools? | visible_resources? | visible_prompts?} for the MCP call in input.
+#   Always defined: anything unexpected is a deny.
+# entrypoint: true
+decision := object.union_n([
+	{"effect": effect, "reasons": reasons},
+	redact_part,
+	approval_part,
+	credentials_part,
+	visibility_part,
+])

@@ -1,0 +1,122 @@
+# METADATA
+# title: Personal data and secrets
+# description: |
+#   Finds personal data and secrets in tool arguments and results with the
+#   detectors of data.pii.detectors (a regular expression each, plus a Luhn
+#   check for card numbers). Results: every string that holds a finding of a
+#   kind in data.pii.redact_in_results is redacted before it reaches the model.
+#   Arguments: a call to an external server (data.servers[s].external, or a
+#   server not registered at all) is denied when an argument holds a kind in
+#   data.pii.block_in_external_arguments, unless data.pii.exempt allows that
+#   kind for that tool; a server with `"pii_arguments": "redact"` gets the
+#   arguments redacted instead.
+package airlock.pii
+
+import rego.v1
+
+import data.airlock.match
+
+# luhn_valid(digits): a string of 13 to 19 digits whose Luhn checksum holds (and not all zeros).
+luhn_valid(digits) if {
+	regex.match(`^[0-9]{13,19}$`, digits)
+	values := [to_number(c) | some c in split(digits, "")]
+	n := count(values)
+	total := sum([v |
+		some i, d in values
+		v := luhn_term(d, (n - 1 - i) % 2)
+	])
+	total > 0
+	total % 10 == 0
+}
+
+# luhn_term(digit, doubled): every second digit from the right is doubled, minus 9 above 9.
+luhn_term(d, 0) := d
+
+luhn_term(d, 1) := d * 2 if d < 5
+
+luhn_term(d, 1) := d * 2 - 9 if d >= 5
+
+# found(kind, text): text holds something detector `kind` recognises.
+found(kind, text) if {
+	detector := data.pii.detectors[kind]
+	not detector.luhn
+	regex.match(detector.regex, text)
+}
+
+found(kind, text) if {
+	detector := data.pii.detectors[kind]
+	detector.luhn == true
+	some candidate in regex.find_n(detector.regex, text, -1)
+	luhn_valid(regex.replace(candidate, `[^0-9]`, ""))
+}
+
+# pointer(path): a walk() path as a JSON pointer (RFC 6901).
+pointer(path) := concat("", [sprintf("/%s", [escape_segment(seg)]) | some seg in path])
+
+escape_segment(seg) := replace(replace(sprintf("%v", [seg]), "~", "~0"), "/", "~1")
+
+# findings(doc, kinds): {"path", "kind"} for every string in doc holding one of kinds.
+findings(doc, kinds) := {{"path": pointer(path), "kind": kind} |
+	walk(doc, [path, value])
+	is_string(value)
+	some kind in kinds
+	found(kind, value)
+}
+
+# ---------------------------------------------------------------- results
+
+result_kinds := {k | some k in data.pii.redact_in_results}
+
+# The redactions of input.result, for phase response: [{"path", "pattern"}] sorted by path.
+# `pattern` is `pii.<detector>`, naming data.pii.detectors[<detector>].
+result_redactions := [{"path": f.path, "pattern": concat(".", ["pii", f.kind])} |
+	some f in findings(input.result, result_kinds)
+] if {
+	input.phase == "response"
+	input.result
+}
+
+redact_reasons contains sprintf("result %s holds %s", [f.path, f.pattern]) if some f in result_redactions
+
+# ---------------------------------------------------------------- arguments
+
+server := input.server.name
+
+tool := input.tool.name
+
+external(name) if data.servers[name].external == true
+
+external(name) if not data.servers[name]
+
+exempt(server_name, tool_name, kind) if {
+	some tool_pattern, kinds in data.pii.exempt[server_name]
+	match.name(tool_pattern, tool_name)
+	kind in kinds
+}
+
+argument_kinds := {k |
+	some k in data.pii.block_in_external_arguments
+	not exempt(server, tool, k)
+}
+
+# Findings in the arguments of a tools/call to an external server (phase request).
+argument_findings := findings(input.arguments, argument_kinds) if {
+	input.phase == "request"
+	input.action == "tools/call"
+	external(server)
+}
+
+redact_arguments_mode if data.servers[server].pii_arguments == "redact"
+
+deny contains sprintf("argument %s holds %s, which may not be sent to external server %s", [f.path, f.kind, server]) if {
+	not redact_arguments_mode
+	some f in argument_findings
+}
+
+# Pointers of the arguments to redact on servers in redact mode, sorted.
+argument_redactions := sort([f.path | some f in argument_findings]) if redact_arguments_mode
+
+redact_reasons contains sprintf("argument %s holds %s", [f.path, f.kind]) if {
+	redact_arguments_mode
+	some f in argument_findings
+}

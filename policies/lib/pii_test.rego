@@ -1,0 +1,116 @@
+package airlock.pii_test
+
+import rego.v1
+
+import data.airlock.pii
+
+test_luhn_accepts_valid_numbers if {
+	pii.luhn_valid("4111111111111111") # Visa test number
+	pii.luhn_valid("5500000000000004") # Mastercard test number
+	pii.luhn_valid("378282246310005") # Amex test number
+}
+
+test_luhn_rejects_invalid_numbers if {
+	not pii.luhn_valid("4111111111111112")
+	not pii.luhn_valid("0000000000000000")
+	not pii.luhn_valid("12345")
+	not pii.luhn_valid("4111-1111-1111-1111")
+}
+
+test_card_detector_applies_luhn if {
+	pii.found("credit_card", "card 4111 1111 1111 1111 exp 12/29")
+	pii.found("credit_card", "5500-0000-0000-0004")
+	not pii.found("credit_card", "order 4111 1111 1111 1112")
+	not pii.found("credit_card", "phone 555 0100")
+}
+
+test_email_detector if {
+	pii.found("email", "write to Jane.Doe+x@corp.example today")
+	not pii.found("email", "no address here @ all")
+}
+
+test_national_id_detectors if {
+	pii.found("us_ssn", "SSN 123-45-6789")
+	not pii.found("us_ssn", "SSN 000-45-6789")
+	pii.found("uk_nino", "NI number AB 12 34 56 C")
+	not pii.found("uk_nino", "NI number QQ123456C")
+}
+
+test_secret_detectors if {
+	pii.found("aws_access_key", "key=AKIAIOSFODNN7EXAMPLE")
+	pii.found("github_token", concat("", ["token ghp_", "abcdefghijklmnopqrstuvwxyz0123456789"]))
+	pii.found("api_key", "OPENAI_API_KEY=sk-proj-abcdefghijklmnopqrstuvwx")
+	pii.found("private_key", "-----BEGIN RSA PRIVATE KEY-----\nMIIE...")
+	pii.found("jwt", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlMTIz")
+	not pii.found("api_key", "the task list is short")
+}
+
+test_pointer_escapes_segments if {
+	pii.pointer(["content", 0, "text"]) == "/content/0/text"
+	pii.pointer(["a/b", "c~d"]) == "/a~1b/c~0d"
+	pii.pointer([]) == ""
+}
+
+response := {
+	"phase": "response",
+	"action": "tools/call",
+	"server": {"name": "crm"},
+	"tool": {"name": "lookup_customer"},
+	"result": {"content": [
+		{"type": "text", "text": "Customer Jane, jane@corp.example, card 4111 1111 1111 1111"},
+		{"type": "text", "text": "Order total 42.00"},
+	]},
+}
+
+test_result_redactions if {
+	pii.result_redactions == [
+		{"path": "/content/0/text", "pattern": "pii.credit_card"},
+		{"path": "/content/0/text", "pattern": "pii.email"},
+	] with input as response
+}
+
+test_clean_result_has_no_redactions if {
+	pii.result_redactions == [] with input as object.union(response, {"result": {"content": [{"type": "text", "text": "all clear"}]}})
+}
+
+test_result_kinds_come_from_data if {
+	pii.result_redactions == [{"path": "/content/0/text", "pattern": "pii.email"}] with input as response with data.pii.redact_in_results as ["email"]
+}
+
+test_no_redactions_in_request_phase if {
+	not pii.result_redactions with input as object.union(response, {"phase": "request"})
+}
+
+call(server, tool, args) := {"phase": "request", "action": "tools/call", "server": {"name": server}, "tool": {"name": tool}, "arguments": args}
+
+test_card_to_external_server_denied if {
+	pii.deny == {"argument /body holds credit_card, which may not be sent to external server zendesk"} with input as call("zendesk", "create_ticket", {"body": "my card is 4111 1111 1111 1111"})
+}
+
+test_card_to_internal_server_allowed if {
+	count(pii.deny) == 0 with input as call("crm", "update_customer", {"body": "4111 1111 1111 1111"})
+}
+
+test_unregistered_server_counts_as_external if {
+	count(pii.deny) == 1 with input as call("pastebin", "paste", {"text": "AKIAIOSFODNN7EXAMPLE"})
+}
+
+test_exempt_kind_for_tool if {
+	# the e-mail server must receive addresses, but never card numbers
+	count(pii.deny) == 0 with input as call("email", "send_email", {"to": "bob@corp.example", "body": "hi"})
+	pii.deny == {"argument /body holds credit_card, which may not be sent to external server email"} with input as call("email", "send_email", {"to": "bob@corp.example", "body": "4111111111111111"})
+}
+
+test_email_to_external_server_without_exemption_denied if {
+	pii.deny == {"argument /q holds email, which may not be sent to external server github"} with input as call("github", "search_code", {"q": "alice@corp.example"})
+}
+
+test_nested_arguments_are_scanned if {
+	pii.deny == {"argument /items/1/note holds us_ssn, which may not be sent to external server github"} with input as call("github", "create_issue", {"items": [{"note": "ok"}, {"note": "ssn 123-45-6789"}]})
+}
+
+test_redact_mode_server if {
+	servers := {"notes": {"external": true, "pii_arguments": "redact"}}
+	count(pii.deny) == 0 with input as call("notes", "save", {"text": "4111111111111111"}) with data.servers as servers
+	pii.argument_redactions == ["/text"] with input as call("notes", "save", {"text": "4111111111111111"}) with data.servers as servers
+}
