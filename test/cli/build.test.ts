@@ -69,3 +69,24 @@ t.test('airlock build reports compile errors with file:line:col', async (t) => {
   t.equal(plan.code, 0);
   t.match(plan.out, /plan airlock\/decision/);
 });
+
+t.test(
+  'airlock eval reports evaluation errors and prints <undefined> for undefined print arguments',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-eval-'));
+    writeFileSync(
+      join(dir, 'p.rego'),
+      'package p\n\nc := 1 if input.n > 0\n\nc := 2 if input.n > 1\n\nshown if {\n\tprint("n is", input.missing)\n}\n',
+    );
+    writeFileSync(join(dir, 'in.json'), '{"n": 5}');
+    const conflict = await run(['eval', '-d', dir, '-i', join(dir, 'in.json'), 'data.p.c']);
+    t.equal(conflict.code, 1);
+    t.match(
+      conflict.err,
+      /evaluation error: .*eval_conflict_error: rule data\.p\.c produced conflicting values/,
+    );
+    const printed = await run(['eval', '-d', dir, 'data.p.shown']);
+    t.equal(printed.code, 0);
+    t.match(printed.err, /n is <undefined>/);
+  },
+);

@@ -698,18 +698,32 @@ class Planner {
     });
   }
 
+  /** `print(a, b)`: the host prints the values, `<undefined>` for an undefined one; never fails the body. */
   private planPrint(args: Term[], k: Cont): void {
     const arr = this.newLocal();
     this.emit({ type: 'make-array', capacity: args.length, target: arr });
     for (const a of args) {
-      const add = this.block(() =>
-        this.planTerm(a, (op) => this.emit({ type: 'array-append', value: op, array: arr })),
+      const v = this.newLocal();
+      this.emit({ type: 'reset-local', target: v });
+      const value = this.block(() =>
+        this.planTerm(a, (op) => this.emit({ type: 'assign-var', source: op, target: v })),
       );
-      this.emit({ type: 'block', blocks: [add] });
+      const append = this.block(() => {
+        this.emit({ type: 'is-defined', source: v });
+        this.emit({ type: 'array-append', value: ir.local(v), array: arr });
+      });
+      const undefinedMark = this.block(() => {
+        this.emit({ type: 'is-undefined', source: v });
+        this.emit({ type: 'array-append', value: this.str('<undefined>'), array: arr });
+      });
+      this.emit({ type: 'block', blocks: [value, append, undefinedMark] });
     }
     const out = this.newLocal();
     this.useBuiltin('internal.print', 1);
-    this.emit({ type: 'call', func: 'internal.print', args: [ir.local(arr)], result: out });
+    const call = this.block(() =>
+      this.emit({ type: 'call', func: 'internal.print', args: [ir.local(arr)], result: out }),
+    );
+    this.emit({ type: 'block', blocks: [call] });
     k();
   }
 

@@ -191,7 +191,10 @@ function templateRegex(name: string, template: string, open: string, close: stri
 // ------------------------------------------------------------ glob.match (gobwas/glob syntax)
 const globCache = new Lru<RegExp | Error>(CACHE_SIZE);
 
-const reEscape = (s: string): string => s.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
+/** Escapes a literal outside a character class (with the `u` flag, `\-` is only valid inside one). */
+const reEscape = (s: string): string => s.replace(/[\\^$.*+?()[\]{}|/]/g, '\\$&');
+/** Escapes a literal inside a character class. */
+const classEscape = (s: string): string => s.replace(/[\\\]^-]/g, '\\$&');
 
 /** Translates a glob to a JS RegExp we write ourselves (no user regex syntax passes through). */
 export function compileGlob(pattern: string, delimiters: string[]): RegExp | Error {
@@ -200,7 +203,7 @@ export function compileGlob(pattern: string, delimiters: string[]): RegExp | Err
   if (hit) return hit;
   let out: RegExp | Error;
   try {
-    const notDelim = delimiters.length ? `[^${delimiters.map(reEscape).join('')}]` : '[^]';
+    const notDelim = delimiters.length ? `[^${delimiters.map(classEscape).join('')}]` : '[^]';
     const chars = [...pattern];
     let i = 0;
     let depth = 0;
@@ -234,12 +237,12 @@ export function compileGlob(pattern: string, delimiters: string[]): RegExp | Err
           for (let k = 0; k < body.length; k++) {
             const ch = body[k] as string;
             if (body[k + 1] === '-' && body[k + 2] !== undefined) {
-              cls += `${reEscape(ch)}-${reEscape(body[k + 2] as string)}`;
+              cls += `${classEscape(ch)}-${classEscape(body[k + 2] as string)}`;
               k += 2;
-            } else cls += reEscape(ch);
+            } else cls += classEscape(ch);
           }
           if (cls === '') throw new Error('empty character class');
-          re += negate ? `[^${cls}${delimiters.map(reEscape).join('')}]` : `[${cls}]`;
+          re += negate ? `[^${cls}${delimiters.map(classEscape).join('')}]` : `[${cls}]`;
           i = end + 1;
         } else if (c === '{') {
           i++;

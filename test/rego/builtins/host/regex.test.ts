@@ -81,6 +81,10 @@ t.test('glob.match with delimiters', async (t) => {
   t.equal(h.call('glob.match', 'a\\*b', [], 'a*b'), true);
   t.equal(h.call('glob.match', 'read_*', [], 'read_file'), true);
   t.equal(h.call('glob.match', 'a(b', [], 'a(b'), true, 'regex characters are literal');
+  t.equal(h.call('glob.match', 'a-b', [], 'a-b'), true, 'a dash outside a class is a literal');
+  t.equal(h.call('glob.match', 'claude-*', null, 'claude-sonnet-4'), true);
+  t.equal(h.call('glob.match', 'x*', ['-'], 'x-y'), false, 'a dash can be a delimiter');
+  t.equal(h.call('glob.match', '[!-]x', [], 'ax'), true, 'a dash inside a class');
   t.throws(() => h.call('glob.match', '[abc', [], 'a'), /glob.match: unexpected end of input/);
   t.throws(
     () => h.call('glob.match', '*', 'x', 'a'),
