@@ -13,7 +13,8 @@ const nArg = process.argv.indexOf('--n');
 const N = nArg > 0 ? Number(process.argv[nArg + 1]) : 20_000;
 
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-const signer = hostBuiltins({ strict: true });
+// Called directly with plain JS values (not through a module): the plain wire.
+const signer = hostBuiltins({ strict: true, wire: 'plain' });
 const jwt = JSON.parse(
   new TextDecoder().decode(
     signer['io.jwt.encode_sign']?.(
@@ -107,7 +108,9 @@ for (const c of cases) {
   const where = native && !native.defer ? 'wasm' : 'host';
   let hostStep = '-';
   if (HOST_IMPLEMENTATIONS[c.name]) {
-    const f = hostBuiltins({ strict: true, names: [c.name] })[c.name] as (...a: unknown[]) => unknown;
+    const f = hostBuiltins({ strict: true, names: [c.name], wire: 'plain' })[c.name] as (
+      ...a: unknown[]
+    ) => unknown;
     hostStep = time(() => f(...c.args), n).toFixed(2);
   }
   rows.push([c.name, where, total.toFixed(2), (total - base).toFixed(2), hostStep]);

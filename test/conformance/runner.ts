@@ -6,6 +6,7 @@ import type { Body, Term } from '../../src/rego/ast.js';
 import { hostBuiltins } from '../../src/rego/builtins/host/index.js';
 import { compile } from '../../src/rego/compile.js';
 import { parseQuery, parseTerm } from '../../src/rego/parse/index.js';
+import { withCallSite } from '../../src/rego/wasm/index.js';
 import type { ConformanceCase } from '../helpers/corpus.js';
 
 export type Outcome = 'pass' | 'fail' | 'skip';
@@ -69,12 +70,9 @@ export async function runCase(c: ConformanceCase, id: string): Promise<CaseResul
     return { ...base, outcome: 'fail', reason: `compile: ${text}` };
   }
   let rows: Record<string, unknown>[];
+  let policy: Awaited<ReturnType<typeof loadPolicy>> | undefined;
   try {
-    const policy = await loadPolicy(
-      compiled.wasm,
-      undefined,
-      hostBuiltins({ strict: c.strict_error === true }),
-    );
+    policy = await loadPolicy(compiled.wasm, undefined, hostBuiltins({ strict: c.strict_error === true }));
     if (c.data !== undefined) policy.setData(c.data as object);
     const out = policy.evaluate(c.input_term === undefined ? c.input : undefined, 'query') as Record<
       string,
@@ -82,7 +80,8 @@ export async function runCase(c: ConformanceCase, id: string): Promise<CaseResul
     >[];
     rows = out ?? [];
   } catch (err) {
-    const message = errorText(err);
+    // Host built-in errors come without a call site: add the module's `file:row`.
+    const message = errorText(policy ? withCallSite(err, policy) : err);
     if (!expectsError) return { ...base, outcome: 'fail', reason: `eval error: ${message}` };
     if (c.want_error_code && !message.includes(c.want_error_code))
       return {

@@ -6,6 +6,7 @@ import { hostBuiltins } from '../../rego/builtins/host/index.js';
 import { readBundle } from '../../rego/bundle.js';
 import { compile } from '../../rego/compile.js';
 import { parseQuery } from '../../rego/parse/index.js';
+import { speaksTaggedWire, withCallSite } from '../../rego/wasm/index.js';
 import type { CliContext } from '../main.js';
 import { loadPolicyTree } from '../policy-files.js';
 
@@ -102,13 +103,27 @@ export function registerEval(cli: Command, ctx: CliContext): void {
         entrypoint = ref ?? 'query';
       }
       const prints: string[] = [];
+      // Airlock's modules speak the tagged wire in host calls; bundles built by OPA speak plain JSON.
       const policy = await loadPolicy(
         wasm,
         undefined,
-        hostBuiltins({ strict: !!opts.strict, print: (m) => prints.push(m) }),
+        hostBuiltins({
+          strict: !!opts.strict,
+          print: (m) => prints.push(m),
+          wire: speaksTaggedWire(wasm) ? 'tagged' : 'plain',
+        }),
       );
       policy.setData(data);
-      const rows = policy.evaluate(input, entrypoint) as Record<string, unknown>[];
+      let rows: Record<string, unknown>[];
+      try {
+        rows = policy.evaluate(input, entrypoint) as Record<string, unknown>[];
+      } catch (err) {
+        const e = withCallSite(err, policy);
+        for (const p of prints) ctx.err(`${p}\n`);
+        ctx.err(`airlock eval: evaluation error: ${e instanceof Error ? e.message : String(e)}\n`);
+        ctx.exitCode = 1;
+        return;
+      }
       for (const p of prints) ctx.err(`${p}\n`);
       if (ref !== undefined) {
         const row = rows[0];

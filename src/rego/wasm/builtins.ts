@@ -35,8 +35,8 @@ export const NATIVE_BUILTINS: ReadonlyMap<string, NativeBuiltin> = new Map([
   ['div', { runtime: 'rt_b_div', arity: 2, errors: true }],
   ['sum', { runtime: 'rt_b_sum', arity: 1, errors: true }],
   ['product', { runtime: 'rt_b_product', arity: 1, errors: true }],
-  // Sets and types must see Rego values as they are: through the host they would arrive as JSON
-  // (sets as arrays, non-string keys as strings).
+  // Sets and types: native because they are hot and cheap here (host calls are lossless since the
+  // tagged wire, so exactness no longer requires it).
   ['or', { runtime: 'rt_b_or', arity: 2, errors: true }],
   ['and', { runtime: 'rt_b_and', arity: 2, errors: true }],
   ['union', { runtime: 'rt_b_union', arity: 1, errors: true }],
@@ -68,3 +68,37 @@ export const FORBIDDEN_BUILTINS: ReadonlyMap<string, string> = new Map([
 
 /** Most arguments a host built-in can take (opa_builtin0..4). */
 export const MAX_HOST_ARITY = 4;
+
+/**
+ * Built-in names the stock SDK implements itself: for these it calls its own
+ * version (sprintf via sprintf-js, regex.split via JS RegExp, json.is_valid,
+ * yaml.*), never the host's custom built-in of the same name.
+ */
+export const SHADOWED_BY_SDK: readonly string[] = [
+  'sprintf',
+  'regex.split',
+  'json.is_valid',
+  'yaml.is_valid',
+  'yaml.marshal',
+  'yaml.unmarshal',
+];
+
+export const HOST_ALIAS_PREFIX = 'airlock.host.';
+
+/**
+ * Import name of a host built-in in a module's `builtins` table: the built-in's
+ * own name, except for names the SDK shadows, which the module imports as
+ * `airlock.host.NAME` (served by hostBuiltins() under that alias too), so the
+ * call reaches Airlock's implementation and its tagged wire format.
+ */
+export function hostImportName(name: string): string {
+  return SHADOWED_BY_SDK.includes(name) ? `${HOST_ALIAS_PREFIX}${name}` : name;
+}
+
+/**
+ * Extra export (beyond OPA's ABI; the SDK ignores it) returning the address of
+ * the NUL-terminated `file:row` of the host built-in call in progress, or of
+ * the last one that threw; 0 when none. Its presence also marks a module whose
+ * host calls speak the tagged wire format.
+ */
+export const HOST_CALL_SITE_EXPORT = 'airlock_host_call_site';

@@ -3,6 +3,8 @@ import binaryen from 'binaryen';
 import type * as ir from '../plan/ir.js';
 import {
   FORBIDDEN_BUILTINS,
+  HOST_CALL_SITE_EXPORT,
+  hostImportName,
   MAX_HOST_ARITY,
   NATIVE_BUILTINS,
   NATIVE_DEFER,
@@ -32,6 +34,7 @@ const T_OBJECT = 6;
 const T_SET = 7;
 
 const ABI_EXPORTS = new Set([
+  HOST_CALL_SITE_EXPORT,
   'memory',
   'eval',
   'opa_eval',
@@ -90,6 +93,13 @@ function where(policy: ir.Policy, loc: ir.Location | undefined): string {
   return `${file}:${loc.row}:${loc.col}: `;
 }
 
+/** `file:row`: how OPA locates a built-in error (its Location.String()). */
+function callSite(policy: ir.Policy, loc: ir.Location | undefined): string {
+  if (!loc) return '';
+  const file = policy.static.files[loc.file] ?? `<file ${loc.file}>`;
+  return `${file}:${loc.row}`;
+}
+
 function validatePolicy(policy: ir.Policy): void {
   const names = new Set<string>();
   for (const f of policy.funcs) {
@@ -138,6 +148,8 @@ class Linker {
   private abortName = '';
   private planEvalName = '';
   private heapGlobal = '';
+  /** The runtime's host-call global (RT_HOST_CALL): call-site text address during a host call, else 0. */
+  hostCallGlobal = '';
   private memoryName = '';
 
   constructor(
@@ -170,6 +182,7 @@ class Linker {
       if (f.module === 'airlock' && f.base === 'plan_eval') this.planEvalName = f.name;
     }
     this.heapGlobal = this.runtimeExport('RT_HEAP_PTR');
+    this.hostCallGlobal = this.runtimeExport('RT_HOST_CALL');
     this.memoryName = this.runtimeExport('memory');
     if (!this.abortName || !this.planEvalName)
       throw new Error('runtime lacks its opa_abort or plan_eval import');
@@ -353,7 +366,8 @@ class Linker {
       entry[p.name] = i;
     });
     const builtins: Record<string, number> = {};
-    for (const [name, id] of this.hostBuiltinIds) builtins[name] = id;
+    // Names the SDK shadows are imported under Airlock's alias (the host serves both).
+    for (const [name, id] of this.hostBuiltinIds) builtins[hostImportName(name)] = id;
     for (const [fn, obj] of [
       ['entrypoints', entry],
       ['builtins', builtins],
@@ -793,9 +807,25 @@ class FunctionCompiler {
         const id = this.l.hostBuiltin(s.func);
         const imp = BUILTIN_CALLS[args.length];
         if (id === undefined || imp === undefined) throw new Error(`no host id for ${s.func}`);
-        return m.call(
-          imp,
-          [m.i32.const(id), m.i32.const(0), ...s.args.map((a) => this.operand(a, s.loc))],
+        // Host-call mode for the duration of the call: tagged JSON both ways, and the call
+        // site for an error the host throws (left set when it does).
+        const out = this.temp();
+        const site = this.l.hostCallGlobal;
+        return m.block(
+          null,
+          [
+            m.global.set(site, m.i32.const(this.l.text(callSite(this.l.policy, s.loc)))),
+            m.local.set(
+              out,
+              m.call(
+                imp,
+                [m.i32.const(id), m.i32.const(0), ...s.args.map((a) => this.operand(a, s.loc))],
+                i32,
+              ),
+            ),
+            m.global.set(site, m.i32.const(0)),
+            m.local.get(out, i32),
+          ],
           i32,
         );
       };

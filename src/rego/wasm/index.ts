@@ -57,9 +57,36 @@
 // divide by zero` or `… eval_type_error: plus: operand 1 must be number but got
 // string`. A native marked `defer` (sprintf) may instead return code 4, and the
 // generated code then calls the host's implementation, so such built-ins are
-// listed in the `builtins` table as well. Host built-ins receive and return
-// JSON through the SDK: sets arrive as arrays, non-string keys as strings and
-// numbers beyond 2^53 rounded, which is why the built-ins above are native.
+// listed in the `builtins` table as well.
+//
+// Host calls are lossless (the module's contract with its host). Around each
+// env.opa_builtinN call the generated code stores the address of the call's
+// static `file:row` text in the runtime global RT_HOST_CALL and clears it
+// after the call: one store before, one after. While it is set, opa_json_dump
+// (the SDK dumping the arguments) and opa_json_parse (the SDK loading the
+// result) speak the tagged encoding of ../builtins/host/value.ts: every object
+// {"o": [[k, v], …]}, every set {"s": […]}, an integer beyond double
+// precision {"n": "digits"}, everything else plain JSON. So sets, non-string
+// keys and big integers reach host built-ins as they are, and a module
+// compiled here needs hostBuiltins({ wire: 'tagged' }) (the default; 'plain'
+// is for modules built by `opa build -t wasm`, see speaksTaggedWire). Outside
+// host calls, opa_eval's result and opa_json_dump are plain OPA JSON. A host
+// call that throws leaves RT_HOST_CALL set (the evaluation is over anyway);
+// eval, opa_eval and opa_heap_ptr_set clear it, so the next evaluation starts
+// in normal mode.
+//
+// SDK-shadowed names. The SDK serves sprintf, regex.split, json.is_valid and
+// yaml.* with its own code before looking at custom built-ins, so the
+// `builtins` table lists them as hostImportName(name) = `airlock.host.NAME`,
+// which hostBuiltins() serves too (also for native sprintf deferring).
+//
+// Host error locations. The SDK gives the host no call site, so a host error
+// reaches the caller as `eval_type_error: NAME: …`. The module exports, beyond
+// the ABI (the SDK ignores it), `airlock_host_call_site()`: the address of the
+// `file:row` text of the host call in progress or the last one that threw.
+// hostErrorLocation(policy) reads it; withCallSite(err, policy) prefixes
+// `file:row: ` (OPA's format for built-in errors) to an error that lacks a
+// location. Callers that evaluate wrap their catch with it.
 //
 // Errors. Conflicts (assign-var-once, object-insert-once, object-merge) call
 // env.opa_abort with a static message `file:row:col: eval_conflict_error: …`;
@@ -75,6 +102,14 @@
 // limit (1000) and the memory grows by pages as needed, failing with
 // "out of memory" when the host's maximum is reached.
 
-export { FORBIDDEN_BUILTINS, NATIVE_BUILTINS } from './builtins.js';
+export {
+  FORBIDDEN_BUILTINS,
+  HOST_ALIAS_PREFIX,
+  HOST_CALL_SITE_EXPORT,
+  hostImportName,
+  NATIVE_BUILTINS,
+  SHADOWED_BY_SDK,
+} from './builtins.js';
+export { hostErrorLocation, type LoadedModule, speaksTaggedWire, withCallSite } from './call-site.js';
 export type { CompileOptions } from './compile.js';
 export { compileToWasm, WasmCompileError } from './compile.js';

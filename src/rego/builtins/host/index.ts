@@ -14,7 +14,7 @@
 // implementation, and one encode step (host value → wire). OPA's error rules:
 // an error (eval_type_error or eval_builtin_error) aborts the evaluation in
 // strict mode and otherwise makes the call undefined.
-import { NATIVE_BUILTINS } from '../../wasm/builtins.js';
+import { hostImportName, NATIVE_BUILTINS } from '../../wasm/builtins.js';
 import { aws } from './aws.js';
 import { crypto } from './crypto.js';
 import { encoding } from './encoding.js';
@@ -59,7 +59,11 @@ export interface HostBuiltinsOptions {
   now?: () => bigint;
   /** Receives print() output. Default: discarded (never stdout). */
   print?: (msg: string) => void;
-  /** Wire format between the module and the host. Default 'plain' (what the stock SDK speaks). */
+  /**
+   * Wire format between the module and the host. Default 'tagged': what modules compiled by
+   * Airlock speak during host calls (see src/rego/wasm/index.ts). 'plain' for modules built by
+   * other compilers (`opa build -t wasm`), whose host calls use plain JSON.
+   */
   wire?: WireMode;
   /**
    * The built-ins to provide (e.g. a module's import table). Default: hostBuiltinNames().
@@ -89,30 +93,8 @@ export const HOST_IMPLEMENTATIONS: Readonly<Record<string, HostImpl>> = {
   ...x509,
 };
 
-/**
- * Names the stock SDK implements itself: it calls its own version, never ours
- * (sprintf via sprintf-js, regex.split via JS RegExp, json.is_valid, yaml.*).
- */
-export const SHADOWED_BY_SDK: readonly string[] = [
-  'sprintf',
-  'regex.split',
-  'json.is_valid',
-  'yaml.is_valid',
-  'yaml.marshal',
-  'yaml.unmarshal',
-];
-
-/**
- * Import name under which the host also serves a built-in the SDK shadows: a
- * module that lists `airlock.host.sprintf` in its builtins table reaches our
- * sprintf (Go verbs) instead of the SDK's sprintf-js. For every other
- * built-in the import name is the built-in's own.
- */
-export function hostImportName(name: string): string {
-  return SHADOWED_BY_SDK.includes(name) ? `${HOST_ALIAS_PREFIX}${name}` : name;
-}
-
-export const HOST_ALIAS_PREFIX = 'airlock.host.';
+// SHADOWED_BY_SDK, hostImportName and HOST_ALIAS_PREFIX live with the module's import table (../../wasm/builtins.ts).
+export { HOST_ALIAS_PREFIX, hostImportName, SHADOWED_BY_SDK } from '../../wasm/builtins.js';
 
 /** Where a built-in runs: in the Wasm module, in the host, or both (native code that may defer to the host). */
 export function runsWhere(name: string): 'wasm' | 'host' | 'wasm+host' | undefined {
@@ -178,7 +160,7 @@ export function hostBuiltins(options: HostBuiltinsOptions): HostBuiltins {
   for (const name of options.names ?? hostBuiltinNames()) {
     const impl = HOST_IMPLEMENTATIONS[name];
     if (!impl) throw new Error(`no host implementation of built-in ${name}`);
-    out[name] = wrap(name, impl, ctx, options.wire ?? 'plain');
+    out[name] = wrap(name, impl, ctx, options.wire ?? 'tagged');
     const alias = hostImportName(name);
     if (alias !== name) out[alias] = out[name] as SdkBuiltin;
   }

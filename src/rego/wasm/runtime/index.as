@@ -28,6 +28,23 @@ import {
 
 export { RT_HEAP_PTR };
 
+/**
+ * Host-call mode. The generated code stores here, before each call to a host
+ * built-in (env.opa_builtinN), the address of the call's static location text
+ * ("file:row", NUL-terminated) and clears it when the call returns. While it is
+ * set, opa_json_dump and opa_json_parse speak the tagged encoding (json.as), so
+ * sets, non-string keys and big integers cross to the host and back exactly. A
+ * host built-in that throws leaves it set: airlock_host_call_site() then names
+ * the failing call. Every evaluation entry (eval, opa_eval, opa_heap_ptr_set)
+ * clears it.
+ */
+export let RT_HOST_CALL: usize = 0;
+
+/** Location text ("file:row") of the host built-in call in progress or the last one that threw; 0 if none. */
+export function airlock_host_call_site(): usize {
+  return RT_HOST_CALL;
+}
+
 @external("airlock", "plan_eval")
 declare function planEval(entrypoint: i32, input: usize, data: usize, resultSet: usize): i32;
 
@@ -45,11 +62,12 @@ export function opa_heap_ptr_get(): usize {
 }
 
 export function opa_heap_ptr_set(addr: usize): void {
+  RT_HOST_CALL = 0;
   RT_HEAP_PTR = addr;
 }
 
 export function opa_json_parse(p: usize, n: u32): usize {
-  return parseText(p, n, false);
+  return parseText(p, n, false, RT_HOST_CALL != 0);
 }
 
 export function opa_value_parse(p: usize, n: u32): usize {
@@ -58,7 +76,7 @@ export function opa_value_parse(p: usize, n: u32): usize {
 
 export function opa_json_dump(v: usize): usize {
   if (v == 0) fatal("opa_json_dump: undefined value");
-  return dump(v, false);
+  return dump(v, false, RT_HOST_CALL != 0);
 }
 
 export function opa_value_dump(v: usize): usize {
@@ -169,6 +187,7 @@ function runPlan(entrypoint: i32, input: usize, data: usize): usize {
 
 function evalCtx(ctx: usize): i32 {
   const c = changetype<Ctx>(ctx);
+  RT_HOST_CALL = 0;
   c.result = runPlan(c.entrypoint, c.input, c.data);
   return 0;
 }
@@ -186,6 +205,7 @@ export function opa_eval(
   format: i32,
 ): usize {
   RT_HEAP_PTR = heapPtr;
+  RT_HOST_CALL = 0;
   let input: usize = 0;
   if (inputLen > 0) {
     input = parseText(inputAddr, inputLen, false);

@@ -9,6 +9,12 @@
 // dump(v, valueMode) writes NUL-terminated text: objects with keys sorted in
 // OPA's order, sets as sorted arrays (JSON) or `{…}` / `set()` (value mode),
 // non-string object keys as their JSON text inside a string (JSON mode).
+//
+// Tagged mode (host built-in calls, see index.as): the lossless encoding the
+// host's 'tagged' codec speaks. Every object is {"o": [[k, v], …]}, every set
+// {"s": […]}, an integer beyond double precision {"n": "digits"}; null,
+// booleans, strings, arrays and other numbers are plain JSON.
+// parseText(…, tagged = true) accepts only those forms for objects.
 
 import { alloc, Buf } from "./heap";
 import { mkNumberText, scanNumber } from "./number";
@@ -26,6 +32,7 @@ let END: usize = 0;
 let START: usize = 0;
 let DEPTH: i32 = 0;
 let VALUE_MODE = false;
+let TAGGED = false;
 let ERR: string = "";
 let ERR_AT: usize = 0;
 
@@ -44,12 +51,13 @@ export function parseErrorMessage(b: Buf): void {
   b.int(<i64>ERR_AT);
 }
 
-export function parseText(p: usize, len: u32, valueMode: bool): usize {
+export function parseText(p: usize, len: u32, valueMode: bool, tagged: bool = false): usize {
   P = p;
   START = p;
   END = p + <usize>len;
   DEPTH = 0;
   VALUE_MODE = valueMode;
+  TAGGED = tagged && !valueMode;
   ERR = "";
   ERR_AT = 0;
   skipWs();
@@ -84,7 +92,7 @@ function parseValue(): usize {
   const c = load<u8>(P);
   switch (c) {
     case 0x7b: // {
-      return parseBrace();
+      return TAGGED ? parseTagged() : parseBrace();
     case 0x5b: // [
       return parseArray();
     case 0x22: // "
@@ -216,6 +224,116 @@ function parseSetRest(first: usize): usize {
   }
   DEPTH--;
   return set;
+}
+
+// ------------------------------------------------------ tagged parsing
+
+/** At `c` (after white space): consumes it or fails. */
+function expect(c: u32, msg: string): bool {
+  skipWs();
+  if (P >= END || <u32>load<u8>(P) != c) {
+    fail(msg);
+    return false;
+  }
+  P++;
+  return true;
+}
+
+/** `{"o": …}`, `{"s": …}` or `{"n": …}`. */
+function parseTagged(): usize {
+  if (!enter()) return 0;
+  P++;
+  skipWs();
+  if (P + 3 > END || load<u8>(P) != 0x22 || load<u8>(P + 2) != 0x22) {
+    return fail("expected a tagged value {\"o\"|\"s\"|\"n\": …}");
+  }
+  const tag = load<u8>(P + 1);
+  P += 3;
+  if (!expect(0x3a, "expected ':'")) return 0;
+  skipWs();
+  let v: usize = 0;
+  if (tag == 0x6f) v = parseTaggedObject();
+  else if (tag == 0x73) v = parseTaggedSet();
+  else if (tag == 0x6e) v = parseTaggedNumber();
+  else return fail("unknown tag (expected \"o\", \"s\" or \"n\")");
+  if (v == 0) return 0;
+  if (!expect(0x7d, "expected '}'")) return 0;
+  DEPTH--;
+  return v;
+}
+
+/** [[key, value], …] */
+function parseTaggedObject(): usize {
+  if (!expect(0x5b, "expected '['")) return 0;
+  const obj = mkObject();
+  skipWs();
+  if (P < END && load<u8>(P) == 0x5d) {
+    P++;
+    return obj;
+  }
+  while (true) {
+    if (!expect(0x5b, "expected '[' (an object entry)")) return 0;
+    skipWs();
+    const k = parseValue();
+    if (k == 0) return 0;
+    if (!expect(0x2c, "expected ','")) return 0;
+    skipWs();
+    const v = parseValue();
+    if (v == 0) return 0;
+    if (!expect(0x5d, "expected ']' (end of an object entry)")) return 0;
+    objectInsert(obj, k, v);
+    skipWs();
+    if (P >= END) return fail("unexpected end of input");
+    const c = load<u8>(P);
+    P++;
+    if (c == 0x2c) continue;
+    if (c == 0x5d) break;
+    P--;
+    return fail("expected ',' or ']'");
+  }
+  return obj;
+}
+
+/** [member, …] */
+function parseTaggedSet(): usize {
+  if (!expect(0x5b, "expected '['")) return 0;
+  const set = mkSet();
+  skipWs();
+  if (P < END && load<u8>(P) == 0x5d) {
+    P++;
+    return set;
+  }
+  while (true) {
+    skipWs();
+    const v = parseValue();
+    if (v == 0) return 0;
+    setAdd(set, v);
+    skipWs();
+    if (P >= END) return fail("unexpected end of input");
+    const c = load<u8>(P);
+    P++;
+    if (c == 0x2c) continue;
+    if (c == 0x5d) break;
+    P--;
+    return fail("expected ',' or ']'");
+  }
+  return set;
+}
+
+/** "number text" */
+function parseTaggedNumber(): usize {
+  if (P >= END || load<u8>(P) != 0x22) return fail("expected number text in a string");
+  const start = P + 1;
+  let q = start;
+  while (q < END && load<u8>(q) != 0x22) q++;
+  if (q >= END) return fail("unterminated string");
+  const n = scanNumber(start, q);
+  if (n == 0 || start + n != q) {
+    P = start;
+    return fail("invalid number");
+  }
+  P = q + 1;
+  return mkNumberText(start, <u32>n);
 }
 
 @inline
@@ -376,9 +494,10 @@ function parseString(): usize {
 
 // ---------------------------------------------------------------- dumping
 
-export function dump(v: usize, valueMode: bool): usize {
+export function dump(v: usize, valueMode: bool, tagged: bool = false): usize {
   const b = Buf.create(64);
-  dumpValue(b, v, valueMode);
+  if (tagged && !valueMode) dumpTagged(b, v);
+  else dumpValue(b, v, valueMode);
   b.byte(0);
   return b.ptr;
 }
@@ -475,5 +594,85 @@ export function dumpValue(b: Buf, v: usize, valueMode: bool): void {
       }
       b.byte(valueMode ? 0x7d : 0x5d);
     }
+  }
+}
+
+// ------------------------------------------------------ tagged dumping
+
+/** 2^53: integers beyond it lose digits as JSON doubles. */
+const MAX_EXACT: i64 = 9007199254740992;
+
+/** Integer text of more than 15 digits (it may not fit a double exactly). */
+function longIntegerText(p: usize, n: u32): bool {
+  let digits: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const c = <u32>load<u8>(p + <usize>i);
+    if (c == 0x2d && i == 0) continue;
+    if (c < 0x30 || c > 0x39) return false;
+    digits++;
+  }
+  return digits > 15;
+}
+
+export function dumpTagged(b: Buf, v: usize): void {
+  switch (load<u8>(v)) {
+    case T_NUMBER: {
+      const n = changetype<NumV>(v);
+      if (n.isRef) {
+        if (longIntegerText(n.textPtr, n.textLen)) {
+          b.ascii("{\"n\":\"");
+          b.bytes(n.textPtr, n.textLen);
+          b.ascii("\"}");
+        } else {
+          b.bytes(n.textPtr, n.textLen);
+        }
+      } else if (n.intVal > MAX_EXACT || n.intVal < -MAX_EXACT) {
+        b.ascii("{\"n\":\"");
+        b.int(n.intVal);
+        b.ascii("\"}");
+      } else {
+        b.int(n.intVal);
+      }
+      return;
+    }
+    case T_ARRAY: {
+      const a = changetype<ArrV>(v);
+      b.byte(0x5b);
+      for (let i: u32 = 0; i < a.len; i++) {
+        if (i > 0) b.byte(0x2c);
+        dumpTagged(b, load<usize>(a.elems + (<usize>i << 2)));
+      }
+      b.byte(0x5d);
+      return;
+    }
+    case T_OBJECT: {
+      const o = changetype<ObjV>(v);
+      const sorted = sortedEntries(v);
+      b.ascii("{\"o\":[");
+      for (let i: u32 = 0; i < o.count; i++) {
+        if (i > 0) b.byte(0x2c);
+        const e = load<usize>(sorted + (<usize>i << 2));
+        b.byte(0x5b);
+        dumpTagged(b, load<usize>(e));
+        b.byte(0x2c);
+        dumpTagged(b, load<usize>(e, 4));
+        b.byte(0x5d);
+      }
+      b.ascii("]}");
+      return;
+    }
+    case T_SET: {
+      const o = changetype<ObjV>(v);
+      const sorted = sortedEntries(v);
+      b.ascii("{\"s\":[");
+      for (let i: u32 = 0; i < o.count; i++) {
+        if (i > 0) b.byte(0x2c);
+        dumpTagged(b, load<usize>(load<usize>(sorted + (<usize>i << 2))));
+      }
+      b.ascii("]}");
+      return;
+    }
+    default:
+      dumpValue(b, v, false);
   }
 }

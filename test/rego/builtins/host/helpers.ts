@@ -14,7 +14,13 @@ export interface Caller {
 
 export function host(options: Partial<HostBuiltinsOptions> & { wire?: WireMode } = {}): Caller {
   // Every implementation, also those the Wasm module runs natively (so they are tested here too).
-  const b = hostBuiltins({ strict: true, names: Object.keys(HOST_IMPLEMENTATIONS), ...options });
+  // These tests speak plain JSON unless they ask for the tagged wire (hostBuiltins' default).
+  const b = hostBuiltins({
+    strict: true,
+    names: Object.keys(HOST_IMPLEMENTATIONS),
+    wire: 'plain',
+    ...options,
+  });
   const text = (name: string, ...args: unknown[]): string | undefined => {
     const f = b[name];
     if (!f) throw new Error(`no host built-in ${name}`);

@@ -59,7 +59,7 @@ t.test('rand.intn is stable per evaluation; newEvaluation resets it', async (t) 
 
 t.test('print goes to options.print, never stdout', async (t) => {
   const lines: string[] = [];
-  const b = hostBuiltins({ strict: true, print: (m) => lines.push(m) });
+  const b = hostBuiltins({ strict: true, print: (m) => lines.push(m), wire: 'plain' });
   const f = b['internal.print'];
   t.ok(f);
   f?.([['hello'], [1], [], [{ a: [1, 'x'] }], [1, 2]]);
