@@ -1,7 +1,7 @@
 // Encodings: JSON (marshal, unmarshal, schema), YAML, base64, hex, URL query.
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { parseAllDocuments, parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { type Args, builtinError, typeError } from './errors.js';
 import type { Family } from './family.js';
 import { fromJS, RegoObject, RegoSet, toJS, toJSONText, typeName, type Value } from './value.js';
@@ -310,9 +310,9 @@ export const encoding: Family = {
   'yaml.is_valid': (a) => {
     const s = a.at(1);
     if (typeof s !== 'string') return false;
+    // Every document of a multi-document stream must parse.
     try {
-      parseYaml(s);
-      return true;
+      return parseAllDocuments(s).every((d) => 'errors' in d && d.errors.length === 0);
     } catch {
       return false;
     }

@@ -37,11 +37,12 @@ function isSubset(sup: Value, sub: Value): boolean {
     for (const [k, v] of sub) {
       const sv = sup.get(k);
       if (sv === undefined) return false;
-      if (sv instanceof RegoObject && v instanceof RegoObject) {
-        if (!isSubset(sv, v)) return false;
-      } else if (sv instanceof RegoSet && v instanceof RegoSet) {
-        if (!isSubset(sv, v)) return false;
-      } else if (!equal(sv, v)) return false;
+      // Nested objects, sets and arrays are compared by the subset rule too, as OPA does.
+      const nested =
+        (sv instanceof RegoObject && v instanceof RegoObject) ||
+        (sv instanceof RegoSet && v instanceof RegoSet) ||
+        (Array.isArray(sv) && Array.isArray(v));
+      if (nested ? !isSubset(sv, v) : !equal(sv, v)) return false;
     }
     return true;
   }

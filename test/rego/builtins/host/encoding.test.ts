@@ -67,6 +67,8 @@ t.test('yaml', async (t) => {
   t.equal(h.call('yaml.marshal', { a: [1] }), 'a:\n  - 1\n');
   t.equal(h.call('yaml.is_valid', 'a: [1'), false);
   t.equal(h.call('yaml.is_valid', 1), false);
+  t.equal(h.call('yaml.is_valid', 'a: 1\n---\nb: 2\n'), true, 'every document of a stream');
+  t.equal(h.call('yaml.is_valid', 'a: 1\n---\n\tb: 2\n'), false, 'a bad second document');
   t.throws(() => h.call('yaml.unmarshal', 'a: [1'), /yaml.unmarshal/);
 });
 

@@ -35,6 +35,12 @@ t.test('object.*', async (t) => {
 t.test('object.subset', async (t) => {
   t.equal(h.call('object.subset', { a: 5, b: { c: 1, d: 2 } }, { b: { c: 1 } }), true);
   t.equal(h.call('object.subset', { a: 5 }, { a: 6 }), false);
+  t.equal(
+    h.call('object.subset', { n: { arr: [6, 7, 8, 9] } }, { n: { arr: [6, 7] } }),
+    true,
+    'nested arrays by the subset rule',
+  );
+  t.equal(h.call('object.subset', { n: { arr: [6, 7] } }, { n: { arr: [6, 7, 8] } }), false);
   t.equal(h.call('object.subset', [1, 2, 3, 4], [2, 3]), true, 'arrays: a contiguous run');
   t.equal(h.call('object.subset', [1, 2, 3, 4], [2, 4]), false);
   t.equal(tagged.call('object.subset', { s: [1, 2, 3] }, { s: [3, 1] }), true, 'sets');
