@@ -76,7 +76,10 @@ export const aws: Family = {
       }
     }
     headers.set('host', ['host', u.host]);
-    headers.set('x-amz-content-sha256', ['x-amz-content-sha256', payloadHash]);
+    // A caller-supplied x-amz-content-sha256 is signed as given (as OPA does); the
+    // request that goes out carries the computed payload hash.
+    const givenSha = headers.get('x-amz-content-sha256');
+    headers.set('x-amz-content-sha256', ['x-amz-content-sha256', givenSha?.[1] ?? payloadHash]);
     headers.set('x-amz-date', ['x-amz-date', stamp]);
     if (token !== undefined) headers.set('x-amz-security-token', ['x-amz-security-token', token]);
     headers.delete('authorization');
@@ -101,6 +104,7 @@ export const aws: Family = {
     const key = hmac(hmac(hmac(hmac(`AWS4${secret}`, day), region), service), 'aws4_request');
     const signature = createHmac('sha256', key).update(toSign, 'utf8').digest('hex');
 
+    headers.set('x-amz-content-sha256', ['x-amz-content-sha256', payloadHash]);
     const outHeaders = new RegoObject();
     for (const [, [k, v]] of headers) outHeaders.set(k, v);
     outHeaders.set(

@@ -17,6 +17,7 @@ function expectedSignature(
   host_: string,
   path: string,
   extra: [string, string][] = [],
+  signedSha?: string,
 ): string {
   const sha = (s: string) => createHash('sha256').update(s).digest('hex');
   const hm = (k: string | Buffer, s: string) => createHmac('sha256', k).update(s).digest();
@@ -24,7 +25,7 @@ function expectedSignature(
   const hdrs: [string, string][] = [
     ...extra,
     ['host', host_],
-    ['x-amz-content-sha256', payload],
+    ['x-amz-content-sha256', signedSha ?? payload],
     ['x-amz-date', '20151228T140825Z'],
   ];
   hdrs.sort((a, b) => (a[0] < b[0] ? -1 : 1));
@@ -103,3 +104,23 @@ t.test('providers.aws.sign_req adds SigV4 headers', async (t) => {
     /missing required AWS config parameter/,
   );
 });
+
+t.test(
+  'providers.aws.sign_req signs a given x-amz-content-sha256 as given, and sends the computed hash',
+  async (t) => {
+    const out = h.call(
+      'providers.aws.sign_req',
+      {
+        method: 'GET',
+        url: 'https://api.example.com/v1/items',
+        headers: { 'x-amz-content-sha256': 'given' },
+      },
+      cfg,
+      NS,
+    ) as { headers: Record<string, string> };
+    const empty = createHash('sha256').update('').digest('hex');
+    t.equal(out.headers['x-amz-content-sha256'], empty);
+    const sig = expectedSignature('GET', 'api.example.com', '/v1/items', [], 'given');
+    t.match(out.headers.Authorization, new RegExp(`Signature=${sig}$`));
+  },
+);
