@@ -782,7 +782,7 @@ class Planner {
         return k(result);
       }
       const g = this.groupForRef(n.operator);
-      if (!g || g.kind !== 'function') throw new PlanError(`undefined function ${name}`, n.location);
+      if (g?.kind !== 'function') throw new PlanError(`undefined function ${name}`, n.location);
       const fname = this.funcFor(g);
       this.emit({
         type: 'call',
@@ -1307,10 +1307,6 @@ function isPattern(t: Term): boolean {
   return t.type === 'array' || t.type === 'object';
 }
 
-function isGroundScalar(t: Term): boolean {
-  return t.type === 'number' || t.type === 'boolean' || t.type === 'null';
-}
-
 /** `count`, `io.jwt.decode`, `data.a.f` — a ref of a var followed by strings, as a dotted name. */
 function refName(ref: RefTerm): string | undefined {
   const parts: string[] = [];
@@ -1431,7 +1427,10 @@ function ruleIndex(group: RuleGroup): RuleIndex | undefined {
   let ref: RefTerm | undefined;
   group.rules.forEach((rule, i) => {
     const key = keysByRule[i]!.get(best!);
-    if (!key) return rest.push(rule);
+    if (!key) {
+      rest.push(rule);
+      return;
+    }
     ref = key.ref;
     byValue.set(key.value, [...(byValue.get(key.value) ?? []), rule]);
   });
