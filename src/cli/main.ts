@@ -2,10 +2,12 @@
 import { Command, CommanderError } from 'commander';
 import { registerAudit } from './commands/audit.js';
 import { registerBuild } from './commands/build.js';
+import { registerBuiltins } from './commands/builtins.js';
 import { registerCheck } from './commands/check.js';
 import { registerEval } from './commands/eval.js';
 import { registerFmt } from './commands/fmt.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerServe } from './commands/serve.js';
 import { registerTest } from './commands/test.js';
 
 /** What a command's action reports back to `main`. */
@@ -28,8 +30,10 @@ export function program(ctx: CliContext): Command {
   registerBuild(cli, ctx);
   registerTest(cli, ctx);
   registerEval(cli, ctx);
+  registerBuiltins(cli, ctx);
   registerMigrate(cli, ctx);
   registerAudit(cli, ctx);
+  registerServe(cli, ctx);
   return cli;
 }
 

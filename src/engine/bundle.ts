@@ -18,7 +18,8 @@ const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function parseManifest(body: Buffer | undefined): Manifest {
-  if (!body) throw new BundleError('bundle has no .manifest (revision, roots and wasm entrypoints are required)');
+  if (!body)
+    throw new BundleError('bundle has no .manifest (revision, roots and wasm entrypoints are required)');
   let doc: unknown;
   try {
     doc = JSON.parse(body.toString('utf8'));
@@ -40,7 +41,9 @@ function parseManifest(body: Buffer | undefined): Manifest {
         throw new BundleError(`.manifest roots ${JSON.stringify(a)} and ${JSON.stringify(b)} overlap`);
     }
   if (!Array.isArray(wasm) || wasm.length === 0)
-    throw new BundleError('.manifest declares no wasm module (build with `airlock build` or `opa build -t wasm`)');
+    throw new BundleError(
+      '.manifest declares no wasm module (build with `airlock build` or `opa build -t wasm`)',
+    );
   for (const w of wasm) {
     if (!isObject(w) || typeof w.entrypoint !== 'string' || typeof w.module !== 'string')
       throw new BundleError('.manifest wasm entries need string entrypoint and module');
@@ -56,7 +59,9 @@ export function underRoots(path: string, roots: readonly string[]): boolean {
 
 /** True when `path` and some root overlap (one contains the other). */
 export function overlapsRoots(path: string, roots: readonly string[]): boolean {
-  return roots.some((r) => r === '' || path === '' || path === r || path.startsWith(`${r}/`) || r.startsWith(`${path}/`));
+  return roots.some(
+    (r) => r === '' || path === '' || path === r || path.startsWith(`${r}/`) || r.startsWith(`${path}/`),
+  );
 }
 
 /** Validates and assembles a bundle. `verification` set: the bundle must carry a valid signature. */
@@ -87,11 +92,15 @@ export async function bundleFromFiles(
     const prefix = path.split('/').slice(1, -1);
     const at = prefix.join('/');
     if (prefix.length > 0 && !underRoots(at, manifest.roots))
-      throw new BundleError(`${path}: data at ${at} is outside the bundle's roots (${manifest.roots.join(', ')})`);
+      throw new BundleError(
+        `${path}: data at ${at} is outside the bundle's roots (${manifest.roots.join(', ')})`,
+      );
     if (prefix.length === 0 && isObject(doc))
       for (const k of Object.keys(doc))
         if (!overlapsRoots(k, manifest.roots))
-          throw new BundleError(`${path}: data at ${k} is outside the bundle's roots (${manifest.roots.join(', ')})`);
+          throw new BundleError(
+            `${path}: data at ${k} is outside the bundle's roots (${manifest.roots.join(', ')})`,
+          );
     mergeAt(data, prefix, doc, path);
   }
   return {

@@ -19,7 +19,10 @@ export function getAt(doc: unknown, path: readonly string[]): unknown {
 }
 
 /** `base` with `over` merged in: objects merge key by key, anything else in `over` replaces. Neither is mutated. */
-export function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+export function deepMerge(
+  base: Record<string, unknown>,
+  over: Record<string, unknown>,
+): Record<string, unknown> {
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];

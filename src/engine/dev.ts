@@ -32,7 +32,9 @@ export function buildBundle(
   if (!result.wasm || result.errors.length > 0)
     throw new BundleError(`policies do not compile:\n${result.errors.map((e) => formatError(e)).join('\n')}`);
   if (result.entrypoints.length === 0)
-    throw new BundleError('no entrypoint: name one (e.g. airlock/decision) or annotate a rule with `entrypoint: true`');
+    throw new BundleError(
+      'no entrypoint: name one (e.g. airlock/decision) or annotate a rule with `entrypoint: true`',
+    );
   const roots = new Set<string>();
   for (const m of result.modules) {
     const first = m.package.path.terms[1];

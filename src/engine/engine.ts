@@ -9,12 +9,19 @@
 // measures every evaluation and one that ran past `timeoutMs` is discarded as an error (fail closed)
 // and counted. Pre-emptive limits (a worker thread per evaluation) are left for later: they cost a
 // thread hop on every decision.
+import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { BundleError } from '../rego/bundle.js';
 import { bundleFromFiles, overlapsRoots, type PolicyBundle } from './bundle.js';
 import { deepMerge, getAt, isObject, withoutPath } from './data-tree.js';
 import type { BundleFiles } from './files.js';
-import { type Evaluation, type MemoryLimits, PolicyInstance } from './policy.js';
+import {
+  type CompiledModule,
+  compileModule,
+  type Evaluation,
+  type MemoryLimits,
+  PolicyInstance,
+} from './policy.js';
 import type { VerificationConfig } from './signature.js';
 
 export interface EngineLogger {
@@ -27,7 +34,7 @@ export interface EngineOptions {
   /** With a key, unsigned or badly signed bundles are refused. */
   verification?: VerificationConfig | undefined;
   memory?: MemoryLimits | undefined;
-  /** Evaluations that take longer are discarded as errors (default 250 ms). */
+  /** Evaluations that take longer are discarded as errors (default 1000 ms: wall-clock, so GC pauses and a busy machine count too). */
   timeoutMs?: number | undefined;
   strict?: boolean | undefined;
   logger?: EngineLogger | undefined;
@@ -92,6 +99,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   #activations = 0;
   #loadFailures = 0;
   #timeouts = 0;
+  /** The last compiled module, by SHA-256 of its bytes: bundles that change only data skip compilation. */
+  #compiled: { digest: string; module: CompiledModule } | undefined;
 
   constructor(options: EngineOptions = {}) {
     super();
@@ -136,7 +145,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     const error = err instanceof Error ? err : new Error(String(err));
     this.#loadFailures++;
     this.#lastFailure = { origin, message: error.message, at: new Date().toISOString() };
-    this.#options.logger?.error({ origin, err: error.message }, 'bundle not activated; the active bundle keeps serving');
+    this.#options.logger?.error(
+      { origin, err: error.message },
+      'bundle not activated; the active bundle keeps serving',
+    );
     this.emit('loadFailed', this.#lastFailure);
     return error instanceof BundleError ? error : new BundleError(error.message);
   }
@@ -144,11 +156,21 @@ export class Engine extends EventEmitter<EngineEvents> {
   async #activate(bundle: PolicyBundle, origin: string): Promise<BundleInfo> {
     let policy: PolicyInstance;
     try {
-      policy = await PolicyInstance.load(bundle, {
-        memory: this.#options.memory,
-        strict: this.#options.strict ?? false,
-        ...(this.#options.now ? { now: this.#options.now } : {}),
-      });
+      const digest = createHash('sha256').update(bundle.wasm).digest('hex');
+      let module = this.#compiled?.digest === digest ? this.#compiled.module : undefined;
+      if (!module) {
+        module = await compileModule(bundle.wasm);
+        this.#compiled = { digest, module };
+      }
+      policy = await PolicyInstance.load(
+        bundle,
+        {
+          memory: this.#options.memory,
+          strict: this.#options.strict ?? false,
+          ...(this.#options.now ? { now: this.#options.now } : {}),
+        },
+        module,
+      );
       policy.setData(this.#mergedFor(bundle));
     } catch (err) {
       throw this.#failed(origin, new BundleError(`cannot load the policy module: ${(err as Error).message}`));
@@ -227,11 +249,14 @@ export class Engine extends EventEmitter<EngineEvents> {
     } catch (err) {
       throw new EvaluationError(`${entrypoint}: ${(err as Error).message}`);
     }
-    const limit = this.#options.timeoutMs ?? 250;
+    const limit = this.#options.timeoutMs ?? 1000;
     const took = performance.now() - started;
     if (took > limit) {
       this.#timeouts++;
-      throw new EvaluationError(`${entrypoint}: evaluation took ${took.toFixed(1)} ms, over the ${limit} ms limit`, 'timeout');
+      throw new EvaluationError(
+        `${entrypoint}: evaluation took ${took.toFixed(1)} ms, over the ${limit} ms limit`,
+        'timeout',
+      );
     }
     return out;
   }
@@ -248,9 +273,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const key = path.join('/');
     const entrypoints = [...active.policy.entrypoints];
     if (active.policy.entrypoints.has(key)) return { ...this.#run(active, key, input), revision };
-    const parent = entrypoints
-      .filter((e) => key.startsWith(`${e}/`))
-      .sort((a, b) => b.length - a.length)[0];
+    const parent = entrypoints.filter((e) => key.startsWith(`${e}/`)).sort((a, b) => b.length - a.length)[0];
     if (parent !== undefined) {
       const up = this.#run(active, parent, input);
       if (!up.defined) return { defined: false, revision };

@@ -3,8 +3,8 @@
 // servers we do not control.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { gunzipSync } from 'node:zlib';
-import { Parser, type ReadEntry } from 'tar';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { Header, Parser, type ReadEntry } from 'tar';
 import { BundleError } from '../rego/bundle.js';
 
 export type BundleFiles = Map<string, Buffer>;
@@ -92,9 +92,11 @@ export async function filesFromDirectory(dir: string, limits: FileLimits = {}): 
       else if (e.isFile()) {
         const size = (await stat(full)).size;
         total += size;
-        if (total > maxBytes) throw new BundleError(`bundle directory ${dir} holds more than ${maxBytes} bytes`);
+        if (total > maxBytes)
+          throw new BundleError(`bundle directory ${dir} holds more than ${maxBytes} bytes`);
         files.set(normalise(relative(dir, full).split(sep).join('/')), await readFile(full));
-        if (files.size > maxFiles) throw new BundleError(`bundle directory ${dir} holds more than ${maxFiles} files`);
+        if (files.size > maxFiles)
+          throw new BundleError(`bundle directory ${dir} holds more than ${maxFiles} files`);
       }
     }
   };
@@ -105,4 +107,27 @@ export async function filesFromDirectory(dir: string, limits: FileLimits = {}): 
     throw new BundleError(`cannot read bundle directory ${dir}: ${(err as Error).message}`);
   }
   return files;
+}
+
+/** Packs files into a gzipped bundle tarball as they are (sorted, no timestamps or owners). */
+export function tarballFromFiles(files: BundleFiles): Buffer {
+  const parts: Buffer[] = [];
+  for (const [path, body] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const header = new Header({
+      path: path.replace(/^\/+/, ''),
+      mode: 0o644,
+      size: body.byteLength,
+      mtime: new Date(0),
+      type: 'File',
+      uid: 0,
+      gid: 0,
+      uname: '',
+      gname: '',
+    });
+    const block = Buffer.alloc(512);
+    header.encode(block, 0);
+    parts.push(block, body, Buffer.alloc((512 - (body.byteLength % 512)) % 512));
+  }
+  parts.push(Buffer.alloc(1024));
+  return gzipSync(Buffer.concat(parts), { level: 9 });
 }

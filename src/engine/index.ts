@@ -12,17 +12,24 @@ export {
   type LoadFailure,
   type QueryResult,
 } from './engine.js';
-export { type BundleFiles, type FileLimits, filesFromDirectory, filesFromTarball } from './files.js';
-export { type PatchOperation, PatchError, parsePatch } from './json-patch.js';
+export {
+  type BundleFiles,
+  type FileLimits,
+  filesFromDirectory,
+  filesFromTarball,
+  tarballFromFiles,
+} from './files.js';
+export { PatchError, type PatchOperation, parsePatch } from './json-patch.js';
 export { type DataChange, DataWriteError, LiveData, type LiveDataOptions } from './live-data.js';
 export { migrateEngine } from './migrations.js';
 export type { Evaluation, MemoryLimits } from './policy.js';
-export { type BundleSource, bundleSource, type SourceOptions } from './source.js';
 export {
   fileDigest,
   SIGNATURES_FILE,
   type SigningConfig,
+  signBundle,
   signBundleFiles,
   type VerificationConfig,
   verifyBundleFiles,
 } from './signature.js';
+export { type BundleSource, bundleSource, type SourceOptions } from './source.js';

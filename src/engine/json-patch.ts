@@ -35,7 +35,8 @@ export function parsePatch(doc: unknown): PatchOperation[] {
 /** RFC 6901 pointer → segments. */
 export function parsePointer(pointer: string): string[] {
   if (pointer === '') return [];
-  if (!pointer.startsWith('/')) throw new PatchError(`JSON Pointer ${JSON.stringify(pointer)} must start with /`);
+  if (!pointer.startsWith('/'))
+    throw new PatchError(`JSON Pointer ${JSON.stringify(pointer)} must start with /`);
   return pointer
     .slice(1)
     .split('/')
@@ -46,10 +47,13 @@ const clone = <T>(v: T): T => structuredClone(v);
 
 function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((x, i) => deepEqual(x, b[i]));
   if (isObject(a) && isObject(b)) {
     const ka = Object.keys(a);
-    return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && deepEqual(a[k], b[k]));
+    return (
+      ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && deepEqual(a[k], b[k]))
+    );
   }
   return false;
 }

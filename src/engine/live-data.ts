@@ -5,7 +5,7 @@
 import { type Kysely, sql } from 'kysely';
 import { getAt, isObject } from './data-tree.js';
 import type { Engine } from './engine.js';
-import { applyPatch, type PatchOperation, PatchError } from './json-patch.js';
+import { applyPatch, PatchError, type PatchOperation } from './json-patch.js';
 import { migrateEngine } from './migrations.js';
 
 export type DataChange =
@@ -90,9 +90,10 @@ export class LiveData {
 
   /** Reads rows changed since the last look and applies them to the engine. */
   async refresh(): Promise<boolean> {
-    const { rows } = await sql<Row>`SELECT root, value, version FROM airlock_live_data WHERE version > ${this.#version} ORDER BY version`.execute(
-      this.#db,
-    );
+    const { rows } =
+      await sql<Row>`SELECT root, value, version FROM airlock_live_data WHERE version > ${this.#version} ORDER BY version`.execute(
+        this.#db,
+      );
     if (rows.length === 0) return false;
     this.#applyRows(rows);
     return true;
@@ -123,12 +124,20 @@ export class LiveData {
   async #write(change: DataChange, by: string | null): Promise<{ version: number }> {
     const path = change.path;
     if (change.op !== 'patch' && path.length === 0)
-      throw new DataWriteError('writing the whole data document is not allowed: name a path under /v1/data/', 'invalid_parameter', 400);
+      throw new DataWriteError(
+        'writing the whole data document is not allowed: name a path under /v1/data/',
+        'invalid_parameter',
+        400,
+      );
     const rows = await this.#db.transaction().execute(async (tx) => {
       await sql`LOCK TABLE airlock_live_data IN EXCLUSIVE MODE`.execute(tx);
-      const current = await sql<Row>`SELECT root, value, version FROM airlock_live_data WHERE value IS NOT NULL`.execute(tx);
+      const current =
+        await sql<Row>`SELECT root, value, version FROM airlock_live_data WHERE value IS NOT NULL`.execute(
+          tx,
+        );
       const before: Record<string, unknown> = {};
-      for (const r of current.rows) before[r.root] = typeof r.value === 'string' ? JSON.parse(r.value) : r.value;
+      for (const r of current.rows)
+        before[r.root] = typeof r.value === 'string' ? JSON.parse(r.value) : r.value;
       const after = this.#change(before, change);
       const touched = new Set<string>();
       for (const k of new Set([...Object.keys(before), ...Object.keys(after)]))
@@ -167,7 +176,11 @@ export class LiveData {
         return setAt(before, path, change.value);
       case 'delete': {
         if (getAt(before, path) === undefined)
-          throw new DataWriteError(`storage_not_found_error: /${path.join('/')}: document does not exist`, 'resource_not_found', 404);
+          throw new DataWriteError(
+            `storage_not_found_error: /${path.join('/')}: document does not exist`,
+            'resource_not_found',
+            404,
+          );
         return deleteAt(before, path);
       }
       case 'patch': {
@@ -180,7 +193,8 @@ export class LiveData {
           throw err;
         }
         if (path.length === 0) {
-          if (!isObject(next)) throw new DataWriteError('the data document must stay an object', 'invalid_parameter', 400);
+          if (!isObject(next))
+            throw new DataWriteError('the data document must stay an object', 'invalid_parameter', 400);
           return next;
         }
         return next === undefined ? deleteAt(before, path) : setAt(before, path, next);
@@ -190,16 +204,25 @@ export class LiveData {
 }
 
 /** `doc` with `value` at `path`, creating objects along the way (as OPA's PUT does). */
-function setAt(doc: Record<string, unknown>, path: readonly string[], value: unknown): Record<string, unknown> {
+function setAt(
+  doc: Record<string, unknown>,
+  path: readonly string[],
+  value: unknown,
+): Record<string, unknown> {
   const [head, ...rest] = path;
   if (head === undefined) {
-    if (!isObject(value)) throw new DataWriteError('the data document must be an object', 'invalid_parameter', 400);
+    if (!isObject(value))
+      throw new DataWriteError('the data document must be an object', 'invalid_parameter', 400);
     return value;
   }
   if (rest.length === 0) return { ...doc, [head]: value };
   const child = doc[head];
   if (child !== undefined && !isObject(child))
-    throw new DataWriteError(`/${head} holds a ${Array.isArray(child) ? 'array' : typeof child}, not an object`, 'resource_conflict', 409);
+    throw new DataWriteError(
+      `/${head} holds a ${Array.isArray(child) ? 'array' : typeof child}, not an object`,
+      'resource_conflict',
+      409,
+    );
   return { ...doc, [head]: setAt(child ?? {}, rest, value) };
 }
 
@@ -215,4 +238,3 @@ function deleteAt(doc: Record<string, unknown>, path: readonly string[]): Record
   if (!isObject(child)) return doc;
   return { ...doc, [head]: deleteAt(child, rest) };
 }
-

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { importPKCS8, importSPKI, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import { BundleError } from '../rego/bundle.js';
-import type { BundleFiles } from './files.js';
+import { type BundleFiles, filesFromTarball, tarballFromFiles } from './files.js';
 
 export const SIGNATURES_FILE = '/.signatures.json';
 
@@ -71,10 +71,19 @@ export async function signBundleFiles(files: BundleFiles, config: SigningConfig)
   return Buffer.from(`${JSON.stringify({ signatures: [jwt] }, null, 2)}\n`);
 }
 
+/** Signs a bundle tarball: the same bundle with `.signatures.json` added (or replaced). */
+export async function signBundle(tarball: Uint8Array, config: SigningConfig): Promise<Buffer> {
+  const files = await filesFromTarball(tarball);
+  files.delete(SIGNATURES_FILE);
+  files.set(SIGNATURES_FILE, await signBundleFiles(files, config));
+  return tarballFromFiles(files);
+}
+
 /** Verifies `.signatures.json` against every file of the bundle; throws BundleError when anything is off. */
 export async function verifyBundleFiles(files: BundleFiles, config: VerificationConfig): Promise<void> {
   const body = files.get(SIGNATURES_FILE);
-  if (!body) throw new BundleError('bundle is not signed (no .signatures.json) and a verification key is configured');
+  if (!body)
+    throw new BundleError('bundle is not signed (no .signatures.json) and a verification key is configured');
   let doc: unknown;
   try {
     doc = JSON.parse(body.toString('utf8'));
@@ -98,10 +107,14 @@ export async function verifyBundleFiles(files: BundleFiles, config: Verification
   if (config.keyId !== undefined) {
     const named = typeof payload.keyid === 'string' ? payload.keyid : kid;
     if (named !== undefined && named !== config.keyId)
-      throw new BundleError(`bundle is signed with key ${JSON.stringify(named)}, expected ${JSON.stringify(config.keyId)}`);
+      throw new BundleError(
+        `bundle is signed with key ${JSON.stringify(named)}, expected ${JSON.stringify(config.keyId)}`,
+      );
   }
   if (config.scope !== undefined && payload.scope !== config.scope)
-    throw new BundleError(`bundle signature scope ${JSON.stringify(payload.scope)} is not ${JSON.stringify(config.scope)}`);
+    throw new BundleError(
+      `bundle signature scope ${JSON.stringify(payload.scope)} is not ${JSON.stringify(config.scope)}`,
+    );
   const listed = payload.files;
   if (!Array.isArray(listed)) throw new BundleError('bundle signature lists no files');
   const expected = new Map<string, { hash: string; algorithm: string }>();
@@ -109,7 +122,10 @@ export async function verifyBundleFiles(files: BundleFiles, config: Verification
     const { name, hash, algorithm } = (f ?? {}) as Record<string, unknown>;
     if (typeof name !== 'string' || typeof hash !== 'string')
       throw new BundleError('bundle signature file entries need a name and a hash');
-    expected.set(`/${relativeName(name)}`, { hash, algorithm: typeof algorithm === 'string' ? algorithm : 'SHA-256' });
+    expected.set(`/${relativeName(name)}`, {
+      hash,
+      algorithm: typeof algorithm === 'string' ? algorithm : 'SHA-256',
+    });
   }
   for (const [path, contents] of files) {
     if (path === SIGNATURES_FILE) continue;

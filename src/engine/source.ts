@@ -107,7 +107,10 @@ class HttpSource extends PollingSource {
   #etag: string | undefined;
 
   async poll(): Promise<BundleInfo | undefined> {
-    const headers: Record<string, string> = { accept: 'application/gzip, application/octet-stream', ...this.options.headers };
+    const headers: Record<string, string> = {
+      accept: 'application/gzip, application/octet-stream',
+      ...this.options.headers,
+    };
     if (this.#etag) headers['if-none-match'] = this.#etag;
     let body: Buffer;
     let etag: string | undefined;

@@ -1,6 +1,7 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
+import { signBundle } from '../../engine/index.js';
 import { formatError } from '../../rego/ast.js';
 import { writeBundle } from '../../rego/bundle.js';
 import { compile } from '../../rego/compile.js';
@@ -13,6 +14,9 @@ interface BuildOptions {
   output: string;
   revision?: string;
   dumpPlan?: boolean;
+  signingKey?: string;
+  signingAlg?: string;
+  signingKeyId?: string;
 }
 
 export function registerBuild(cli: Command, ctx: CliContext): void {
@@ -31,6 +35,12 @@ export function registerBuild(cli: Command, ctx: CliContext): void {
     .option('-o, --output <file>', 'bundle file to write', 'bundles/airlock.tar.gz')
     .option('--revision <rev>', 'revision recorded in the manifest (default: empty)')
     .option('--dump-plan', 'print the plan (IR) instead of writing a bundle')
+    .option(
+      '--signing-key <file>',
+      'sign the bundle (.signatures.json): PEM private key (PKCS#8), or HMAC secret file',
+    )
+    .option('--signing-alg <alg>', 'signature algorithm (default RS256)')
+    .option('--signing-key-id <id>', 'key id recorded in the signature')
     .addHelpText(
       'after',
       '\nData files are placed at the path of their directory relative to the given directory\n' +
@@ -69,7 +79,7 @@ export function registerBuild(cli: Command, ctx: CliContext): void {
         if (first?.type === 'string') roots.add(first.value);
       }
       for (const k of Object.keys(tree.data)) roots.add(k);
-      const bundle = writeBundle({
+      let bundle = writeBundle({
         manifest: {
           revision: opts.revision ?? '',
           roots: [...roots].sort(),
@@ -80,6 +90,13 @@ export function registerBuild(cli: Command, ctx: CliContext): void {
         data: tree.data,
         sources: new Map(tree.sources.map((s) => [tree.bundlePaths.get(s.file) ?? s.file, s.text])),
       });
+      if (opts.signingKey) {
+        bundle = await signBundle(bundle, {
+          key: await readFile(opts.signingKey, 'utf8'),
+          ...(opts.signingAlg ? { algorithm: opts.signingAlg } : {}),
+          ...(opts.signingKeyId ? { keyId: opts.signingKeyId } : {}),
+        });
+      }
       await mkdir(dirname(opts.output), { recursive: true });
       await writeFile(opts.output, bundle);
       ctx.err(

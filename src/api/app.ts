@@ -1,0 +1,122 @@
+// The decision service's fastify app: one encapsulated plugin per surface (OPA Data API, AuthZEN,
+// native decisions, health and metrics), each with its own body parser and error shape.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Engine, LiveData } from '../engine/index.js';
+import type { AdminAuthenticator } from './admin.js';
+import { authzenPlugin } from './authzen.js';
+import { type BodyLimits, DEFAULT_BODY_LIMITS } from './body.js';
+import { Decider } from './decider.js';
+import type { DecisionLog } from './decision-log.js';
+import { decisionsPlugin } from './decisions.js';
+import { replyProblem } from './errors.js';
+import { healthPlugin } from './health.js';
+import { type ApiMetrics, createMetrics } from './metrics.js';
+import { opaDataPlugin } from './opa-data.js';
+
+export const DEFAULT_ADDR = '127.0.0.1:8181';
+
+export interface ApiOptions {
+  engine: Engine;
+  liveData?: LiveData | undefined;
+  /** Decision and data-change log (the audit trail). */
+  log?: DecisionLog | undefined;
+  logMode?: 'sync' | 'background' | 'off';
+  admin?: AdminAuthenticator | undefined;
+  limits?: Partial<BodyLimits>;
+  /** Entrypoint of the native and AuthZEN APIs (default airlock/decision). */
+  decisionEntrypoint?: string;
+  adminEntrypoint?: string;
+  database?: { backend: string; location: string } | undefined;
+  /** A pino logger for requests and errors (default: no logging). */
+  logger?: FastifyBaseLogger | undefined;
+  defaultMetrics?: boolean;
+  version?: string;
+}
+
+export interface DecisionApi {
+  app: FastifyInstance;
+  metrics: ApiMetrics;
+  decider: Decider;
+}
+
+/** Builds the app (not listening yet). */
+export async function buildApi(options: ApiOptions): Promise<DecisionApi> {
+  const limits: BodyLimits = { ...DEFAULT_BODY_LIMITS, ...options.limits };
+  const app = Fastify({
+    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    bodyLimit: limits.maxBytes,
+    routerOptions: { maxParamLength: 2048 },
+    return503OnClosing: true,
+  });
+  const metrics = createMetrics(options.engine, { defaultMetrics: options.defaultMetrics ?? false });
+  app.addHook('onClose', async () => metrics.close());
+  const decider = new Decider({
+    engine: options.engine,
+    log: options.log,
+    logMode: options.logMode ?? 'sync',
+    metrics,
+    onLogError: (err) => app.log.error({ err: err.message }, 'decision not recorded in the audit trail'),
+  });
+  // Latency of every decision surface.
+  app.addHook('onRequest', async (request) => {
+    (request as unknown as { startedAt: bigint }).startedAt = process.hrtime.bigint();
+  });
+  app.addHook('onResponse', async (request) => {
+    const url = request.routeOptions.url ?? '';
+    const api = url.startsWith('/v1/data')
+      ? 'data'
+      : url.startsWith('/access/')
+        ? 'authzen'
+        : url === '/v1/decisions'
+          ? 'decisions'
+          : undefined;
+    if (!api || (api === 'data' && request.method !== 'POST' && request.method !== 'GET')) return;
+    const started = (request as unknown as { startedAt: bigint }).startedAt;
+    metrics.latency.observe({ api }, Number(process.hrtime.bigint() - started) / 1e9);
+  });
+  app.setNotFoundHandler((request, reply) =>
+    replyProblem(
+      reply,
+      404,
+      'not-found',
+      'Not found',
+      `no route for ${request.method} ${request.url.split('?')[0]}`,
+    ),
+  );
+  const version = options.version ?? '0.1.0';
+  await app.register(opaDataPlugin, {
+    decider,
+    limits,
+    liveData: options.liveData,
+    log: options.log,
+    admin: options.admin,
+    ...(options.adminEntrypoint ? { adminEntrypoint: options.adminEntrypoint } : {}),
+    version,
+  });
+  await app.register(authzenPlugin, {
+    decider,
+    limits,
+    ...(options.decisionEntrypoint ? { entrypoint: options.decisionEntrypoint } : {}),
+  });
+  await app.register(decisionsPlugin, {
+    decider,
+    limits,
+    ...(options.decisionEntrypoint ? { entrypoint: options.decisionEntrypoint } : {}),
+  });
+  await app.register(healthPlugin, {
+    engine: options.engine,
+    liveData: options.liveData,
+    metrics,
+    database: options.database,
+  });
+  return { app, metrics, decider };
+}
+
+/** `host:port` → listen options (IPv6 in brackets). */
+export function parseAddr(addr: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(addr);
+  const port = Number(m?.[3]);
+  if (!m || port > 65535)
+    throw new Error(`--addr must be host:port (e.g. 127.0.0.1:8181), got ${JSON.stringify(addr)}`);
+  return { host: m[1] ?? (m[2] || '127.0.0.1'), port };
+}

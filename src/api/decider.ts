@@ -1,0 +1,106 @@
+// One decision, whichever surface asked: evaluate, log to the audit trail, count. Shared by the OPA
+// Data API, AuthZEN and the native API.
+import { randomUUID } from 'node:crypto';
+import { type Engine, EvaluationError } from '../engine/index.js';
+import type { DecisionLog, DecisionRecord } from './decision-log.js';
+import type { ApiMetrics } from './metrics.js';
+
+export interface Decision {
+  decisionId: string;
+  defined: boolean;
+  result?: unknown;
+  revision: string | null;
+  /** Set when evaluation failed: the caller must deny. */
+  error?: EvaluationError;
+  evalNs: number;
+}
+
+export interface DeciderOptions {
+  engine: Engine;
+  log?: DecisionLog | undefined;
+  /** `sync` (default): a decision that was not logged is an error; `background`: log without waiting; `off`. */
+  logMode?: 'sync' | 'background' | 'off';
+  metrics: ApiMetrics;
+  onLogError?: (err: Error) => void;
+}
+
+/** The effect label for metrics: the decision object's effect, or defined/undefined/error. */
+export function effectLabel(d: Pick<Decision, 'defined' | 'result' | 'error'>): string {
+  if (d.error) return 'error';
+  if (!d.defined) return 'undefined';
+  const r = d.result as { effect?: unknown } | null;
+  if (
+    r &&
+    typeof r === 'object' &&
+    typeof r.effect === 'string' &&
+    ['allow', 'deny', 'redact', 'require_approval'].includes(r.effect)
+  )
+    return r.effect;
+  return 'defined';
+}
+
+export class DecisionLogError extends Error {
+  constructor(cause: unknown) {
+    super(
+      `the decision could not be recorded in the audit trail: ${(cause as Error)?.message ?? String(cause)}`,
+      { cause },
+    );
+    this.name = 'DecisionLogError';
+  }
+}
+
+export class Decider {
+  constructor(readonly options: DeciderOptions) {}
+
+  get engine(): Engine {
+    return this.options.engine;
+  }
+
+  /** Evaluates `path` (entrypoint or data path) and logs it. Throws DecisionLogError when a sync log fails. */
+  async decide(api: DecisionRecord['api'], path: readonly string[], input: unknown): Promise<Decision> {
+    const decisionId = randomUUID();
+    const started = process.hrtime.bigint();
+    let decision: Decision;
+    try {
+      const r = this.options.engine.query(path, input);
+      decision = { decisionId, defined: r.defined, result: r.result, revision: r.revision, evalNs: 0 };
+    } catch (err) {
+      const error =
+        err instanceof EvaluationError ? err : new EvaluationError(String((err as Error)?.message ?? err));
+      decision = {
+        decisionId,
+        defined: false,
+        revision: this.options.engine.bundle?.revision ?? null,
+        error,
+        evalNs: 0,
+      };
+    }
+    decision.evalNs = Number(process.hrtime.bigint() - started);
+    this.options.metrics.decisions.inc({ api, effect: effectLabel(decision) });
+    const log = this.options.log;
+    const mode = this.options.logMode ?? 'sync';
+    if (log && mode !== 'off') {
+      const record: DecisionRecord = {
+        decisionId,
+        api,
+        path: path.join('/'),
+        input,
+        defined: decision.defined,
+        result: decision.result,
+        revision: decision.revision,
+        evalMs: decision.evalNs / 1e6,
+        ...(decision.error ? { error: decision.error.message } : {}),
+      };
+      const written = log.decision(record);
+      if (mode === 'sync') {
+        try {
+          await written;
+        } catch (err) {
+          this.options.onLogError?.(err as Error);
+          throw new DecisionLogError(err);
+        }
+      } else written.catch((err) => this.options.onLogError?.(err as Error));
+    }
+    return decision;
+  }
+}

@@ -1,0 +1,23 @@
+// The decision service: OPA Data API, AuthZEN, native decisions, live data writes, health, metrics.
+export {
+  AdminAuthError,
+  type AdminAuthenticator,
+  type AdminCaller,
+  anyAuthenticator,
+  identityAuthenticator,
+  type StaticAdminToken,
+  staticTokenAuthenticator,
+} from './admin.js';
+export { type ApiOptions, buildApi, DEFAULT_ADDR, type DecisionApi, parseAddr } from './app.js';
+export { authzenInput } from './authzen.js';
+export { type BodyLimits, DEFAULT_BODY_LIMITS, jsonDepth } from './body.js';
+export { Decider, type Decision } from './decider.js';
+export {
+  type AuditRecorder,
+  auditDecisionLog,
+  type DataChangeRecord,
+  type DecisionLog,
+  type DecisionRecord,
+  decisionEvent,
+} from './decision-log.js';
+export { decisionValidators } from './decisions.js';
