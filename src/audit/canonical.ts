@@ -192,11 +192,10 @@ export function measuredEvent(
   return { content, bytes: size };
 }
 
-/** The canonical text of an event (see the top of this file). */
-export function encodeEvent(e: Omit<AuditEvent, 'prevHash' | 'hash'>): string {
-  if (!Number.isSafeInteger(e.seq) || e.seq < 0) throw new Error(`bad sequence number ${e.seq}`);
-  const doc = {
-    v: ENCODING_VERSION,
+/** An event's fields under their column (snake_case) names, without the chain hashes:
+ * what is hashed, and what JSON output shows next to `prev_hash` and `hash`. */
+export function eventFields(e: Omit<AuditEvent, 'prevHash' | 'hash'>): Record<string, unknown> {
+  return {
     seq: e.seq,
     time: e.time.toISOString(),
     kind: e.kind,
@@ -220,6 +219,12 @@ export function encodeEvent(e: Omit<AuditEvent, 'prevHash' | 'hash'>): string {
     timings: e.timings,
     details: e.details,
   };
+}
+
+/** The canonical text of an event (see the top of this file). */
+export function encodeEvent(e: Omit<AuditEvent, 'prevHash' | 'hash'>): string {
+  if (!Number.isSafeInteger(e.seq) || e.seq < 0) throw new Error(`bad sequence number ${e.seq}`);
+  const doc = { v: ENCODING_VERSION, ...eventFields(e) };
   const out = canonicalize(doc);
   if (out === undefined) throw new Error('event has no canonical encoding');
   return out;

@@ -1,4 +1,5 @@
 // Renders audit events for people and tools: table, JSON, NDJSON, CSV.
+import { eventFields } from './canonical.js';
 import type { AuditEvent } from './types.js';
 
 export const FORMATS = ['table', 'json', 'ndjson', 'csv'] as const;
@@ -6,32 +7,7 @@ export type OutputFormat = (typeof FORMATS)[number];
 
 /** An event as JSON output shows it (snake_case, like the table and the HTTP API). */
 export function eventToJson(e: AuditEvent): Record<string, unknown> {
-  return {
-    seq: e.seq,
-    time: e.time.toISOString(),
-    kind: e.kind,
-    decision_id: e.decisionId,
-    phase: e.phase,
-    user_sub: e.userSub,
-    user_claims: e.userClaims,
-    agent_id: e.agentId,
-    actor: e.actor,
-    model: e.model,
-    virtual_server: e.virtualServer,
-    upstream_server: e.upstreamServer,
-    target_type: e.targetType,
-    target_name: e.targetName,
-    arguments: e.arguments,
-    result: e.result,
-    effect: e.effect,
-    reasons: e.reasons,
-    approval_id: e.approvalId,
-    bundle_revision: e.bundleRevision,
-    timings: e.timings,
-    details: e.details,
-    prev_hash: e.prevHash,
-    hash: e.hash,
-  };
+  return { ...eventFields(e), prev_hash: e.prevHash, hash: e.hash };
 }
 
 const CSV_COLUMNS = Object.keys(
