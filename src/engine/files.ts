@@ -3,9 +3,9 @@
 // servers we do not control.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { gunzipSync, gzipSync } from 'node:zlib';
-import { Header, Parser, type ReadEntry } from 'tar';
-import { BundleError } from '../rego/bundle.js';
+import { gunzipSync } from 'node:zlib';
+import { Parser, type ReadEntry } from 'tar';
+import { BundleError, packTarball } from '../rego/bundle.js';
 
 export type BundleFiles = Map<string, Buffer>;
 
@@ -111,23 +111,5 @@ export async function filesFromDirectory(dir: string, limits: FileLimits = {}): 
 
 /** Packs files into a gzipped bundle tarball as they are (sorted, no timestamps or owners). */
 export function tarballFromFiles(files: BundleFiles): Buffer {
-  const parts: Buffer[] = [];
-  for (const [path, body] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    const header = new Header({
-      path: path.replace(/^\/+/, ''),
-      mode: 0o644,
-      size: body.byteLength,
-      mtime: new Date(0),
-      type: 'File',
-      uid: 0,
-      gid: 0,
-      uname: '',
-      gname: '',
-    });
-    const block = Buffer.alloc(512);
-    header.encode(block, 0);
-    parts.push(block, body, Buffer.alloc((512 - (body.byteLength % 512)) % 512));
-  }
-  parts.push(Buffer.alloc(1024));
-  return gzipSync(Buffer.concat(parts), { level: 9 });
+  return packTarball(files);
 }

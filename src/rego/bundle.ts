@@ -41,37 +41,40 @@ export class BundleError extends Error {
 
 const BLOCK = 512;
 
-function tarEntry(path: string, body: Uint8Array): Buffer {
-  const header = new Header({
-    path,
-    mode: 0o644,
-    size: body.byteLength,
-    mtime: new Date(0),
-    type: 'File',
-    uid: 0,
-    gid: 0,
-    uname: '',
-    gname: '',
-  });
-  const block = Buffer.alloc(BLOCK);
-  header.encode(block, 0);
-  const padded = Buffer.alloc(Math.ceil(body.byteLength / BLOCK) * BLOCK);
-  padded.set(body);
-  return Buffer.concat([block, padded]);
+/** Packs files (path inside the bundle → bytes) into a gzipped tarball: sorted by path,
+ * no timestamps, owners or modes beyond 0644 — the same files always give the same bytes. */
+export function packTarball(files: ReadonlyMap<string, Uint8Array>): Buffer {
+  const parts: Buffer[] = [];
+  for (const [path, body] of [...files].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const header = new Header({
+      path: path.replace(/^\/+/, ''),
+      mode: 0o644,
+      size: body.byteLength,
+      mtime: new Date(0),
+      type: 'File',
+      uid: 0,
+      gid: 0,
+      uname: '',
+      gname: '',
+    });
+    const block = Buffer.alloc(BLOCK);
+    header.encode(block, 0);
+    parts.push(block, Buffer.from(body), Buffer.alloc((BLOCK - (body.byteLength % BLOCK)) % BLOCK));
+  }
+  parts.push(Buffer.alloc(BLOCK * 2));
+  return gzipSync(Buffer.concat(parts), { level: 9 });
 }
 
 /** Writes a bundle as a gzipped tarball (same input → same bytes). */
 export function writeBundle(bundle: Bundle): Buffer {
-  const parts: Buffer[] = [];
   const enc = new TextEncoder();
-  parts.push(tarEntry('.manifest', enc.encode(`${JSON.stringify(bundle.manifest, null, 2)}\n`)));
-  parts.push(tarEntry('data.json', enc.encode(`${JSON.stringify(bundle.data)}\n`)));
-  if (bundle.wasm) parts.push(tarEntry('policy.wasm', bundle.wasm));
-  for (const [path, text] of [...bundle.sources].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    parts.push(tarEntry(path.replace(/^\/+/, ''), enc.encode(text)));
-  }
-  parts.push(Buffer.alloc(BLOCK * 2));
-  return gzipSync(Buffer.concat(parts), { level: 9 });
+  const files = new Map<string, Uint8Array>([
+    ['.manifest', enc.encode(`${JSON.stringify(bundle.manifest, null, 2)}\n`)],
+    ['data.json', enc.encode(`${JSON.stringify(bundle.data)}\n`)],
+  ]);
+  if (bundle.wasm) files.set('policy.wasm', bundle.wasm);
+  for (const [path, text] of bundle.sources) files.set(path.replace(/^\/+/, ''), enc.encode(text));
+  return packTarball(files);
 }
 
 /** Reads a bundle tarball (Airlock- or OPA-built). Validates the manifest's shape. */
