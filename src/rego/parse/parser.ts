@@ -37,7 +37,7 @@ import type {
 } from '../ast.js';
 import { walkTerms } from '../walk.js';
 import { type AnnotationTarget, attachAnnotations, parseAnnotationBlocks } from './annotations.js';
-import { type LexComment, lex, type Token, type TokenKind } from './lexer.js';
+import { KEYWORDS, type LexComment, lex, type Token, type TokenKind } from './lexer.js';
 
 /** Deepest nesting of terms and bodies accepted (brackets, parentheses, comprehensions, else chains). */
 export const MAX_NESTING = 1000;
@@ -83,23 +83,7 @@ const operatorBuiltin: Partial<Record<TokenKind, string>> = {
   '=': 'eq',
 };
 
-const keywordKinds: ReadonlySet<TokenKind> = new Set<TokenKind>([
-  'package',
-  'import',
-  'as',
-  'default',
-  'else',
-  'not',
-  'some',
-  'with',
-  'null',
-  'true',
-  'false',
-  'if',
-  'contains',
-  'in',
-  'every',
-]);
+const keywordKinds: ReadonlySet<TokenKind> = new Set<TokenKind>(KEYWORDS);
 
 const futureKeywords = ['contains', 'every', 'if', 'in'];
 const importRoots = ['data', 'future', 'input', 'rego'];
