@@ -1,0 +1,72 @@
+// Fail closed: upstream down, no policy bundle, audit failure → a precise error and nothing forwarded.
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import t from 'tap';
+import { Engine } from '../../src/engine/index.js';
+import { GatewayErrorCode } from '../../src/gateway/index.js';
+import { connectClient, crmUpstream, referenceEngine, startAirlock } from './harness.js';
+
+async function rpcError(p: Promise<unknown>): Promise<McpError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof McpError) return err;
+    throw err;
+  }
+  throw new Error('expected a JSON-RPC error');
+}
+
+const engine = await referenceEngine();
+
+t.test('an unreachable upstream is a precise upstream error', async (t) => {
+  const crm = await crmUpstream();
+  const url = crm.url;
+  await crm.close();
+  const airlock = await startAirlock(url, { engine, timeoutMs: 2000 });
+  const client = await connectClient(airlock.base);
+  t.teardown(async () => {
+    await client.close();
+    await airlock.close();
+  });
+  const err = await rpcError(client.callTool({ name: 'crm__lookup_customer', arguments: { id: 'C-1' } }));
+  t.equal(err.code, GatewayErrorCode.UpstreamFailed);
+  t.match(err.message, /upstream crm/);
+  t.same((err.data as { upstream: string }).upstream, 'crm');
+  // The stdio upstream still answers: one failing upstream does not take the others down.
+  const ok = await client.callTool({ name: 'zendesk__get_ticket', arguments: { id: 'T-9' } });
+  t.same(ok.content, [{ type: 'text', text: 'ticket T-9: printer on fire' }]);
+});
+
+t.test('no policy bundle: nothing listed, nothing forwarded', async (t) => {
+  const crm = await crmUpstream();
+  const airlock = await startAirlock(crm.url, { engine: new Engine() });
+  const client = await connectClient(airlock.base);
+  t.teardown(async () => {
+    await client.close();
+    await airlock.close();
+    await crm.close();
+  });
+  const list = await rpcError(client.listTools());
+  t.equal(list.code, GatewayErrorCode.PolicyUnavailable);
+  t.match(list.message, /no policy bundle is active/);
+  const call = await rpcError(client.callTool({ name: 'crm__lookup_customer', arguments: { id: 'C-1' } }));
+  t.equal(call.code, GatewayErrorCode.PolicyUnavailable);
+  t.equal(crm.calls.length, 0);
+});
+
+t.test('an audit failure stops the call before it is forwarded', async (t) => {
+  const crm = await crmUpstream();
+  const airlock = await startAirlock(crm.url, {
+    engine,
+    audit: { record: () => Promise.reject(new Error('database is down')) },
+  });
+  const client = await connectClient(airlock.base);
+  t.teardown(async () => {
+    await client.close();
+    await airlock.close();
+    await crm.close();
+  });
+  const err = await rpcError(client.callTool({ name: 'crm__lookup_customer', arguments: { id: 'C-1' } }));
+  t.equal(err.code, GatewayErrorCode.PolicyUnavailable);
+  t.match(err.message, /audit record failed.*database is down/);
+  t.equal(crm.calls.length, 0);
+});

@@ -1,0 +1,173 @@
+// Shared by the gateway tests: the reference policies built once with test data, a real Streamable
+// HTTP upstream (in process) and a real stdio upstream (test/fixtures/gateway), Airlock on loopback,
+// and SDK clients speaking to it.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server as HttpServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { type AuditEventInput, AuditStore } from '../../src/audit/index.js';
+import { loadPolicyTree } from '../../src/cli/policy-files.js';
+import { buildBundle, Engine } from '../../src/engine/index.js';
+import {
+  type GatewayOptions,
+  gatewayPlugin,
+  parseGatewayConfig,
+  TEST_PRINCIPAL_HEADER,
+} from '../../src/gateway/index.js';
+
+const POLICIES = fileURLToPath(new URL('../../policies', import.meta.url));
+export const STDIO_UPSTREAM = fileURLToPath(
+  new URL('../fixtures/gateway/stdio-upstream.mjs', import.meta.url),
+);
+export const CARD = '4111 1111 1111 1111';
+
+/** An engine running the reference policies; crm is made external, zendesk redacts PII arguments. */
+export async function referenceEngine(): Promise<Engine> {
+  const tree = await loadPolicyTree([POLICIES]);
+  const data = structuredClone(tree.data) as { servers: Record<string, Record<string, unknown>> };
+  data.servers.crm = { ...data.servers.crm, external: true };
+  data.servers.zendesk = { ...data.servers.zendesk, pii_arguments: 'redact' };
+  const built = buildBundle({ ...tree, data }, { entrypoints: ['airlock/decision'] });
+  const engine = new Engine();
+  await engine.activate(built.bundle, 'test');
+  return engine;
+}
+
+/** The crm upstream: a real MCP server over stateless Streamable HTTP on loopback. */
+export async function crmUpstream(): Promise<{ url: string; calls: unknown[]; close: () => Promise<void> }> {
+  const calls: unknown[] = [];
+  const build = () => {
+    const s = new McpServer({ name: 'crm', version: '1.0.0' });
+    s.registerTool(
+      'lookup_customer',
+      { inputSchema: { id: z.string() }, annotations: { readOnlyHint: true } },
+      async (args) => {
+        calls.push({ tool: 'lookup_customer', args });
+        return { content: [{ type: 'text', text: `customer ${args.id} pays with card ${CARD} monthly` }] };
+      },
+    );
+    s.registerTool(
+      'update_customer',
+      { inputSchema: { id: z.string(), note: z.string() }, annotations: { destructiveHint: false } },
+      async (args) => {
+        calls.push({ tool: 'update_customer', args });
+        return { content: [{ type: 'text', text: `updated ${args.id}` }] };
+      },
+    );
+    s.registerTool(
+      'delete_customer',
+      { inputSchema: { id: z.string() }, annotations: { destructiveHint: true } },
+      async (args) => {
+        calls.push({ tool: 'delete_customer', args });
+        return { content: [{ type: 'text', text: `deleted ${args.id}` }] };
+      },
+    );
+    return s;
+  };
+  const http: HttpServer = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const server = build();
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
+    res.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(
+      req,
+      res,
+      chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined,
+    );
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  const addr = http.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${addr.port}/mcp`,
+    calls,
+    close: () =>
+      new Promise<void>((r) => {
+        http.closeAllConnections();
+        http.close(() => r());
+      }),
+  };
+}
+
+export interface Airlock {
+  app: FastifyInstance;
+  base: string;
+  events: AuditEventInput[];
+  close: () => Promise<void>;
+}
+
+export async function startAirlock(
+  upstreamUrl: string,
+  options: { engine: Engine; audit?: GatewayOptions['audit']; timeoutMs?: number },
+): Promise<Airlock> {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-gateway-'));
+  const store = options.audit ? undefined : await AuditStore.open({ dataDir: join(dir, 'audit') });
+  const events: AuditEventInput[] = [];
+  const audit: GatewayOptions['audit'] = options.audit ?? {
+    record: async (e) => {
+      const r = await store!.record(e);
+      events.push(e);
+      return r;
+    },
+  };
+  const config = parseGatewayConfig({
+    upstreams: [
+      { name: 'crm', transport: 'http', url: upstreamUrl, timeoutMs: options.timeoutMs ?? 5000 },
+      { name: 'zendesk', transport: 'stdio', command: process.execPath, args: [STDIO_UPSTREAM] },
+    ],
+    virtualServers: [{ name: 'support', upstreams: ['crm', 'zendesk'] }],
+  });
+  const app = Fastify();
+  await app.register(gatewayPlugin, {
+    config,
+    engine: options.engine,
+    audit,
+    trustTestPrincipalHeader: true,
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const addr = app.server.address() as { port: number };
+  return {
+    app,
+    base: `http://127.0.0.1:${addr.port}`,
+    events,
+    close: async () => {
+      await app.close();
+      await store?.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const SUPPORT_PRINCIPAL = {
+  user: { sub: 'sam', email: 'sam@corp.example', groups: ['support'], claims: {} },
+  agent: { id: 'support-agent', client_id: 'support-agent', claims: {} },
+  model: { provider: 'anthropic', name: 'claude-sonnet-4', attested: false },
+};
+
+export async function connectClient(
+  base: string,
+  virtual = 'support',
+  principal: unknown = SUPPORT_PRINCIPAL,
+) {
+  const client = new Client({ name: 'test-agent', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${base}/mcp/${virtual}`), {
+      requestInit: { headers: { [TEST_PRINCIPAL_HEADER]: JSON.stringify(principal) } },
+    }),
+  );
+  return client;
+}
