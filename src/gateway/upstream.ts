@@ -3,10 +3,18 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type CallToolResult,
+  type Tool,
+  ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamConfig } from './config.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** How long an upstream's tool list is reused. It is dropped sooner on `tools/list_changed`
+ * and on any connection failure; stateless HTTP upstreams cannot notify, hence the bound. */
+export const TOOLS_TTL_MS = 30_000;
 
 /** An upstream could not be reached or failed to answer. */
 export class UpstreamError extends Error {
@@ -21,6 +29,8 @@ export class UpstreamError extends Error {
 
 export class Upstream {
   #client: Promise<Client> | undefined;
+  /** The tool list, fetched once and shared by every list and call until it expires. */
+  #tools: { list: Promise<Tool[]>; expires: number } | undefined;
   constructor(readonly config: UpstreamConfig) {}
 
   get name(): string {
@@ -44,9 +54,13 @@ export class Upstream {
               ...(c.env ? { env: c.env } : {}),
               stderr: 'ignore',
             });
+      client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+        this.#tools = undefined;
+      });
       await client.connect(transport, { timeout: this.#timeout });
       client.onclose = () => {
         this.#client = undefined;
+        this.#tools = undefined;
       };
       return client;
     })();
@@ -57,7 +71,21 @@ export class Upstream {
     return pending;
   }
 
-  async listTools(): Promise<Tool[]> {
+  /** The upstream's tools (cached: see TOOLS_TTL_MS). */
+  listTools(): Promise<Tool[]> {
+    const now = Date.now();
+    if (!this.#tools || this.#tools.expires <= now) {
+      const list = this.#fetchTools();
+      const entry = { list, expires: now + TOOLS_TTL_MS };
+      this.#tools = entry;
+      list.catch(() => {
+        if (this.#tools === entry) this.#tools = undefined;
+      });
+    }
+    return this.#tools.list;
+  }
+
+  async #fetchTools(): Promise<Tool[]> {
     try {
       const client = await this.#connect();
       const tools: Tool[] = [];
@@ -88,6 +116,7 @@ export class Upstream {
     const message = err instanceof Error ? err.message : String(err);
     const pending = this.#client;
     this.#client = undefined;
+    this.#tools = undefined;
     pending?.then((c) => c.close()).catch(() => {});
     return new UpstreamError(this.name, message);
   }

@@ -106,6 +106,17 @@ t.test('require_approval is refused, never forwarded', async (t) => {
   t.equal(airlock.events.at(-1)?.effect, 'require_approval');
 });
 
+t.test("an upstream's tool list is fetched once and reused by lists and calls", async (t) => {
+  const lists = () => crm.methods.filter((m) => m === 'tools/list').length;
+  await client.listTools();
+  const before = lists();
+  await client.listTools();
+  await client.callTool({ name: 'crm__lookup_customer', arguments: { id: 'C-8' } });
+  await client.callTool({ name: 'crm__lookup_customer', arguments: { id: 'C-9' } });
+  t.equal(lists(), before, 'no tools/list reached the upstream for two lists and two calls');
+  t.ok(crm.methods.includes('tools/call'));
+});
+
 t.test('an unknown virtual server is a 404; a caller without identity a 401', async (t) => {
   const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
   const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };

@@ -41,8 +41,15 @@ export async function referenceEngine(): Promise<Engine> {
 }
 
 /** The crm upstream: a real MCP server over stateless Streamable HTTP on loopback. */
-export async function crmUpstream(): Promise<{ url: string; calls: unknown[]; close: () => Promise<void> }> {
+export async function crmUpstream(): Promise<{
+  url: string;
+  calls: unknown[];
+  /** JSON-RPC methods received, in order. */
+  methods: string[];
+  close: () => Promise<void>;
+}> {
   const calls: unknown[] = [];
+  const methods: string[] = [];
   const build = () => {
     const s = new McpServer({ name: 'crm', version: '1.0.0' });
     s.registerTool(
@@ -74,6 +81,8 @@ export async function crmUpstream(): Promise<{ url: string; calls: unknown[]; cl
   const http: HttpServer = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
+    const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined;
+    for (const m of Array.isArray(body) ? body : [body]) if (m?.method) methods.push(m.method);
     const server = build();
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
@@ -84,17 +93,14 @@ export async function crmUpstream(): Promise<{ url: string; calls: unknown[]; cl
       void server.close();
     });
     await server.connect(transport);
-    await transport.handleRequest(
-      req,
-      res,
-      chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined,
-    );
+    await transport.handleRequest(req, res, body);
   });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   const addr = http.address() as { port: number };
   return {
     url: `http://127.0.0.1:${addr.port}/mcp`,
     calls,
+    methods,
     close: () =>
       new Promise<void>((r) => {
         http.closeAllConnections();
