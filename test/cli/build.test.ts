@@ -90,3 +90,15 @@ t.test(
     t.match(printed.err, /n is <undefined>/);
   },
 );
+
+t.test('airlock eval passes falsy inputs (false, 0, "") as input, not as absent', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-eval-'));
+  writeFileSync(join(dir, 'p.rego'), 'package p\n\nkind := type_name(input)\n');
+  writeFileSync(join(dir, 'false.json'), 'false');
+  writeFileSync(join(dir, 'zero.json'), '0');
+  const f = await run(['eval', '-d', dir, '-i', join(dir, 'false.json'), 'data.p.kind']);
+  t.equal(f.code, 0, f.err);
+  t.same(JSON.parse(f.out), 'boolean');
+  const z = await run(['eval', '-d', dir, '-i', join(dir, 'zero.json'), 'data.p.kind']);
+  t.same(JSON.parse(z.out), 'number');
+});

@@ -116,7 +116,12 @@ export function registerEval(cli: Command, ctx: CliContext): void {
       policy.setData(data);
       let rows: Record<string, unknown>[];
       try {
-        rows = policy.evaluate(input, entrypoint) as Record<string, unknown>[];
+        // The SDK treats a falsy input as absent: pass JSON text so that false, 0 and "" arrive.
+        const arg =
+          input === undefined
+            ? undefined
+            : (new TextEncoder().encode(JSON.stringify(input)).buffer as ArrayBuffer);
+        rows = policy.evaluate(arg, entrypoint) as Record<string, unknown>[];
       } catch (err) {
         const e = withCallSite(err, policy);
         for (const p of prints) ctx.err(`${p}\n`);
