@@ -74,10 +74,12 @@ export async function runCase(c: ConformanceCase, id: string): Promise<CaseResul
   try {
     policy = await loadPolicy(compiled.wasm, undefined, hostBuiltins({ strict: c.strict_error === true }));
     if (c.data !== undefined) policy.setData(c.data as object);
-    const out = policy.evaluate(c.input_term === undefined ? c.input : undefined, 'query') as Record<
-      string,
-      unknown
-    >[];
+    // As JSON text: the SDK would treat a falsy input (false, 0, "") as absent.
+    const input =
+      c.input_term === undefined && c.input !== undefined
+        ? (new TextEncoder().encode(JSON.stringify(c.input)).buffer as ArrayBuffer)
+        : undefined;
+    const out = policy.evaluate(input, 'query') as Record<string, unknown>[];
     rows = out ?? [];
   } catch (err) {
     // Host built-in errors come without a call site: add the module's `file:row`.
