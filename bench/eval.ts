@@ -8,9 +8,12 @@
 // 3. Hot built-ins: cost per call in µs (policy with the call minus the same policy
 //    without it), and whether the call crosses into the host.
 // 4. Memory: RSS before and after N evaluations (BENCH_EVAL_N, default 1,000,000).
+// 5. The reference policies (policies/) on test/fixtures/decision-input.json: eval p50/p99 and
+//    the host built-in calls one decision makes, by name.
 import { readFileSync } from 'node:fs';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import * as jose from 'jose';
+import { loadPolicyTree } from '../src/cli/policy-files.js';
 import { hostBuiltins, newEvaluation } from '../src/rego/builtins/host/index.js';
 import { compile } from '../src/rego/compile.js';
 import { NATIVE_BUILTINS } from '../src/rego/wasm/index.js';
@@ -261,3 +264,39 @@ for (const [name, expr] of calls) {
     console.log(`  ${name.padEnd(22)}      n/a  ${(err as Error).message.split('\n')[0]}`);
   }
 }
+
+// 5. The reference policies.
+const tree = await loadPolicyTree([new URL('../policies', import.meta.url).pathname]);
+const ref = compile({ sources: tree.sources, entrypoints: ['airlock/decision'] });
+if (!ref.wasm) throw new Error(ref.errors.map((e) => e.message).join('\n'));
+const hostCalls = new Map<string, number>();
+const refBuiltins = hostBuiltins({ strict: false });
+const counting = Object.fromEntries(
+  Object.entries(refBuiltins).map(([name, fn]) => [
+    name,
+    (...args: unknown[]) => {
+      hostCalls.set(name, (hostCalls.get(name) ?? 0) + 1);
+      return fn(...args);
+    },
+  ]),
+);
+const refPolicy = await loadPolicy(ref.wasm, undefined, counting);
+refPolicy.setData(tree.data);
+const refInput = JSON.parse(
+  readFileSync(new URL('../test/fixtures/decision-input.json', import.meta.url), 'utf8'),
+);
+newEvaluation(refBuiltins);
+const refResult = (refPolicy.evaluate(refInput, 'airlock/decision') as { result: Json }[])[0]?.result;
+const perDecision = [...hostCalls].sort((a, b) => b[1] - a[1]);
+const refLat = measure(() => {
+  newEvaluation(refBuiltins);
+  return refPolicy.evaluate(refInput, 'airlock/decision');
+}, 2000);
+console.log(
+  `\nreference policies on test/fixtures/decision-input.json: effect ${String(refResult?.effect)}, ` +
+    `p50 ${f(refLat.p50)}  p99 ${f(refLat.p99)}`,
+);
+console.log(
+  `  host built-in calls per decision: ${perDecision.reduce((n, [, c]) => n + c, 0)} ` +
+    `(${perDecision.map(([n, c]) => `${n} ${c}`).join(', ')})`,
+);
