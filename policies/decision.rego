@@ -87,8 +87,13 @@ reasons := sort([r | some r in pii.redact_reasons]) if effect == "redact"
 
 reasons := [] if effect == "allow"
 
+# On a deny, the arguments holding PII are still named: the gateway keeps
+# them masked in the audit trail (nothing is forwarded either way).
 redact_part := {"redact": {"arguments": argument_redactions, "result": result_redactions}} if {
 	effect == "redact"
+} else := {"redact": {"arguments": pii.finding_paths, "result": []}} if {
+	effect == "deny"
+	count(pii.finding_paths) > 0
 } else := {}
 
 approval_part := {"approval": approval.request} if {

@@ -152,6 +152,7 @@ test_card_number_blocked_from_external_tool if {
 	airlock.decision == {
 		"effect": "deny",
 		"reasons": ["argument /body holds credit_card, which may not be sent to external server github"],
+		"redact": {"arguments": ["/body"], "result": []},
 	} with input as with_({"arguments": {"repo": "corp/payments", "body": "customer card 4111 1111 1111 1111"}})
 }
 

@@ -90,3 +90,50 @@ COMMIT;
 GRANT USAGE ON SCHEMA public TO airlock_gateway;
 GRANT SELECT, INSERT ON public.audit_events TO airlock_gateway;
 GRANT SELECT ON public.airlock_audit_migration TO airlock_gateway;
+
+-- Airlock approvals (parked tool calls), as `airlock migrate` creates them.
+-- (migrations are recorded in airlock_approvals_migration).
+
+CREATE TABLE IF NOT EXISTS airlock_approvals_migration (name varchar(255) NOT NULL PRIMARY KEY, timestamp varchar(255) NOT NULL);
+CREATE TABLE IF NOT EXISTS airlock_approvals_migration_lock (id varchar(255) NOT NULL PRIMARY KEY, is_locked integer NOT NULL DEFAULT 0);
+INSERT INTO airlock_approvals_migration_lock (id, is_locked) VALUES ('migration_lock', 0) ON CONFLICT DO NOTHING;
+
+-- migration 0001_approvals
+BEGIN;
+CREATE TABLE airlock_approvals (
+  id              uuid        PRIMARY KEY,
+  status          text        NOT NULL CHECK (status IN ('pending', 'approved', 'denied', 'consumed')),
+  decision_id     text        NOT NULL,
+  virtual_server  text        NOT NULL,
+  upstream_server text        NOT NULL,
+  tool            text        NOT NULL,
+  arguments       jsonb       NOT NULL,
+  arguments_hash  text        NOT NULL CHECK (arguments_hash ~ '^[0-9a-f]{64}$'),
+  call            jsonb       NOT NULL,
+  requester_sub   text        NOT NULL,
+  requester_agent text        NOT NULL,
+  approvers       jsonb       NOT NULL,
+  reasons         jsonb       NOT NULL,
+  created_at      timestamptz NOT NULL,
+  expires_at      timestamptz NOT NULL,
+  answered_by     jsonb,
+  answered_at     timestamptz,
+  answer_reasons  jsonb       NOT NULL DEFAULT '[]',
+  consumed_at     timestamptz,
+  claim_token     uuid,
+  claim_until     timestamptz,
+  CHECK (expires_at > created_at),
+  CHECK ((status = 'consumed') = (consumed_at IS NOT NULL))
+);
+CREATE INDEX airlock_approvals_open_idx ON airlock_approvals
+  (requester_sub, requester_agent, virtual_server, upstream_server, tool, arguments_hash)
+  WHERE status IN ('pending', 'approved');
+CREATE INDEX airlock_approvals_created_idx ON airlock_approvals (created_at, id);
+COMMENT ON TABLE airlock_approvals IS 'Airlock tool calls parked for approval: one row per call, answered by approvers, run at most once';
+INSERT INTO airlock_approvals_migration (name, timestamp) VALUES ('0001_approvals', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
+COMMIT;
+
+-- The gateway role parks calls, answers them and marks them consumed: SELECT, INSERT and UPDATE of
+-- the answer columns only (the parked arguments cannot be rewritten), no DELETE.
+GRANT SELECT, INSERT, UPDATE (status, answered_by, answered_at, answer_reasons, consumed_at, claim_token, claim_until) ON public.airlock_approvals TO airlock_gateway;
+GRANT SELECT ON public.airlock_approvals_migration TO airlock_gateway;

@@ -67,12 +67,16 @@ findings(doc, kinds) := {{"path": pointer(path), "kind": kind} |
 
 result_kinds := {k | some k in data.pii.redact_in_results}
 
+# The methods whose results carry upstream content (lists carry only names and annotations).
+content_actions := {"tools/call", "resources/read", "prompts/get"}
+
 # The redactions of input.result, for phase response: [{"path", "pattern"}] sorted by path.
 # `pattern` is `pii.<detector>`, naming data.pii.detectors[<detector>].
 result_redactions := [{"path": f.path, "pattern": concat(".", ["pii", f.kind])} |
 	some f in findings(input.result, result_kinds)
 ] if {
 	input.phase == "response"
+	input.action in content_actions
 	input.result
 }
 
@@ -112,6 +116,10 @@ deny contains sprintf("argument %s holds %s, which may not be sent to external s
 	not redact_arguments_mode
 	some f in argument_findings
 }
+
+# Pointers of every argument holding a finding, sorted: a denied call's
+# arguments are kept masked there in the audit trail.
+finding_paths := sort({f.path | some f in argument_findings})
 
 # Pointers of the arguments to redact on servers in redact mode, sorted.
 argument_redactions := sort([f.path | some f in argument_findings]) if redact_arguments_mode

@@ -81,6 +81,10 @@ test_no_redactions_in_request_phase if {
 	not pii.result_redactions with input as object.union(response, {"phase": "request"})
 }
 
+test_lists_are_not_scanned if {
+	not pii.result_redactions with input as object.union(response, {"action": "tools/list", "result": {"tools": [{"name": "mail_jane@corp.example"}]}})
+}
+
 call(server, tool, args) := {"phase": "request", "action": "tools/call", "server": {"name": server}, "tool": {"name": tool}, "arguments": args}
 
 test_card_to_external_server_denied if {

@@ -1,6 +1,7 @@
 // Request bodies: JSON only, bounded in size (fastify's bodyLimit) and in nesting depth (checked by a
 // linear scan before parsing, so a deeply nested body never reaches JSON.parse's recursion).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { jsonDepth } from '../engine/index.js';
 
 export interface BodyLimits {
   /** Most bytes in a request body (default 1 MiB). */
@@ -20,29 +21,6 @@ export class BodyError extends Error {
     super(message);
     this.name = 'BodyError';
   }
-}
-
-/** The deepest nesting of `text` (strings skipped), or -1 as soon as it passes `max`. */
-export function jsonDepth(text: string, max: number): number {
-  let depth = 0;
-  let deepest = 0;
-  let inString = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 92)
-        i++; // backslash: skip the escaped character
-      else if (c === 34) inString = false;
-    } else if (c === 34) inString = true;
-    else if (c === 123 || c === 91) {
-      depth++;
-      if (depth > deepest) {
-        deepest = depth;
-        if (deepest > max) return -1;
-      }
-    } else if (c === 125 || c === 93) depth--;
-  }
-  return deepest;
 }
 
 /** Parses a JSON body within the depth limit; throws BodyError (400). */

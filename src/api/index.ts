@@ -10,7 +10,7 @@ export {
 } from './admin.js';
 export { type ApiOptions, buildApi, DEFAULT_ADDR, type DecisionApi, parseAddr } from './app.js';
 export { authzenInput } from './authzen.js';
-export { type BodyLimits, DEFAULT_BODY_LIMITS, jsonDepth } from './body.js';
+export { type BodyLimits, DEFAULT_BODY_LIMITS } from './body.js';
 export { Decider, type Decision } from './decider.js';
 export {
   type AuditRecorder,

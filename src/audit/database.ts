@@ -108,6 +108,15 @@ function lockDataDir(dir: string): () => void {
   throw new Error(`could not lock ${dir}`);
 }
 
+/** The client under a kysely instance opened here (for LISTEN/NOTIFY, which kysely does not expose). */
+export type DatabaseHandle = { backend: 'postgres'; pool: pg.Pool } | { backend: 'pglite'; client: PGlite };
+const handles = new WeakMap<object, DatabaseHandle>();
+
+/** The pg Pool or PGlite instance behind `db`, when `db` was opened by openDatabase. */
+export function databaseHandle(db: object): DatabaseHandle | undefined {
+  return handles.get(db);
+}
+
 interface SharedPglite {
   db: Kysely<AuditSchema>;
   refs: number;
@@ -129,7 +138,9 @@ async function openPglite(dataDir: string): Promise<AuditDatabase> {
       try {
         const client = new PGlite(memory ? dataDir : key);
         await client.waitReady;
-        return { db: new Kysely<AuditSchema>({ dialect: new PGliteDialect(client) }), refs: 0, unlock };
+        const db = new Kysely<AuditSchema>({ dialect: new PGliteDialect(client) });
+        handles.set(db, { backend: 'pglite', client });
+        return { db, refs: 0, unlock };
       } catch (err) {
         unlock();
         throw err;
@@ -176,6 +187,7 @@ function openPostgres(config: DatabaseConfig & { databaseUrl: string }): AuditDa
   // only listens while the client is idle, so without this an outage could crash the gateway.
   pool.on('connect', (client) => client.on('error', (err) => config.onConnectionError?.(err)));
   const db = new Kysely<AuditSchema>({ dialect: new PostgresDialect({ pool }) });
+  handles.set(db, { backend: 'postgres', pool });
   let closed = false;
   return {
     db,

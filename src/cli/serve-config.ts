@@ -5,6 +5,8 @@ import { readFile } from 'node:fs/promises';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse as parseYaml } from 'yaml';
 import type { StaticAdminToken } from '../api/index.js';
+import { type GatewayConfig, GatewayConfigError, parseGatewayConfig } from '../gateway/index.js';
+import type { IdentityConfig } from '../identity/index.js';
 
 export interface ServeConfig {
   addr?: string;
@@ -29,6 +31,10 @@ export interface ServeConfig {
   decision_log?: 'sync' | 'background' | 'off';
   limits?: { body_bytes?: number; json_depth?: number };
   admin?: { tokens?: { sha256?: string; env?: string; sub: string; groups?: string[] }[] };
+  /** schema/identity.schema.json */
+  identity?: IdentityConfig;
+  /** schema/gateway.schema.json */
+  gateway?: GatewayConfig;
 }
 
 export interface ServeFlags {
@@ -66,7 +72,20 @@ export function validateServeConfig(doc: unknown, origin: string): ServeConfig {
       .join('; ');
     throw new ConfigError(`${origin}: ${why}`);
   }
-  return doc as ServeConfig;
+  const config = doc as ServeConfig;
+  if (config.gateway) {
+    try {
+      parseGatewayConfig(config.gateway);
+    } catch (err) {
+      if (err instanceof GatewayConfigError) throw new ConfigError(`${origin}: gateway: ${err.message}`);
+      throw err;
+    }
+    if (!config.identity)
+      throw new ConfigError(
+        `${origin}: gateway needs an identity section: every MCP caller must present a verified token`,
+      );
+  }
+  return config;
 }
 
 /** The effective configuration from a file (optional), the environment and flags. */

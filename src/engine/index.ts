@@ -19,6 +19,7 @@ export {
   filesFromTarball,
   tarballFromFiles,
 } from './files.js';
+export { jsonDepth } from './json-depth.js';
 export { PatchError, type PatchOperation, parsePatch } from './json-patch.js';
 export { type DataChange, DataWriteError, LiveData, type LiveDataOptions } from './live-data.js';
 export { migrateEngine } from './migrations.js';

@@ -1,5 +1,6 @@
-// Gateway configuration: upstream MCP servers (Streamable HTTP or stdio) and the virtual servers
-// that aggregate them. Validated against schema/gateway.schema.json.
+// Gateway configuration: upstream MCP servers (Streamable HTTP or stdio), the virtual servers that
+// aggregate them, limits and approvals. Validated against schema/gateway.schema.json; the file's
+// snake_case names are kept as they are.
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 
@@ -7,8 +8,7 @@ export interface HttpUpstream {
   name: string;
   transport: 'http';
   url: string;
-  /** Per-request timeout in milliseconds (default 30 000). */
-  timeoutMs?: number;
+  timeout_ms?: number;
 }
 
 export interface StdioUpstream {
@@ -16,22 +16,44 @@ export interface StdioUpstream {
   transport: 'stdio';
   command: string;
   args?: string[];
+  /** Added to a minimal safe environment; the gateway's own environment is never passed on. */
   env?: Record<string, string>;
-  timeoutMs?: number;
+  cwd?: string;
+  timeout_ms?: number;
 }
 
 export type UpstreamConfig = HttpUpstream | StdioUpstream;
 
 export interface VirtualServerConfig {
   name: string;
-  /** Names of upstreams whose tools this virtual server aggregates. */
+  /** Names of the upstreams this virtual server aggregates. */
   upstreams: string[];
+}
+
+export interface GatewayLimits {
+  body_bytes?: number;
+  json_depth?: number;
+  concurrent_calls_per_agent?: number;
+}
+
+export interface ApprovalSettings {
+  hold_seconds?: number;
+  poll_interval_ms?: number;
+  webhook?: { url: string; timeout_ms?: number };
 }
 
 export interface GatewayConfig {
   upstreams: UpstreamConfig[];
-  virtualServers: VirtualServerConfig[];
+  virtual_servers: VirtualServerConfig[];
+  limits?: GatewayLimits;
+  approvals?: ApprovalSettings;
 }
+
+export const DEFAULT_LIMITS: Required<GatewayLimits> = {
+  body_bytes: 4 * 1024 * 1024,
+  json_depth: 64,
+  concurrent_calls_per_agent: 16,
+};
 
 export class GatewayConfigError extends Error {
   override name = 'GatewayConfigError';
@@ -55,7 +77,7 @@ export function parseGatewayConfig(raw: unknown): GatewayConfig {
     names.add(u.name);
   }
   const virtuals = new Set<string>();
-  for (const v of config.virtualServers) {
+  for (const v of config.virtual_servers) {
     if (virtuals.has(v.name)) throw new GatewayConfigError(`virtual server ${v.name} is defined twice`);
     virtuals.add(v.name);
     for (const u of v.upstreams)

@@ -8,9 +8,16 @@ export interface Decision {
   effect: 'allow' | 'deny' | 'redact' | 'require_approval';
   reasons: string[];
   redact?: { arguments: string[]; result: { path: string; pattern: string }[] };
+  approval?: { approvers: string[]; ttl_seconds: number };
+  credentials?: { mode?: 'on_behalf_of' | 'static' | 'none'; audience?: string; scopes?: string[] };
   visible_tools?: string[];
+  visible_resources?: string[];
+  visible_prompts?: string[];
   revision: string;
 }
+
+/** Approvals last this long when the policy names no `ttl_seconds`. */
+export const DEFAULT_APPROVAL_TTL_SECONDS = 3600;
 
 /** The engine could not produce a usable decision (no bundle, evaluation error, malformed output). */
 export class DecisionError extends Error {
@@ -53,9 +60,31 @@ export function decide(engine: Engine, input: unknown): Decision {
   }
   if (decision.effect === 'redact' && !decision.redact)
     throw new DecisionError('policy asked to redact but named nothing to redact');
-  if (r.visible_tools !== undefined) {
-    if (!isStrings(r.visible_tools)) throw new DecisionError('policy returned malformed visible_tools');
-    decision.visible_tools = r.visible_tools;
+  for (const key of ['visible_tools', 'visible_resources', 'visible_prompts'] as const) {
+    if (r[key] === undefined) continue;
+    if (!isStrings(r[key])) throw new DecisionError(`policy returned malformed ${key}`);
+    decision[key] = r[key];
+  }
+  if (r.approval !== undefined) {
+    const a = r.approval as Record<string, unknown> | null;
+    const ttl = a?.ttl_seconds ?? DEFAULT_APPROVAL_TTL_SECONDS;
+    if (!isStrings(a?.approvers) || typeof ttl !== 'number' || !(ttl > 0))
+      throw new DecisionError('policy returned a malformed approval part');
+    decision.approval = { approvers: a.approvers, ttl_seconds: ttl };
+  }
+  if (decision.effect === 'require_approval' && !decision.approval?.approvers.length)
+    throw new DecisionError('policy asked for approval but named no approvers');
+  if (r.credentials !== undefined) {
+    const c = r.credentials as Record<string, unknown> | null;
+    if (
+      c === null ||
+      typeof c !== 'object' ||
+      (c.mode !== undefined && !['on_behalf_of', 'static', 'none'].includes(c.mode as string)) ||
+      (c.audience !== undefined && typeof c.audience !== 'string') ||
+      (c.scopes !== undefined && !isStrings(c.scopes))
+    )
+      throw new DecisionError('policy returned a malformed credentials part');
+    decision.credentials = c as Decision['credentials'];
   }
   return decision;
 }

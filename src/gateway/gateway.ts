@@ -1,70 +1,120 @@
-// The MCP gateway: one Streamable HTTP MCP front per virtual server at /mcp/{virtual}, stateless (no
-// session pins a client to a replica). Every tools/list and tools/call is decided by the policy
-// engine and the decision executed; every decision and call outcome is audited before anything is
-// forwarded or returned.
+// The MCP gateway's core: one virtual server per configured name, aggregating the tools, resources
+// and prompts of its upstreams. Every list and every forwarded call is decided by the policy engine
+// and the decision executed as is; every decision and outcome is audited (and awaited) before
+// anything is forwarded or returned. The gateway holds no policy of its own.
 import { randomUUID } from 'node:crypto';
-import { Server } from '@modelcontextprotocol/sdk/server/index.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import {
-  CallToolRequestSchema,
-  type CallToolResult,
-  ListToolsRequestSchema,
-  type Tool,
+import type {
+  CallToolResult,
+  GetPromptResult,
+  Prompt,
+  ReadResourceResult,
+  Resource,
+  ResourceTemplate,
+  Tool,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { AuditEventInput, AuditStore, Json } from '../audit/index.js';
+import type { AuditEventInput, AuditStore, Json, TargetType } from '../audit/index.js';
 import type { Engine } from '../engine/index.js';
-import type { GatewayConfig } from './config.js';
+import { type Identity, IdentityError, type UpstreamCredential } from '../identity/index.js';
+import { type ApprovalGate, approvalGate, type PendingNotice } from './approval-flow.js';
+import type { ApprovalStore } from './approvals.js';
+import type { Caller } from './caller.js';
+import { agentKey } from './caller.js';
+import { DEFAULT_LIMITS, type GatewayConfig } from './config.js';
 import { type Decision, DecisionError, decide } from './decision.js';
-import { GatewayErrorCode, gatewayError, unknownTool } from './errors.js';
+import {
+  GatewayError,
+  GatewayErrorCode,
+  gatewayError,
+  unknownPrompt,
+  unknownResource,
+  unknownTool,
+} from './errors.js';
 import { detectorRegExp, redactArguments, redactResult } from './redact.js';
-import { Upstream, UpstreamError } from './upstream.js';
+import {
+  type CredentialSource,
+  type ListKind,
+  Upstream,
+  UpstreamError,
+  withUpstreamHeaders,
+} from './upstream.js';
 
-/** The caller, as the decision input names it. */
-export interface Principal {
-  user: { sub: string; email?: string; groups: string[]; claims: Record<string, unknown> };
-  agent: { id: string; client_id: string; claims: Record<string, unknown> };
-  model: { provider: string; name: string; attested: boolean } | null;
-}
+/** The `_meta` key carrying the request-phase decision id on every forwarded result. */
+export const DECISION_META_KEY = 'airlock.dev/decision_id';
 
-/** TEST ONLY: the header carrying a JSON Principal when `trustTestPrincipalHeader` is set. */
-export const TEST_PRINCIPAL_HEADER = 'x-airlock-test-principal';
+/** Separator of aggregated tool and prompt names: `<upstream>__<name>`. */
+export const NAME_SEPARATOR = '__';
 
 export interface GatewayOptions {
   config: GatewayConfig;
   engine: Engine;
   audit: Pick<AuditStore, 'record'>;
-  /**
-   * Resolves the caller of a request; undefined answers 401.
-   * TODO(issue 8): wire `src/identity` (identityPlugin / app.authenticate) here.
-   */
-  principal?: (request: FastifyRequest) => Principal | undefined;
-  /** TEST ONLY: trust TEST_PRINCIPAL_HEADER. Never enable in production. */
+  /** Verifies callers and issues upstream credentials. Without it only the test header identifies callers. */
+  identity?: Identity;
+  /** Where calls that need approval are parked. Without it such calls fail closed. */
+  approvals?: ApprovalStore;
+  /** TEST ONLY: trust the x-airlock-test-principal header. Never enable in production. */
   trustTestPrincipalHeader?: boolean;
 }
 
-/** Separator of aggregated tool names: `<upstream>__<tool>`. */
-export const TOOL_SEPARATOR = '__';
-const MAX_BODY = 4 * 1024 * 1024;
-
-interface CallContext {
-  principal: Principal;
+/** One MCP request on one virtual server. */
+export interface CallContext {
+  caller: Caller;
   virtual: string;
+  /** The request's `_meta` (approval id, progress token). */
+  meta?: Record<string, unknown> | undefined;
+  /** Sends a progress notification for this request, when the client asked for them. */
+  progress?: ((message: string, elapsedSeconds: number) => Promise<void>) | undefined;
+  signal?: AbortSignal | undefined;
 }
+
+/** What a forwarded call addresses. */
+interface Target {
+  type: TargetType;
+  upstream: Upstream;
+  /** The upstream's own name for it (tool or prompt name, resource URI). */
+  name: string;
+  /** The decision input's part describing it: `tool`, `resource` or `prompt`. */
+  part: Record<string, unknown>;
+}
+
+type Action = 'tools/call' | 'resources/read' | 'prompts/get';
+
+const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export class Gateway {
   readonly #upstreams = new Map<string, Upstream>();
   readonly #virtuals = new Map<string, Upstream[]>();
+  readonly #inFlight = new Map<string, number>();
   readonly #options: GatewayOptions;
+  readonly #approvals: ApprovalGate | undefined;
+  /** Called with the virtual servers whose `kind` list changed upstream. */
+  onListChanged: (virtual: string, kind: ListKind) => void = () => {};
 
   constructor(options: GatewayOptions) {
     this.#options = options;
-    for (const u of options.config.upstreams) this.#upstreams.set(u.name, new Upstream(u));
-    for (const v of options.config.virtualServers)
+    for (const u of options.config.upstreams) {
+      const upstream = new Upstream(u);
+      upstream.onListChanged = (kind) => {
+        for (const [virtual, members] of this.#virtuals)
+          if (members.includes(upstream)) this.onListChanged(virtual, kind);
+      };
+      this.#upstreams.set(u.name, upstream);
+    }
+    for (const v of options.config.virtual_servers)
       this.#virtuals.set(
         v.name,
         v.upstreams.map((n) => this.#upstreams.get(n)!),
       );
+    this.#approvals = options.approvals
+      ? approvalGate(options.approvals, {
+          holdSeconds: options.config.approvals?.hold_seconds ?? 0,
+          decide: (input) => this.#decide(input),
+        })
+      : undefined;
+  }
+
+  get limits(): Required<NonNullable<GatewayConfig['limits']>> {
+    return { ...DEFAULT_LIMITS, ...this.#options.config.limits };
   }
 
   hasVirtual(name: string): boolean {
@@ -75,18 +125,7 @@ export class Gateway {
     await Promise.all([...this.#upstreams.values()].map((u) => u.close()));
   }
 
-  /** An MCP Server for one request on virtual server `virtual`. */
-  serverFor(context: CallContext): Server {
-    const server = new Server(
-      { name: `airlock-${context.virtual}`, version: '0.1.0' },
-      { capabilities: { tools: {} } },
-    );
-    server.setRequestHandler(ListToolsRequestSchema, () => this.listTools(context));
-    server.setRequestHandler(CallToolRequestSchema, (req) =>
-      this.callTool(context, req.params.name, req.params.arguments ?? {}),
-    );
-    return server;
-  }
+  // ------------------------------------------------------------------ decisions and audit
 
   #input(
     context: CallContext,
@@ -94,13 +133,13 @@ export class Gateway {
     phase: 'request' | 'response',
     extra: Record<string, unknown>,
   ) {
-    const p = context.principal;
+    const c = context.caller;
     return {
       phase,
       action,
-      user: p.user,
-      agent: p.agent,
-      model: p.model,
+      user: c.user,
+      agent: c.agent,
+      model: c.model,
       request: { id: randomUUID(), time: new Date().toISOString() },
       approval: null,
       ...extra,
@@ -126,74 +165,219 @@ export class Gateway {
     } catch (err) {
       throw gatewayError(
         GatewayErrorCode.PolicyUnavailable,
-        `audit record failed, nothing forwarded: ${err instanceof Error ? err.message : String(err)}`,
+        `audit record failed, nothing forwarded: ${errorMessage(err)}`,
       );
     }
   }
 
   #auditBase(context: CallContext, decisionId: string): Partial<AuditEventInput> {
-    const p = context.principal;
+    const c = context.caller;
     return {
       decisionId,
-      user: { sub: p.user.sub },
-      agentId: p.agent.id,
-      model: p.model as Json,
+      user: { sub: c.user.sub },
+      agentId: c.agent.id,
+      ...(c.principal ? { actor: c.principal.agent.delegation as Json } : {}),
+      model: c.model as Json,
       virtualServer: context.virtual,
     };
   }
 
-  /** Every upstream's tools, named `<upstream>__<tool>`, filtered by one response-phase decision. */
+  // ------------------------------------------------------------------ lists
+
+  async #listAll<T>(
+    context: CallContext,
+    list: (u: Upstream, credential: CredentialSource) => Promise<T[]>,
+  ): Promise<{ upstream: Upstream; item: T }[]> {
+    const upstreams = this.#virtuals.get(context.virtual) ?? [];
+    const lists = await Promise.all(
+      upstreams.map(async (u) =>
+        (await this.#listed(context, u, list)).map((item) => ({ upstream: u, item })),
+      ),
+    );
+    return lists.flat();
+  }
+
+  /** One upstream's list, fetched (when not cached) with this caller's credential. */
+  async #listed<T>(
+    context: CallContext,
+    upstream: Upstream,
+    list: (u: Upstream, credential: CredentialSource) => Promise<T[]>,
+  ): Promise<T[]> {
+    try {
+      return await list(
+        upstream,
+        async () => (await this.#credential(context, upstream, undefined))?.headers ?? {},
+      );
+    } catch (err) {
+      if (err instanceof GatewayError) throw err;
+      throw gatewayError(GatewayErrorCode.UpstreamFailed, errorMessage(err), { upstream: upstream.name });
+    }
+  }
+
+  /** One response-phase decision over a whole list; returns the names policy lets this caller see. */
+  async #visible(
+    context: CallContext,
+    action: 'tools/list' | 'resources/list' | 'prompts/list',
+    server: string | null,
+    result: Record<string, unknown>,
+    field: 'visible_tools' | 'visible_resources' | 'visible_prompts',
+    audited: boolean,
+  ): Promise<Set<string>> {
+    const input = this.#input(context, action, 'response', { server: { name: server }, result });
+    const decision = this.#decide(input);
+    const visible = decision.effect === 'deny' ? new Set<string>() : new Set(decision[field] ?? []);
+    if (audited) {
+      await this.#audit({
+        ...this.#auditBase(context, input.request.id),
+        kind: 'decision',
+        phase: 'response',
+        effect: decision.effect,
+        reasons: decision.reasons,
+        ...(decision.revision ? { bundleRevision: decision.revision } : {}),
+        details: { action, visible: [...visible].sort() },
+      } as AuditEventInput);
+      if (decision.effect === 'deny')
+        throw gatewayError(
+          GatewayErrorCode.Denied,
+          `${action} denied by policy: ${decision.reasons.join('; ')}`,
+          {
+            decision_id: input.request.id,
+            reasons: decision.reasons,
+          },
+        );
+    }
+    return visible;
+  }
+
+  /**
+   * What of `listed` this caller may see: one response-phase decision per upstream (names are only
+   * unique within an upstream), each audited; a deny refuses the whole list.
+   */
+  async #filterList<T>(
+    context: CallContext,
+    kind: 'tools' | 'resources' | 'prompts',
+    listed: { upstream: Upstream; item: T }[],
+    facts: (u: Upstream, item: T) => Record<string, unknown>,
+    key: (item: T) => string,
+  ): Promise<{ upstream: Upstream; item: T }[]> {
+    const out: { upstream: Upstream; item: T }[] = [];
+    for (const upstream of this.#virtuals.get(context.virtual) ?? []) {
+      const mine = listed.filter((l) => l.upstream === upstream);
+      if (mine.length === 0) continue;
+      const visible = await this.#visible(
+        context,
+        `${kind}/list`,
+        upstream.name,
+        { [kind]: mine.map((m) => facts(upstream, m.item)) },
+        `visible_${kind}`,
+        true,
+      );
+      out.push(...mine.filter((m) => visible.has(key(m.item))));
+    }
+    return out;
+  }
+
+  /** Every upstream's tools the caller may see, named `<upstream>__<tool>`. */
   async listTools(context: CallContext): Promise<{ tools: Tool[] }> {
-    const listed = await this.#allTools(context.virtual);
-    const input = this.#input(context, 'tools/list', 'response', {
+    const listed = await this.#listAll(context, (u, c) => u.listTools(c));
+    const shown = await this.#filterList(context, 'tools', listed, toolFacts, (t) => t.name);
+    return { tools: shown.map((t) => ({ ...t.item, name: qualify(t.upstream, t.item.name) })) };
+  }
+
+  /** Resources keep their URIs; where two upstreams list one URI, the first upstream owns it. */
+  async #resources(context: CallContext): Promise<{ upstream: Upstream; item: Resource }[]> {
+    const seen = new Set<string>();
+    return (await this.#listAll(context, (u, c) => u.listResources(c))).filter((r) => {
+      if (seen.has(r.item.uri)) return false;
+      seen.add(r.item.uri);
+      return true;
+    });
+  }
+
+  async listResources(context: CallContext): Promise<{ resources: Resource[] }> {
+    const listed = await this.#resources(context);
+    const shown = await this.#filterList(
+      context,
+      'resources',
+      listed,
+      (u, r) => ({ uri: r.uri, name: r.name, server: u.name }),
+      (r) => r.uri,
+    );
+    return { resources: shown.map((r) => r.item) };
+  }
+
+  async listResourceTemplates(context: CallContext): Promise<{ resourceTemplates: ResourceTemplate[] }> {
+    const listed = await this.#listAll(context, (u, c) => u.listResourceTemplates(c));
+    const input = this.#input(context, 'resources/templates/list', 'response', {
       server: { name: null },
       result: {
-        tools: listed.map((t) => ({
-          name: t.tool.name,
-          server: t.upstream.name,
-          annotations: t.tool.annotations ?? {},
-        })),
+        resourceTemplates: listed.map((t) => ({ uriTemplate: t.item.uriTemplate, server: t.upstream.name })),
       },
     });
     const decision = this.#decide(input);
-    const decisionId = input.request.id;
-    const visible = decision.effect === 'deny' ? new Set<string>() : new Set(decision.visible_tools ?? []);
-    const tools = listed
-      .filter((t) => visible.has(t.tool.name))
-      .map((t) => ({ ...t.tool, name: `${t.upstream.name}${TOOL_SEPARATOR}${t.tool.name}` }));
     await this.#audit({
-      ...this.#auditBase(context, decisionId),
+      ...this.#auditBase(context, input.request.id),
       kind: 'decision',
       phase: 'response',
       effect: decision.effect,
       reasons: decision.reasons,
       ...(decision.revision ? { bundleRevision: decision.revision } : {}),
-      details: { action: 'tools/list', visible: tools.map((t) => t.name) },
+      details: { action: 'resources/templates/list' },
     } as AuditEventInput);
-    if (decision.effect === 'deny')
-      throw gatewayError(
-        GatewayErrorCode.Denied,
-        `tools/list denied by policy: ${decision.reasons.join('; ')}`,
-        {
-          decision_id: decisionId,
-          reasons: decision.reasons,
-        },
-      );
-    return { tools };
+    // Templates only describe URIs; reading one is decided per URI like any resource.
+    return { resourceTemplates: decision.effect === 'deny' ? [] : listed.map((t) => t.item) };
   }
 
-  async #allTools(virtual: string): Promise<{ upstream: Upstream; tool: Tool }[]> {
-    const upstreams = this.#virtuals.get(virtual) ?? [];
-    const lists = await Promise.all(
-      upstreams.map(async (u) => {
-        try {
-          return (await u.listTools()).map((tool) => ({ upstream: u, tool }));
-        } catch (err) {
-          throw gatewayError(GatewayErrorCode.UpstreamFailed, (err as Error).message, { upstream: u.name });
-        }
-      }),
+  async listPrompts(context: CallContext): Promise<{ prompts: Prompt[] }> {
+    const listed = await this.#listAll(context, (u, c) => u.listPrompts(c));
+    const shown = await this.#filterList(
+      context,
+      'prompts',
+      listed,
+      (u, p) => ({ name: p.name, server: u.name }),
+      (p) => p.name,
     );
-    return lists.flat();
+    return { prompts: shown.map((p) => ({ ...p.item, name: qualify(p.upstream, p.item.name) })) };
+  }
+
+  // ------------------------------------------------------------------ calls
+
+  #split(context: CallContext, qualified: string): { upstream: Upstream; name: string } | undefined {
+    const at = qualified.indexOf(NAME_SEPARATOR);
+    if (at <= 0) return undefined;
+    const upstream = (this.#virtuals.get(context.virtual) ?? []).find(
+      (u) => u.name === qualified.slice(0, at),
+    );
+    return upstream ? { upstream, name: qualified.slice(at + NAME_SEPARATOR.length) } : undefined;
+  }
+
+  /**
+   * The tool or prompt `<upstream>__<name>`, when it exists upstream and this caller may see it by
+   * the list decision; otherwise exactly the unknown-item error (hidden equals absent).
+   */
+  async #findVisible<T extends { name: string }>(
+    context: CallContext,
+    qualified: string,
+    kind: 'tools' | 'prompts',
+    list: (u: Upstream, credential: CredentialSource) => Promise<T[]>,
+    facts: (u: Upstream, item: T) => Record<string, unknown>,
+    notFound: (name: string) => GatewayError,
+  ): Promise<{ upstream: Upstream; item: T }> {
+    const split = this.#split(context, qualified);
+    if (!split) throw notFound(qualified);
+    const { upstream } = split;
+    const item = (await this.#listed(context, upstream, list)).find((x) => x.name === split.name);
+    if (!item) throw notFound(qualified);
+    const visible = await this.#visible(
+      context,
+      `${kind}/list`,
+      upstream.name,
+      { [kind]: [facts(upstream, item)] },
+      `visible_${kind}`,
+      false,
+    );
+    if (!visible.has(item.name)) throw notFound(qualified);
+    return { upstream, item };
   }
 
   async callTool(
@@ -201,106 +385,249 @@ export class Gateway {
     qualified: string,
     args: Record<string, unknown>,
   ): Promise<CallToolResult> {
-    const at = qualified.indexOf(TOOL_SEPARATOR);
-    const upstream =
-      at > 0
-        ? (this.#virtuals.get(context.virtual) ?? []).find((u) => u.name === qualified.slice(0, at))
-        : undefined;
-    if (!upstream) throw unknownTool(qualified);
-    const toolName = qualified.slice(at + TOOL_SEPARATOR.length);
-    let tool: Tool | undefined;
-    try {
-      tool = (await upstream.listTools()).find((t) => t.name === toolName);
-    } catch (err) {
-      throw gatewayError(GatewayErrorCode.UpstreamFailed, (err as Error).message, {
-        upstream: upstream.name,
-      });
+    const { upstream, item: tool } = await this.#findVisible(
+      context,
+      qualified,
+      'tools',
+      (u, c) => u.listTools(c),
+      toolFacts,
+      unknownTool,
+    );
+    const target: Target = {
+      type: 'tool',
+      upstream,
+      name: tool.name,
+      part: { tool: { name: tool.name, annotations: tool.annotations ?? {} } },
+    };
+    return this.#forward(context, 'tools/call', target, args, (forwarded) =>
+      upstream.callTool(tool.name, forwarded),
+    ) as Promise<CallToolResult>;
+  }
+
+  async readResource(context: CallContext, uri: string): Promise<ReadResourceResult> {
+    const listed = await this.#resources(context);
+    let owner = listed.find((r) => r.item.uri === uri);
+    let name = owner?.item.name;
+    if (!owner) {
+      const templates = await this.#listAll(context, (u, c) => u.listResourceTemplates(c));
+      const t = templates.find((x) => templateMatches(x.item.uriTemplate, uri));
+      if (t) owner = { upstream: t.upstream, item: { uri, name: t.item.name } };
+      name = t?.item.name;
     }
-    if (!tool) throw unknownTool(qualified);
+    if (!owner) throw unknownResource(uri);
+    const visible = await this.#visible(
+      context,
+      'resources/list',
+      owner.upstream.name,
+      { resources: [{ uri, name, server: owner.upstream.name }] },
+      'visible_resources',
+      false,
+    );
+    if (!visible.has(uri)) throw unknownResource(uri);
+    const upstream = owner.upstream;
+    const target: Target = { type: 'resource', upstream, name: uri, part: { resource: { uri } } };
+    return this.#forward(context, 'resources/read', target, { uri }, () =>
+      upstream.readResource(uri),
+    ) as Promise<ReadResourceResult>;
+  }
 
-    // Hidden equals absent: the tool must be visible to this caller, by the same list decision.
-    const listInput = this.#input(context, 'tools/list', 'response', {
-      server: { name: upstream.name },
-      result: { tools: [{ name: tool.name, server: upstream.name, annotations: tool.annotations ?? {} }] },
-    });
-    const listDecision = this.#decide(listInput);
-    if (listDecision.effect === 'deny' || !(listDecision.visible_tools ?? []).includes(tool.name))
-      throw unknownTool(qualified);
+  async getPrompt(
+    context: CallContext,
+    qualified: string,
+    args: Record<string, string>,
+  ): Promise<GetPromptResult> {
+    const { upstream, item: prompt } = await this.#findVisible(
+      context,
+      qualified,
+      'prompts',
+      (u, c) => u.listPrompts(c),
+      (u, p) => ({ name: p.name, server: u.name }),
+      unknownPrompt,
+    );
+    const target: Target = {
+      type: 'prompt',
+      upstream,
+      name: prompt.name,
+      part: { prompt: { name: prompt.name } },
+    };
+    return this.#forward(context, 'prompts/get', target, args, (forwarded) =>
+      upstream.getPrompt(prompt.name, forwarded as Record<string, string>),
+    ) as Promise<GetPromptResult>;
+  }
 
-    const target = { type: 'tool' as const, name: tool.name };
-    const input = this.#input(context, 'tools/call', 'request', {
+  /** Decide, audit and execute one forwarded call, then decide and audit its result. */
+  async #forward(
+    context: CallContext,
+    action: Action,
+    target: Target,
+    args: Record<string, unknown>,
+    send: (forwarded: Record<string, unknown>) => Promise<unknown>,
+  ): Promise<unknown> {
+    const key = agentKey(context.caller);
+    const inFlight = this.#inFlight.get(key) ?? 0;
+    const limit = this.limits.concurrent_calls_per_agent;
+    if (inFlight >= limit)
+      throw gatewayError(
+        GatewayErrorCode.LimitExceeded,
+        `agent ${key} already has ${inFlight} calls in flight (limit ${limit}); retry when one has finished`,
+        { limit },
+      );
+    this.#inFlight.set(key, inFlight + 1);
+    try {
+      return await this.#decideAndSend(context, action, target, args, send);
+    } finally {
+      const n = (this.#inFlight.get(key) ?? 1) - 1;
+      if (n <= 0) this.#inFlight.delete(key);
+      else this.#inFlight.set(key, n);
+    }
+  }
+
+  async #decideAndSend(
+    context: CallContext,
+    action: Action,
+    target: Target,
+    args: Record<string, unknown>,
+    send: (forwarded: Record<string, unknown>) => Promise<unknown>,
+  ): Promise<unknown> {
+    const { upstream } = target;
+    const input = this.#input(context, action, 'request', {
       server: { name: upstream.name },
-      tool: { name: tool.name, annotations: tool.annotations ?? {} },
+      ...target.part,
       arguments: args,
     });
-    const decisionId = input.request.id;
-    const decision = this.#decide(input);
-    const forwarded =
-      decision.effect === 'redact' && decision.redact
-        ? redactArguments(args, decision.redact.arguments)
-        : args;
-    const base = { ...this.#auditBase(context, decisionId), upstreamServer: upstream.name, target };
-    await this.#audit({
-      ...base,
-      kind: 'decision',
-      phase: 'request',
-      effect: decision.effect,
-      reasons: decision.reasons,
-      ...(decision.revision ? { bundleRevision: decision.revision } : {}),
-      arguments: forwarded as Json,
-    } as AuditEventInput);
+    let decisionId: string = input.request.id;
+    let decision = this.#decide(input);
+    const auditTarget = { type: target.type, name: target.name };
+    const base = () => ({
+      ...this.#auditBase(context, decisionId),
+      upstreamServer: upstream.name,
+      target: auditTarget,
+    });
+    // Arguments are kept in the audit trail as the policy asked, whatever the effect.
+    const kept = decision.redact ? redactArguments(args, decision.redact.arguments) : args;
+    const recordDecision = (d: Decision, approvalId?: string, details?: Json) =>
+      this.#audit({
+        ...base(),
+        kind: 'decision',
+        phase: 'request',
+        effect: d.effect,
+        reasons: d.reasons,
+        ...(d.revision ? { bundleRevision: d.revision } : {}),
+        ...(approvalId ? { approvalId } : {}),
+        ...(details ? { details } : {}),
+        arguments: kept as Json,
+      } as AuditEventInput);
+
+    let approvalId: string | undefined;
+    if (decision.effect === 'require_approval') {
+      await recordDecision(decision);
+      if (!this.#approvals || target.type !== 'tool')
+        throw gatewayError(
+          GatewayErrorCode.PolicyUnavailable,
+          this.#approvals
+            ? `the policy asks for approval of ${action}, which only tools/call supports; nothing was forwarded`
+            : 'the policy asks for approval but no approval store is configured; nothing was forwarded',
+          { decision_id: decisionId, reasons: decision.reasons },
+        );
+      let granted: Awaited<ReturnType<ApprovalGate['resolve']>>;
+      try {
+        granted = await this.#approvals.resolve({
+          context,
+          input,
+          decision,
+          upstream: upstream.name,
+          tool: target.name,
+          arguments: args,
+          audit: (event) => this.#audit({ ...base(), ...event } as AuditEventInput),
+        });
+      } catch (err) {
+        if (!(err instanceof GatewayError))
+          throw gatewayError(
+            GatewayErrorCode.PolicyUnavailable,
+            `approval store failed, nothing forwarded: ${errorMessage(err)}`,
+            { decision_id: decisionId },
+          );
+        // One-shot approvals are a rule of execution: the gateway's refusal is recorded as a deny.
+        if (err.code === GatewayErrorCode.ApprovalRefused)
+          await this.#audit({
+            ...base(),
+            kind: 'decision',
+            phase: 'request',
+            effect: 'deny',
+            reasons: [err.message],
+            ...(typeof err.data?.approval_id === 'string' ? { approvalId: err.data.approval_id } : {}),
+            details: { approval_refused: err.data?.reason ?? null },
+            arguments: kept as Json,
+          } as AuditEventInput);
+        throw err;
+      }
+      decision = granted.decision;
+      decisionId = granted.decisionId;
+      approvalId = granted.approvalId;
+      await recordDecision(decision, approvalId);
+    } else {
+      await recordDecision(decision);
+    }
     const data = { decision_id: decisionId, reasons: decision.reasons };
     if (decision.effect === 'deny')
       throw gatewayError(GatewayErrorCode.Denied, `denied by policy: ${decision.reasons.join('; ')}`, data);
     if (decision.effect === 'require_approval')
-      throw gatewayError(
-        GatewayErrorCode.ApprovalRequired,
-        `approval required before ${qualified} can run (approvals are not supported yet; the call was not forwarded): ${decision.reasons.join('; ')}`,
-        data,
-      );
+      throw gatewayError(GatewayErrorCode.ApprovalRefused, 'the approval does not satisfy the policy', {
+        ...data,
+        reason: 'insufficient',
+      });
+    const forwarded =
+      decision.effect === 'redact' && decision.redact
+        ? redactArguments(args, decision.redact.arguments)
+        : args;
 
     const started = performance.now();
-    let result: CallToolResult;
+    let result: unknown;
     try {
-      result = await upstream.callTool(tool.name, forwarded);
+      result = await this.#withCredential(context, upstream, decision.credentials, () => send(forwarded));
     } catch (err) {
-      const message = err instanceof UpstreamError ? err.message : String(err);
+      const failure =
+        err instanceof GatewayError
+          ? err
+          : gatewayError(GatewayErrorCode.UpstreamFailed, errorMessage(err), {
+              decision_id: decisionId,
+              upstream: upstream.name,
+            });
       await this.#audit({
-        ...base,
+        ...base(),
         kind: 'call_result',
         phase: 'response',
-        details: { error: message },
+        ...(approvalId ? { approvalId } : {}),
+        details: { error: failure.message },
         timings: { upstream_ms: performance.now() - started },
       } as AuditEventInput);
-      throw gatewayError(GatewayErrorCode.UpstreamFailed, message, {
-        decision_id: decisionId,
-        upstream: upstream.name,
-      });
+      throw failure;
     }
     const upstreamMs = performance.now() - started;
 
-    const responseInput = this.#input(context, 'tools/call', 'response', {
+    const responseInput = this.#input(context, action, 'response', {
       server: { name: upstream.name },
-      tool: { name: tool.name, annotations: tool.annotations ?? {} },
+      ...target.part,
       arguments: forwarded,
       result,
     });
     const response = this.#decide(responseInput);
-    let returned: CallToolResult = result;
-    if (response.effect === 'redact' && response.redact)
-      returned = redactResult(result, response.redact.result, (p) => this.#pattern(p)) as CallToolResult;
+    let returned = result;
+    if (response.redact) returned = redactResult(result, response.redact.result, (p) => this.#pattern(p));
+    const withheld = response.effect === 'deny' || response.effect === 'require_approval';
     await this.#audit({
-      ...base,
+      ...base(),
       kind: 'call_result',
       phase: 'response',
       effect: response.effect,
       reasons: response.reasons,
       ...(response.revision ? { bundleRevision: response.revision } : {}),
-      result: (response.effect === 'deny' ? null : returned) as Json,
+      ...(approvalId ? { approvalId } : {}),
+      result: (withheld ? null : returned) as Json,
       timings: { upstream_ms: upstreamMs },
       details: { response_decision_id: responseInput.request.id },
     } as AuditEventInput);
-    if (response.effect === 'deny' || response.effect === 'require_approval')
+    if (withheld)
       throw gatewayError(
         GatewayErrorCode.Denied,
         `result withheld by policy: ${response.reasons.join('; ')}`,
@@ -309,7 +636,53 @@ export class Gateway {
           reasons: response.reasons,
         },
       );
-    return returned;
+    // The decision id travels with the result, so agents can cite it (and find it in the audit trail).
+    const meta = (returned as { _meta?: Record<string, unknown> })._meta;
+    return { ...(returned as object), _meta: { ...meta, [DECISION_META_KEY]: decisionId } };
+  }
+
+  /**
+   * Runs `send` carrying the caller's upstream credential (HTTP upstreams, when identity is
+   * configured). A 401 from the upstream gets one fresh credential; any credential failure is the
+   * call's failure (fail closed), never a call without one.
+   */
+  async #withCredential<T>(
+    context: CallContext,
+    upstream: Upstream,
+    obligation: Decision['credentials'],
+    send: () => Promise<T>,
+  ): Promise<T> {
+    const credential = await this.#credential(context, upstream, obligation);
+    if (!credential) return send();
+    try {
+      return await withUpstreamHeaders(credential.headers, send);
+    } catch (err) {
+      if (!(err instanceof UpstreamError) || err.status !== 401) throw err;
+      let fresh: UpstreamCredential | undefined;
+      try {
+        fresh = await credential.refreshAfterUnauthorized();
+      } catch (refreshErr) {
+        throw credentialFailure(upstream, refreshErr);
+      }
+      if (!fresh) throw err;
+      return withUpstreamHeaders(fresh.headers, send);
+    }
+  }
+
+  /** The caller's credential for an HTTP upstream; undefined when none applies (stdio, no identity). */
+  async #credential(
+    context: CallContext,
+    upstream: Upstream,
+    obligation: Decision['credentials'],
+  ): Promise<UpstreamCredential | undefined> {
+    const identity = this.#options.identity;
+    const principal = context.caller.principal;
+    if (!identity || !principal || upstream.transport !== 'http') return undefined;
+    try {
+      return await identity.credentials.credentialFor(upstream.name, principal, obligation);
+    } catch (err) {
+      throw credentialFailure(upstream, err);
+    }
   }
 
   /** `pii.<name>` → the detector's regex from the active bundle's data; undefined masks the whole string. */
@@ -325,56 +698,30 @@ export class Gateway {
   }
 }
 
-function testPrincipal(request: FastifyRequest): Principal | undefined {
-  const raw = request.headers[TEST_PRINCIPAL_HEADER];
-  if (typeof raw !== 'string' || raw.length > 16_384) return undefined;
-  try {
-    const p = JSON.parse(raw) as Principal;
-    return typeof p?.user?.sub === 'string' && typeof p?.agent?.id === 'string' ? p : undefined;
-  } catch {
-    return undefined;
-  }
+export type { PendingNotice };
+
+function qualify(upstream: Upstream, name: string): string {
+  return `${upstream.name}${NAME_SEPARATOR}${name}`;
 }
 
-/** The fastify plugin serving `/mcp/{virtual}`; closes upstream connections with the app. */
-export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: FastifyInstance, options) => {
-  const gateway = new Gateway(options);
-  app.addHook('onClose', () => gateway.close());
-  const resolve = options.principal ?? (options.trustTestPrincipalHeader ? testPrincipal : () => undefined);
+function toolFacts(upstream: Upstream, tool: Tool) {
+  return { name: tool.name, server: upstream.name, annotations: tool.annotations ?? {} };
+}
 
-  app.all<{ Params: { virtual: string } }>(
-    '/mcp/:virtual',
-    { bodyLimit: MAX_BODY },
-    async (request, reply) => {
-      const { virtual } = request.params;
-      if (!gateway.hasVirtual(virtual))
-        return reply.code(404).send({ error: 'not_found', message: `no virtual server ${virtual}` });
-      if (request.method !== 'POST')
-        return reply
-          .code(405)
-          .header('allow', 'POST')
-          .send({ error: 'method_not_allowed', message: 'stateless gateway: POST JSON-RPC only' });
-      const principal = resolve(request);
-      if (!principal)
-        return reply.code(401).send({ error: 'unauthenticated', message: 'no identified caller' });
-      const server = gateway.serverFor({ principal, virtual });
-      const transport = new StreamableHTTPServerTransport({
-        sessionIdGenerator: undefined,
-        enableJsonResponse: true,
-      });
-      reply.hijack();
-      reply.raw.on('close', () => {
-        void transport.close();
-        void server.close();
-      });
-      try {
-        await server.connect(transport);
-        await transport.handleRequest(request.raw, reply.raw, request.body);
-      } catch (err) {
-        request.log.error({ err: err instanceof Error ? err.message : String(err) }, 'MCP request failed');
-        if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'application/json' });
-        reply.raw.end(JSON.stringify({ error: 'internal', message: 'the MCP request could not be handled' }));
-      }
+function credentialFailure(upstream: Upstream, err: unknown): GatewayError {
+  const why = err instanceof IdentityError ? err.message : errorMessage(err);
+  return gatewayError(
+    GatewayErrorCode.PolicyUnavailable,
+    `no upstream credential for ${upstream.name}: ${why}`,
+    {
+      upstream: upstream.name,
     },
   );
-};
+}
+
+/** Whether `uri` fits an RFC 6570 template's simple `{var}` expressions (one path segment each). */
+export function templateMatches(template: string, uri: string): boolean {
+  const parts = template.split(/\{[^}]*\}/);
+  const pattern = parts.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('([^/?#]+)');
+  return new RegExp(`^${pattern}$`).test(uri);
+}

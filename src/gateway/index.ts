@@ -1,4 +1,6 @@
 // The MCP gateway: Streamable HTTP fronts per virtual server, policy decisions executed, audited.
+export { APPROVAL_META_KEY, type PendingNotice } from './approval-flow.js';
+export { TEST_PRINCIPAL_HEADER, type TestCaller } from './caller.js';
 export {
   type GatewayConfig,
   GatewayConfigError,
@@ -8,12 +10,6 @@ export {
 } from './config.js';
 export { DECISION_ENTRYPOINT, type Decision, DecisionError } from './decision.js';
 export { GatewayError, GatewayErrorCode } from './errors.js';
-export {
-  Gateway,
-  type GatewayOptions,
-  gatewayPlugin,
-  type Principal,
-  TEST_PRINCIPAL_HEADER,
-  TOOL_SEPARATOR,
-} from './gateway.js';
+export { DECISION_META_KEY, Gateway, type GatewayOptions, NAME_SEPARATOR } from './gateway.js';
+export { gatewayPlugin } from './plugin.js';
 export { MASK } from './redact.js';

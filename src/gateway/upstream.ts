@@ -1,10 +1,26 @@
 // Connections to upstream MCP servers: one SDK Client per upstream, connected on first use and
-// reconnected after a failure.
+// reconnected after a failure. Lists (tools, resources, resource templates, prompts) are fetched once
+// and shared until they expire or the upstream says they changed. Per-call HTTP headers (the
+// caller's upstream credential) travel in an AsyncLocalStorage, so one connection serves every user
+// while each request carries its own token.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import {
+  StreamableHTTPClientTransport,
+  StreamableHTTPError,
+} from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   type CallToolResult,
+  ErrorCode,
+  type GetPromptResult,
+  McpError,
+  type Prompt,
+  PromptListChangedNotificationSchema,
+  type ReadResourceResult,
+  type Resource,
+  ResourceListChangedNotificationSchema,
+  type ResourceTemplate,
   type Tool,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -12,33 +28,73 @@ import type { UpstreamConfig } from './config.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
-/** How long an upstream's tool list is reused. It is dropped sooner on `tools/list_changed`
- * and on any connection failure; stateless HTTP upstreams cannot notify, hence the bound. */
-export const TOOLS_TTL_MS = 30_000;
+/** How long an upstream's lists are reused. They are dropped sooner on `list_changed` and on any
+ * connection failure; stateless HTTP upstreams cannot notify, hence the bound. */
+export const LIST_TTL_MS = 30_000;
 
-/** An upstream could not be reached or failed to answer. */
+/** Upper bound on items gathered from a paginated list. */
+const MAX_LISTED = 10_000;
+
+export type ListKind = 'tools' | 'resources' | 'prompts';
+
+/** An upstream could not be reached or failed to answer. `status` is the HTTP status when there was one. */
 export class UpstreamError extends Error {
   override name = 'UpstreamError';
   constructor(
     readonly upstream: string,
     message: string,
+    readonly status?: number,
   ) {
     super(`upstream ${upstream}: ${message}`);
   }
 }
 
+/** Headers for the upstream request made inside `run` (the caller's credential). */
+const callHeaders = new AsyncLocalStorage<Record<string, string>>();
+
+export function withUpstreamHeaders<T>(headers: Record<string, string>, run: () => Promise<T>): Promise<T> {
+  return callHeaders.run(headers, run);
+}
+
+const headerFetch: typeof fetch = (input, init) => {
+  const extra = callHeaders.getStore();
+  if (!extra || Object.keys(extra).length === 0) return fetch(input, init);
+  const headers = new Headers(init?.headers);
+  for (const [k, v] of Object.entries(extra)) headers.set(k, v);
+  return fetch(input, { ...init, headers });
+};
+
+/** Produces the headers a list request should carry; called only when the list is really fetched. */
+export type CredentialSource = () => Promise<Record<string, string>>;
+
+interface Cached<T> {
+  list: Promise<T[]>;
+  expires: number;
+}
+
 export class Upstream {
   #client: Promise<Client> | undefined;
-  /** The tool list, fetched once and shared by every list and call until it expires. */
-  #tools: { list: Promise<Tool[]>; expires: number } | undefined;
+  #lists: {
+    tools?: Cached<Tool>;
+    resources?: Cached<Resource>;
+    templates?: Cached<ResourceTemplate>;
+    prompts?: Cached<Prompt>;
+  } = {};
+  /** Called when the upstream announces that one of its lists changed. */
+  onListChanged: (kind: ListKind) => void = () => {};
+
   constructor(readonly config: UpstreamConfig) {}
 
   get name(): string {
     return this.config.name;
   }
 
+  get transport(): 'http' | 'stdio' {
+    return this.config.transport;
+  }
+
   get #timeout(): number {
-    return this.config.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    return this.config.timeout_ms ?? DEFAULT_TIMEOUT_MS;
   }
 
   #connect(): Promise<Client> {
@@ -47,20 +103,29 @@ export class Upstream {
       const c = this.config;
       const transport =
         c.transport === 'http'
-          ? new StreamableHTTPClientTransport(new URL(c.url))
+          ? new StreamableHTTPClientTransport(new URL(c.url), { fetch: headerFetch })
           : new StdioClientTransport({
               command: c.command,
               args: c.args ?? [],
+              // The SDK starts from a minimal safe environment (PATH, HOME, …), never process.env.
               ...(c.env ? { env: c.env } : {}),
+              ...(c.cwd ? { cwd: c.cwd } : {}),
               stderr: 'ignore',
             });
-      client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
-        this.#tools = undefined;
-      });
+      const changed = (kind: ListKind) => async () => {
+        if (kind === 'resources') {
+          this.#lists.resources = undefined;
+          this.#lists.templates = undefined;
+        } else this.#lists[kind] = undefined;
+        this.onListChanged(kind);
+      };
+      client.setNotificationHandler(ToolListChangedNotificationSchema, changed('tools'));
+      client.setNotificationHandler(ResourceListChangedNotificationSchema, changed('resources'));
+      client.setNotificationHandler(PromptListChangedNotificationSchema, changed('prompts'));
       await client.connect(transport, { timeout: this.#timeout });
       client.onclose = () => {
         this.#client = undefined;
-        this.#tools = undefined;
+        this.#lists = {};
       };
       return client;
     })();
@@ -71,54 +136,134 @@ export class Upstream {
     return pending;
   }
 
-  /** The upstream's tools (cached: see TOOLS_TTL_MS). */
-  listTools(): Promise<Tool[]> {
+  #cached<T>(
+    key: 'tools' | 'resources' | 'templates' | 'prompts',
+    credential: CredentialSource | undefined,
+    fetchAll: (
+      client: Client,
+      cursor: string | undefined,
+    ) => Promise<{ items: T[]; next: string | undefined }>,
+  ): Promise<T[]> {
     const now = Date.now();
-    if (!this.#tools || this.#tools.expires <= now) {
-      const list = this.#fetchTools();
-      const entry = { list, expires: now + TOOLS_TTL_MS };
-      this.#tools = entry;
-      list.catch(() => {
-        if (this.#tools === entry) this.#tools = undefined;
-      });
-    }
-    return this.#tools.list;
+    const current = this.#lists[key] as Cached<T> | undefined;
+    if (current && current.expires > now) return current.list;
+    const list = (async () => {
+      // A credential failure is the caller's failure, not the connection's: it is thrown as is.
+      const headers = credential ? await credential() : {};
+      try {
+        const client = await this.#connect();
+        return await withUpstreamHeaders(headers, async () => {
+          const items: T[] = [];
+          let cursor: string | undefined;
+          do {
+            const page = await fetchAll(client, cursor);
+            items.push(...page.items);
+            cursor = page.next;
+          } while (cursor !== undefined && items.length < MAX_LISTED);
+          return items;
+        });
+      } catch (err) {
+        throw this.#failure(err);
+      }
+    })();
+    const entry: Cached<T> = { list, expires: now + LIST_TTL_MS };
+    (this.#lists as Record<string, Cached<T> | undefined>)[key] = entry;
+    list.catch(() => {
+      if ((this.#lists as Record<string, unknown>)[key] === entry)
+        (this.#lists as Record<string, unknown>)[key] = undefined;
+    });
+    return list;
   }
 
-  async #fetchTools(): Promise<Tool[]> {
+  /** The upstream's tools (cached: see LIST_TTL_MS); `credential` is asked for only on a real fetch. */
+  listTools(credential?: CredentialSource): Promise<Tool[]> {
+    return this.#cached('tools', credential, async (c, cursor) => {
+      const page = await c.listTools(cursor ? { cursor } : {}, { timeout: this.#timeout });
+      return { items: page.tools, next: page.nextCursor };
+    });
+  }
+
+  /** The upstream's resources; [] when it does not offer resources. */
+  listResources(credential?: CredentialSource): Promise<Resource[]> {
+    return this.#cached('resources', credential, async (c, cursor) => {
+      if (!c.getServerCapabilities()?.resources) return { items: [], next: undefined };
+      const page = await c.listResources(cursor ? { cursor } : {}, { timeout: this.#timeout });
+      return { items: page.resources, next: page.nextCursor };
+    });
+  }
+
+  listResourceTemplates(credential?: CredentialSource): Promise<ResourceTemplate[]> {
+    return this.#cached('templates', credential, async (c, cursor) => {
+      if (!c.getServerCapabilities()?.resources) return { items: [], next: undefined };
+      const page = await c.listResourceTemplates(cursor ? { cursor } : {}, { timeout: this.#timeout });
+      return { items: page.resourceTemplates, next: page.nextCursor };
+    });
+  }
+
+  /** The upstream's prompts; [] when it does not offer prompts. */
+  listPrompts(credential?: CredentialSource): Promise<Prompt[]> {
+    return this.#cached('prompts', credential, async (c, cursor) => {
+      if (!c.getServerCapabilities()?.prompts) return { items: [], next: undefined };
+      const page = await c.listPrompts(cursor ? { cursor } : {}, { timeout: this.#timeout });
+      return { items: page.prompts, next: page.nextCursor };
+    });
+  }
+
+  callTool(name: string, args: Record<string, unknown>): Promise<CallToolResult> {
+    return this.#request(
+      async (c) =>
+        (await c.callTool({ name, arguments: args }, undefined, {
+          timeout: this.#timeout,
+        })) as CallToolResult,
+    );
+  }
+
+  readResource(uri: string): Promise<ReadResourceResult> {
+    return this.#request((c) => c.readResource({ uri }, { timeout: this.#timeout }));
+  }
+
+  getPrompt(name: string, args: Record<string, string>): Promise<GetPromptResult> {
+    return this.#request((c) => c.getPrompt({ name, arguments: args }, { timeout: this.#timeout }));
+  }
+
+  async #request<T>(run: (client: Client) => Promise<T>, retried = false): Promise<T> {
+    let client: Client;
     try {
-      const client = await this.#connect();
-      const tools: Tool[] = [];
-      let cursor: string | undefined;
-      do {
-        const page = await client.listTools(cursor ? { cursor } : {}, { timeout: this.#timeout });
-        tools.push(...page.tools);
-        cursor = page.nextCursor;
-      } while (cursor !== undefined && tools.length < 10_000);
-      return tools;
+      client = await this.#connect();
     } catch (err) {
       throw this.#failure(err);
     }
-  }
-
-  async callTool(name: string, args: Record<string, unknown>): Promise<CallToolResult> {
     try {
-      const client = await this.#connect();
-      return (await client.callTool({ name, arguments: args }, undefined, {
-        timeout: this.#timeout,
-      })) as CallToolResult;
+      return await run(client);
     } catch (err) {
+      // A JSON-RPC error answered by the upstream leaves the connection sound.
+      if (err instanceof McpError && err.code !== ErrorCode.ConnectionClosed)
+        throw new UpstreamError(this.name, err.message);
+      if (err instanceof StreamableHTTPError && err.code !== undefined) {
+        // 404/400: the upstream no longer knows our session (it restarted): start a new one, once.
+        if ((err.code === 404 || err.code === 400) && !retried) {
+          this.#failure(err);
+          return this.#request(run, true);
+        }
+        // Other 4xx (e.g. 401 for the credential path) say nothing about the connection.
+        if (err.code >= 400 && err.code < 500) throw new UpstreamError(this.name, err.message, err.code);
+      }
       throw this.#failure(err);
     }
   }
 
   #failure(err: unknown): UpstreamError {
+    if (err instanceof UpstreamError) return err;
     const message = err instanceof Error ? err.message : String(err);
     const pending = this.#client;
     this.#client = undefined;
-    this.#tools = undefined;
+    this.#lists = {};
     pending?.then((c) => c.close()).catch(() => {});
-    return new UpstreamError(this.name, message);
+    return new UpstreamError(
+      this.name,
+      message,
+      err instanceof StreamableHTTPError ? (err.code ?? undefined) : undefined,
+    );
   }
 
   async close(): Promise<void> {

@@ -3,10 +3,10 @@ import { GatewayConfigError, parseGatewayConfig } from '../../src/gateway/index.
 
 const ok = {
   upstreams: [
-    { name: 'crm', transport: 'http', url: 'http://127.0.0.1:1/mcp', timeoutMs: 1000 },
+    { name: 'crm', transport: 'http', url: 'http://127.0.0.1:1/mcp', timeout_ms: 1000 },
     { name: 'desk', transport: 'stdio', command: 'node', args: ['x.js'] },
   ],
-  virtualServers: [{ name: 'support', upstreams: ['crm', 'desk'] }],
+  virtual_servers: [{ name: 'support', upstreams: ['crm', 'desk'] }],
 };
 
 t.test('a valid configuration parses', async (t) => {
@@ -19,7 +19,7 @@ t.test('bad configurations are rejected precisely', async (t) => {
     GatewayConfigError,
   );
   t.throws(
-    () => parseGatewayConfig({ ...ok, virtualServers: [{ name: 'support', upstreams: ['nope'] }] }),
+    () => parseGatewayConfig({ ...ok, virtual_servers: [{ name: 'support', upstreams: ['nope'] }] }),
     /virtual server support names unknown upstream nope/,
   );
   t.throws(

@@ -1,19 +1,8 @@
 // Fail closed: upstream down, no policy bundle, audit failure → a precise error and nothing forwarded.
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import t from 'tap';
 import { Engine } from '../../src/engine/index.js';
 import { GatewayErrorCode } from '../../src/gateway/index.js';
-import { connectClient, crmUpstream, referenceEngine, startAirlock } from './harness.js';
-
-async function rpcError(p: Promise<unknown>): Promise<McpError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof McpError) return err;
-    throw err;
-  }
-  throw new Error('expected a JSON-RPC error');
-}
+import { connectClient, crmUpstream, referenceEngine, rpcError, startAirlock } from './harness.js';
 
 const engine = await referenceEngine();
 

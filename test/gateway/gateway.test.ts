@@ -1,7 +1,14 @@
-import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import t from 'tap';
-import { GatewayErrorCode, MASK } from '../../src/gateway/index.js';
-import { CARD, connectClient, crmUpstream, referenceEngine, startAirlock } from './harness.js';
+import { DECISION_META_KEY, GatewayErrorCode, MASK } from '../../src/gateway/index.js';
+import {
+  CARD,
+  connectClient,
+  crmUpstream,
+  referenceEngine,
+  rpcError,
+  SUPPORT_PRINCIPAL,
+  startAirlock,
+} from './harness.js';
 
 const engine = await referenceEngine();
 const crm = await crmUpstream();
@@ -13,16 +20,6 @@ t.teardown(async () => {
   await crm.close();
 });
 
-async function rpcError(p: Promise<unknown>): Promise<McpError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof McpError) return err;
-    throw err;
-  }
-  throw new Error('expected a JSON-RPC error');
-}
-
 t.test('tools/list shows only what the policy shows, aggregated by upstream', async (t) => {
   const { tools } = await client.listTools();
   const names = tools.map((x) => x.name).sort();
@@ -30,6 +27,7 @@ t.test('tools/list shows only what the policy shows, aggregated by upstream', as
     'crm__lookup_customer',
     'crm__update_customer',
     'zendesk__close_ticket',
+    'zendesk__enable_macros',
     'zendesk__get_ticket',
   ]);
   const last = airlock.events.at(-1);
@@ -40,6 +38,7 @@ t.test('tools/list shows only what the policy shows, aggregated by upstream', as
 t.test('an allowed call is forwarded and its result returned', async (t) => {
   const r = await client.callTool({ name: 'zendesk__get_ticket', arguments: { id: 'T-1' } });
   t.same(r.content, [{ type: 'text', text: 'ticket T-1: printer on fire' }]);
+  t.equal(r._meta?.[DECISION_META_KEY], airlock.events.at(-2)?.decisionId, 'the result names its decision');
   const kinds = airlock.events.slice(-2).map((e) => [e.kind, e.effect]);
   t.same(kinds, [
     ['decision', 'allow'],
@@ -51,7 +50,7 @@ t.test('a hidden tool answers exactly like an unknown tool', async (t) => {
   const before = crm.calls.length;
   const hidden = await rpcError(client.callTool({ name: 'crm__delete_customer', arguments: { id: 'C-1' } }));
   const unknown = await rpcError(client.callTool({ name: 'crm__no_such_tool', arguments: { id: 'C-1' } }));
-  t.equal(hidden.code, GatewayErrorCode.UnknownTool);
+  t.equal(hidden.code, GatewayErrorCode.NotFound);
   t.equal(hidden.code, unknown.code);
   t.equal(hidden.message.replace('delete_customer', 'X'), unknown.message.replace('no_such_tool', 'X'));
   t.same(hidden.data, unknown.data);
@@ -71,6 +70,12 @@ t.test('deny: a JSON-RPC error with decision id and reasons, nothing forwarded',
   const audited = airlock.events.at(-1);
   t.equal(audited?.effect, 'deny');
   t.equal(audited?.decisionId, data.decision_id);
+  t.notMatch(
+    JSON.stringify(audited?.arguments),
+    CARD,
+    "the denied call's card number is masked in the audit too",
+  );
+  t.match(JSON.stringify(audited?.arguments), MASK);
 });
 
 t.test('redact: result matches masked before returning', async (t) => {
@@ -99,11 +104,23 @@ t.test('redact: argument pointers masked before forwarding', async (t) => {
   t.notMatch(JSON.stringify(mine), CARD, 'no card number reached the audit trail');
 });
 
-t.test('require_approval is refused, never forwarded', async (t) => {
+t.test('require_approval parks the call and answers pending, never forwarded', async (t) => {
   const err = await rpcError(client.callTool({ name: 'zendesk__close_ticket', arguments: { id: 'T-2' } }));
-  t.equal(err.code, GatewayErrorCode.ApprovalRequired);
+  t.equal(err.code, GatewayErrorCode.ApprovalPending);
   t.match(err.message, /approval required/);
-  t.equal(airlock.events.at(-1)?.effect, 'require_approval');
+  const data = err.data as { approval_id: string; status: string; approvers: string[] };
+  t.equal(data.status, 'pending');
+  t.match(data.approvers, ['group:security']);
+  t.same(
+    airlock.events.slice(-2).map((e) => e.kind),
+    ['decision', 'approval_requested'],
+  );
+  t.equal(airlock.events.at(-2)?.effect, 'require_approval');
+  const parked = await airlock.approvals!.get(data.approval_id);
+  t.same(parked?.arguments, { id: 'T-2' }, 'parked with its exact arguments');
+  // Repeating the call while it is pending answers the same approval, without parking a second one.
+  const again = await rpcError(client.callTool({ name: 'zendesk__close_ticket', arguments: { id: 'T-2' } }));
+  t.equal((again.data as { approval_id: string }).approval_id, data.approval_id);
 });
 
 t.test("an upstream's tool list is fetched once and reused by lists and calls", async (t) => {
@@ -122,4 +139,34 @@ t.test('an unknown virtual server is a 404; a caller without identity a 401', as
   const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
   t.equal((await fetch(`${airlock.base}/mcp/nope`, { method: 'POST', body, headers })).status, 404);
   t.equal((await fetch(`${airlock.base}/mcp/support`, { method: 'POST', body, headers })).status, 401);
+});
+
+t.test('clients of protocol revisions 2025-06-18 and 2025-11-25 are both served', async (t) => {
+  for (const version of ['2025-06-18', '2025-11-25']) {
+    const headers = {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      'x-airlock-test-principal': JSON.stringify(SUPPORT_PRINCIPAL),
+    };
+    const init = await fetch(`${airlock.base}/mcp/support`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: version, capabilities: {}, clientInfo: { name: 'old', version: '1' } },
+      }),
+    });
+    const body = (await init.json()) as { result: { protocolVersion: string } };
+    t.equal(body.result.protocolVersion, version, `initialize answers ${version}`);
+    t.equal(init.headers.get('mcp-session-id'), null, 'stateless: no session id');
+    const list = await fetch(`${airlock.base}/mcp/support`, {
+      method: 'POST',
+      headers: { ...headers, 'mcp-protocol-version': version },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }),
+    });
+    const tools = ((await list.json()) as { result: { tools: unknown[] } }).result.tools;
+    t.ok(tools.length > 0, `tools/list under ${version}`);
+  }
 });

@@ -8,19 +8,23 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { McpServer, ResourceTemplate } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { type AuditEventInput, AuditStore } from '../../src/audit/index.js';
 import { loadPolicyTree } from '../../src/cli/policy-files.js';
 import { buildBundle, Engine } from '../../src/engine/index.js';
+import { ApprovalStore, type ApprovalStoreOptions } from '../../src/gateway/approvals.js';
 import {
+  type GatewayConfig,
   type GatewayOptions,
   gatewayPlugin,
   parseGatewayConfig,
   TEST_PRINCIPAL_HEADER,
 } from '../../src/gateway/index.js';
+import type { Identity } from '../../src/identity/index.js';
 
 const POLICIES = fileURLToPath(new URL('../../policies', import.meta.url));
 export const STDIO_UPSTREAM = fileURLToPath(
@@ -34,7 +38,7 @@ export async function referenceEngine(): Promise<Engine> {
   const data = structuredClone(tree.data) as { servers: Record<string, Record<string, unknown>> };
   data.servers.crm = { ...data.servers.crm, external: true };
   data.servers.zendesk = { ...data.servers.zendesk, pii_arguments: 'redact' };
-  const built = buildBundle({ ...tree, data }, { entrypoints: ['airlock/decision'] });
+  const built = buildBundle({ ...tree, data }, { entrypoints: ['airlock/decision', 'airlock/approve'] });
   const engine = new Engine();
   await engine.activate(built.bundle, 'test');
   return engine;
@@ -76,6 +80,24 @@ export async function crmUpstream(): Promise<{
         return { content: [{ type: 'text', text: `deleted ${args.id}` }] };
       },
     );
+    s.registerResource('refund-policy', 'kb://articles/refunds', { mimeType: 'text/plain' }, async (uri) => ({
+      contents: [{ uri: uri.href, text: `Refunds within 30 days. Test card ${CARD} is never charged.` }],
+    }));
+    s.registerResource('customer-record', 'crm://customers/C-1', { mimeType: 'text/plain' }, async (uri) => ({
+      contents: [{ uri: uri.href, text: 'C-1: Ada, VIP' }],
+    }));
+    s.registerResource(
+      'article',
+      new ResourceTemplate('kb://articles/{slug}', { list: undefined }),
+      { mimeType: 'text/plain' },
+      async (uri, { slug }) => ({ contents: [{ uri: uri.href, text: `article ${String(slug)}` }] }),
+    );
+    s.registerPrompt('ticket-reply', { argsSchema: { tone: z.string() } }, ({ tone }) => ({
+      messages: [{ role: 'user', content: { type: 'text', text: `Reply to the ticket in a ${tone} tone.` } }],
+    }));
+    s.registerPrompt('internal-escalation', {}, () => ({
+      messages: [{ role: 'user', content: { type: 'text', text: 'Escalate to the on-call manager.' } }],
+    }));
     return s;
   };
   const http: HttpServer = createServer(async (req, res) => {
@@ -113,15 +135,33 @@ export interface Airlock {
   app: FastifyInstance;
   base: string;
   events: AuditEventInput[];
+  /** The audit store (absent when the test passed its own `audit`). */
+  store: AuditStore | undefined;
+  approvals: ApprovalStore | undefined;
   close: () => Promise<void>;
 }
 
-export async function startAirlock(
-  upstreamUrl: string,
-  options: { engine: Engine; audit?: GatewayOptions['audit']; timeoutMs?: number },
-): Promise<Airlock> {
+export interface AirlockOptions {
+  engine: Engine;
+  audit?: GatewayOptions['audit'];
+  timeoutMs?: number;
+  /** Extra gateway configuration (limits, approvals). */
+  gateway?: Partial<Pick<GatewayConfig, 'limits' | 'approvals'>>;
+  identity?: Identity;
+  /** Share an existing audit store (e.g. two gateways on one database). */
+  store?: AuditStore;
+  approvalOptions?: ApprovalStoreOptions;
+  /** Upstreams and virtual servers instead of crm + zendesk behind `support`. */
+  topology?: Pick<GatewayConfig, 'upstreams' | 'virtual_servers'>;
+}
+
+export async function startAirlock(upstreamUrl: string, options: AirlockOptions): Promise<Airlock> {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-gateway-'));
-  const store = options.audit ? undefined : await AuditStore.open({ dataDir: join(dir, 'audit') });
+  const store =
+    options.store ?? (options.audit ? undefined : await AuditStore.open({ dataDir: join(dir, 'audit') }));
+  const approvals = store
+    ? await ApprovalStore.open(store.db, { pollIntervalMs: 100, ...options.approvalOptions })
+    : undefined;
   const events: AuditEventInput[] = [];
   const audit: GatewayOptions['audit'] = options.audit ?? {
     record: async (e) => {
@@ -131,18 +171,23 @@ export async function startAirlock(
     },
   };
   const config = parseGatewayConfig({
-    upstreams: [
-      { name: 'crm', transport: 'http', url: upstreamUrl, timeoutMs: options.timeoutMs ?? 5000 },
-      { name: 'zendesk', transport: 'stdio', command: process.execPath, args: [STDIO_UPSTREAM] },
-    ],
-    virtualServers: [{ name: 'support', upstreams: ['crm', 'zendesk'] }],
+    ...(options.topology ?? {
+      upstreams: [
+        { name: 'crm', transport: 'http', url: upstreamUrl, timeout_ms: options.timeoutMs ?? 5000 },
+        { name: 'zendesk', transport: 'stdio', command: process.execPath, args: [STDIO_UPSTREAM] },
+      ],
+      virtual_servers: [{ name: 'support', upstreams: ['crm', 'zendesk'] }],
+    }),
+    ...options.gateway,
   });
   const app = Fastify();
   await app.register(gatewayPlugin, {
     config,
     engine: options.engine,
     audit,
-    trustTestPrincipalHeader: true,
+    ...(approvals ? { approvals } : {}),
+    ...(options.identity ? { identity: options.identity } : {}),
+    trustTestPrincipalHeader: !options.identity,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address() as { port: number };
@@ -150,9 +195,12 @@ export async function startAirlock(
     app,
     base: `http://127.0.0.1:${addr.port}`,
     events,
+    store,
+    approvals,
     close: async () => {
       await app.close();
-      await store?.close();
+      await approvals?.close();
+      if (!options.store) await store?.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -176,4 +224,59 @@ export async function connectClient(
     }),
   );
   return client;
+}
+
+/** The JSON-RPC error a client call fails with; fails the test when the call succeeds. */
+export async function rpcError(p: Promise<unknown>): Promise<McpError> {
+  try {
+    await p;
+  } catch (err) {
+    if (err instanceof McpError) return err;
+    throw err;
+  }
+  throw new Error('expected a JSON-RPC error');
+}
+
+/** A GitHub-like upstream over Streamable HTTP that records the Authorization header of each call. */
+export async function githubUpstream() {
+  const seen: { method: string; authorization: string | undefined }[] = [];
+  const build = () => {
+    const s = new McpServer({ name: 'github', version: '1.0.0' });
+    s.registerTool('list_repos', { inputSchema: {}, annotations: { readOnlyHint: true } }, async () => ({
+      content: [{ type: 'text', text: 'corp/payments, corp/web' }],
+    }));
+    s.registerTool(
+      'delete_repo',
+      { inputSchema: { repo: z.string() }, annotations: { destructiveHint: true } },
+      async ({ repo }) => ({ content: [{ type: 'text', text: `deleted ${repo}` }] }),
+    );
+    return s;
+  };
+  const http: HttpServer = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined;
+    if (body?.method) seen.push({ method: body.method, authorization: req.headers.authorization });
+    const server = build();
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
+    res.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`,
+    seen,
+    close: () =>
+      new Promise<void>((r) => {
+        http.closeAllConnections();
+        http.close(() => r());
+      }),
+  };
 }

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { databaseConfigFrom, migrateToLatest, migrationSql, openDatabase } from '../../audit/index.js';
+import { applyMigrations } from '../../audit/migrations/index.js';
+import { APPROVAL_MIGRATIONS, approvalsMigrationSql } from '../../gateway/approval-schema.js';
 import type { CliContext } from '../main.js';
 
 interface MigrateOptions {
@@ -13,7 +15,7 @@ export function registerMigrate(cli: Command, ctx: CliContext): void {
   cli
     .command('migrate')
     .description(
-      'Create or update the audit database schema (idempotent; the gateway also runs it at start-up)',
+      'Create or update the database schema: audit trail and approvals (idempotent; the gateway also runs it at start-up)',
     )
     .option(
       '--database-url <url>',
@@ -31,14 +33,15 @@ export function registerMigrate(cli: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       `
-Run migrations as the role that should own the audit table, never as the gateway's role: the gateway
-needs only INSERT and SELECT (see --print-sql). Exit status: 0 done, 2 error.
+Run migrations as the role that should own the tables, never as the gateway's role: the gateway needs
+INSERT and SELECT on the audit trail, and SELECT, INSERT and UPDATE of the answer columns on the
+approvals (see --print-sql). Exit status: 0 done, 2 error.
 `,
     )
     .action(async (opts: MigrateOptions) => {
       if (opts.printSql) {
         try {
-          ctx.out(migrationSql(opts.role));
+          ctx.out(`${migrationSql(opts.role)}\n${approvalsMigrationSql(opts.role)}`);
         } catch (err) {
           ctx.err(`airlock migrate: ${(err as Error).message}\n`);
           ctx.exitCode = 2;
@@ -48,10 +51,12 @@ needs only INSERT and SELECT (see --print-sql). Exit status: 0 done, 2 error.
       let database: Awaited<ReturnType<typeof openDatabase>> | undefined;
       try {
         database = await openDatabase(databaseConfigFrom(opts));
-        const { applied } = await migrateToLatest(database.db);
+        const audit = await migrateToLatest(database.db);
+        const approvals = await applyMigrations(database.db, APPROVAL_MIGRATIONS);
+        const applied = [...audit.applied, ...approvals.applied];
         ctx.out(
           applied.length === 0
-            ? `audit schema is up to date (${database.location})\n`
+            ? `schema (audit, approvals) is up to date (${database.location})\n`
             : `applied ${applied.join(', ')} (${database.location})\n`,
         );
         ctx.exitCode = 0;

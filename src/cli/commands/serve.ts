@@ -4,16 +4,22 @@ import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import pino from 'pino';
+import { approvalsPlugin } from '../../api/approvals.js';
 import {
+  type AdminAuthenticator,
   anyAuthenticator,
   auditDecisionLog,
   buildApi,
   DEFAULT_ADDR,
+  identityAuthenticator,
   parseAddr,
   staticTokenAuthenticator,
 } from '../../api/index.js';
 import { AuditStore, databaseConfigFrom } from '../../audit/index.js';
 import { type BundleSource, buildBundle, bundleSource, Engine, LiveData } from '../../engine/index.js';
+import { ApprovalStore } from '../../gateway/approvals.js';
+import { gatewayPlugin, parseGatewayConfig } from '../../gateway/index.js';
+import { createIdentity, type Identity, identityPlugin } from '../../identity/index.js';
 import type { CliContext } from '../main.js';
 import { loadPolicyTree } from '../policy-files.js';
 import {
@@ -40,14 +46,17 @@ const exists = (p: string) =>
     () => false,
   );
 
-/** Builds `policies` into a bundle tarball at `output` (entrypoints airlock/decision and, if defined, airlock/admin). */
+/** Builds `policies` into a bundle tarball at `output` (entrypoints airlock/decision and, if all are defined, airlock/admin and airlock/approve). */
 export async function buildDevBundle(policies: string, output: string, log: pino.Logger): Promise<void> {
   const tree = await loadPolicyTree([policies]);
   if (tree.sources.length === 0)
     throw new ConfigError(`no bundle at ${output} and no .rego files under ${policies} to build one from`);
   let built: ReturnType<typeof buildBundle>;
   try {
-    built = buildBundle(tree, { entrypoints: ['airlock/decision', 'airlock/admin'], revision: 'dev' });
+    built = buildBundle(tree, {
+      entrypoints: ['airlock/decision', 'airlock/admin', 'airlock/approve'],
+      revision: 'dev',
+    });
   } catch {
     built = buildBundle(tree, { entrypoints: ['airlock/decision'], revision: 'dev' });
   }
@@ -90,6 +99,7 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
   });
   let bundles: BundleSource | undefined;
   let live: LiveData | undefined;
+  let approvals: ApprovalStore | undefined;
   try {
     bundles = bundleSource(source, engine, {
       pollIntervalMs: config.bundle?.poll_interval_ms ?? (isUrl ? 10_000 : 2_000),
@@ -109,13 +119,20 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
       pollIntervalMs: config.live_data?.poll_interval_ms ?? 1000,
       onError: (err) => log.error({ err: err.message }, 'live data refresh failed'),
     });
+    const identity = config.identity
+      ? createIdentity(config.identity, { warn: (message) => log.warn(message) })
+      : undefined;
     const tokens = adminTokens(config);
+    const admins: AdminAuthenticator[] = [
+      ...(tokens.length > 0 ? [staticTokenAuthenticator(tokens)] : []),
+      ...(identity ? [identityAuthenticator(identity)] : []),
+    ];
     const { app } = await buildApi({
       engine,
       liveData: live,
       log: auditDecisionLog(store),
       logMode: config.decision_log ?? 'sync',
-      admin: tokens.length > 0 ? anyAuthenticator([staticTokenAuthenticator(tokens)]) : undefined,
+      admin: admins.length > 0 ? anyAuthenticator(admins) : undefined,
       limits: {
         ...(config.limits?.body_bytes ? { maxBytes: config.limits.body_bytes } : {}),
         ...(config.limits?.json_depth ? { maxDepth: config.limits.json_depth } : {}),
@@ -128,14 +145,26 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
       logger: log,
       defaultMetrics: true,
     });
+    if (identity) await app.register(identityPlugin, { identity });
+    if (config.gateway && identity) {
+      approvals = await mountGateway(app, config, { engine, store, identity, log });
+    }
     const { host, port } = parseAddr(config.addr ?? DEFAULT_ADDR);
     const address = await app.listen({ host, port });
     log.info(
-      { address, bundle: engine.bundle?.revision ?? null, database: store.location },
-      'airlock decision service listening',
+      {
+        address,
+        bundle: engine.bundle?.revision ?? null,
+        database: store.location,
+        gateway: config.gateway
+          ? config.gateway.virtual_servers.map((v) => `${address}/mcp/${v.name}`)
+          : null,
+      },
+      config.gateway ? 'airlock gateway listening' : 'airlock decision service listening',
     );
     const b = bundles;
     const l = live;
+    const a = approvals;
     return {
       url: address,
       engine,
@@ -143,15 +172,66 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
         b.stop();
         l.stop();
         await app.close();
+        await a?.close();
         await store.close();
       },
     };
   } catch (err) {
     bundles?.stop();
     live?.stop();
+    await approvals?.close();
     await store.close();
     throw err;
   }
+}
+
+/** Mounts /mcp/{virtual} and the approver API /v1/approvals; returns the approval store to close. */
+async function mountGateway(
+  app: Awaited<ReturnType<typeof buildApi>>['app'],
+  config: ServeConfig,
+  parts: { engine: Engine; store: AuditStore; identity: Identity; log: pino.Logger },
+): Promise<ApprovalStore> {
+  const { engine, store, identity, log } = parts;
+  const gateway = parseGatewayConfig(config.gateway);
+  const missing = gateway.upstreams
+    .filter((u) => u.transport === 'http' && !identity.settings.upstreams[u.name])
+    .map((u) => u.name);
+  if (missing.length > 0)
+    throw new ConfigError(
+      `identity.upstreams has no credential mode for ${missing.join(', ')}: say on_behalf_of, static or none for each HTTP upstream`,
+    );
+  const approvals = await ApprovalStore.open(store.db, {
+    ...(gateway.approvals?.poll_interval_ms ? { pollIntervalMs: gateway.approvals.poll_interval_ms } : {}),
+    ...(gateway.approvals?.webhook
+      ? {
+          webhook: {
+            url: gateway.approvals.webhook.url,
+            ...(gateway.approvals.webhook.timeout_ms
+              ? { timeoutMs: gateway.approvals.webhook.timeout_ms }
+              : {}),
+          },
+        }
+      : {}),
+    onError: (err) => log.warn({ err: err.message }, 'approval notification failed'),
+  });
+  try {
+    await app.register(gatewayPlugin, { config: gateway, engine, audit: store, identity, approvals });
+    await app.register(approvalsPlugin, {
+      store: approvals,
+      engine,
+      audit: store,
+      authenticate: async (request) => {
+        const p = await identity
+          .authenticate({ authorization: request.headers.authorization })
+          .catch(() => undefined);
+        return p ? { sub: p.user.sub, groups: p.user.groups } : undefined;
+      },
+    });
+  } catch (err) {
+    await approvals.close();
+    throw err;
+  }
+  return approvals;
 }
 
 interface ServeOptions extends ServeFlags {}
@@ -159,7 +239,9 @@ interface ServeOptions extends ServeFlags {}
 export function registerServe(cli: Command, ctx: CliContext): void {
   cli
     .command('serve')
-    .description('Serve decisions: OPA Data API, AuthZEN, /v1/decisions, live data, /health, /metrics')
+    .description(
+      'Serve decisions (OPA Data API, AuthZEN, /v1/decisions, live data, /health, /metrics) and, with a gateway section, the MCP gateway (/mcp/{virtual}) and approver API (/v1/approvals)',
+    )
     .option('--addr <host:port>', `listen address (default ${DEFAULT_ADDR}; env AIRLOCK_ADDR)`)
     .option('-c, --config <file>', 'YAML configuration file (schema/serve.schema.json)')
     .option(
@@ -184,6 +266,8 @@ export function registerServe(cli: Command, ctx: CliContext): void {
       '\nFlags override environment variables, which override the config file.\n' +
         'AIRLOCK_ADMIN_TOKEN=… enables live data writes for subject "admin" (groups: $AIRLOCK_ADMIN_GROUPS, default admins);\n' +
         'the admin policy (entrypoint airlock/admin) decides each write.\n' +
+        'With `gateway:` and `identity:` sections in the config file (schema/gateway.schema.json,\n' +
+        'schema/identity.schema.json) it also serves the MCP gateway; see docs/gateway.md.\n' +
         '\nExample:\n  airlock serve\n  curl -s localhost:8181/v1/data/airlock/decision -d @input.json\n',
     )
     .action(async (opts: ServeOptions) => {

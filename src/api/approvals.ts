@@ -1,0 +1,321 @@
+// The approver API: people list parked calls and answer them.
+//   GET  /v1/approvals?status=pending&limit=50&after=<id>  → {"approvals": [...]}
+//   GET  /v1/approvals/:id                                 → one approval
+//   POST /v1/approvals/:id/approve | /deny  {"reason"?}   → the answered approval
+// Every route needs an authenticated caller (401). An answer is allowed only when policy
+// (`airlock/approve`) says so for this caller and this call (403 with the policy's reasons); no policy
+// or a failed evaluation refuses (503: fail closed).
+//
+// An answer and its audit event go together or not at all: the store claims the approval (it stays
+// pending, a concurrent answer gets 409), the event is recorded (awaited: committed), and only then does
+// the answer take effect. An audit failure releases the claim: 503, still pending, the approver may
+// retry. The one gap left: the event committed but the final write failed (the database went away in
+// between); the call then stays parked (fail closed) and the trail shows an answer that did not take —
+// never the reverse, an answer that took without its event.
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { AuditEventInput, AuditStore } from '../audit/index.js';
+import { type Engine, EvaluationError } from '../engine/index.js';
+import {
+  type Approval,
+  ApprovalError,
+  type ApprovalStatus,
+  type ApprovalStore,
+} from '../gateway/approvals.js';
+import { type BodyLimits, DEFAULT_BODY_LIMITS, installJsonParser } from './body.js';
+import { replyProblem, useProblemErrors } from './errors.js';
+
+export interface Approver {
+  sub: string;
+  groups: string[];
+}
+
+export interface ApprovalsPluginOptions {
+  store: ApprovalStore;
+  engine: Engine;
+  /** Who is calling, or undefined (401). */
+  authenticate: (request: FastifyRequest) => Promise<Approver | undefined>;
+  /** Where approval_granted / approval_denied events go; awaited before the answer takes effect. */
+  audit: Pick<AuditStore, 'record'>;
+  /** Default `airlock/approve`. */
+  entrypoint?: string;
+  now?: () => number;
+  limits?: Partial<BodyLimits>;
+}
+
+const STATUSES: readonly ApprovalStatus[] = ['pending', 'approved', 'denied', 'consumed', 'expired'];
+const MAX_REASON = 1000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** An approval as the API shows it: snake_case, ISO 8601 times. The arguments are shown: approvers must see what they approve. */
+export function approvalJson(a: Approval): Record<string, unknown> {
+  return {
+    id: a.id,
+    status: a.status,
+    decision_id: a.decisionId,
+    virtual: a.virtual,
+    upstream: a.upstream,
+    tool: a.tool,
+    arguments: a.arguments,
+    arguments_hash: a.argumentsHash,
+    requester: a.requester,
+    approvers: a.approvers,
+    reasons: a.reasons,
+    created_at: a.createdAt.toISOString(),
+    expires_at: a.expiresAt.toISOString(),
+    answered_by: a.answeredBy,
+    answered_at: a.answeredAt?.toISOString() ?? null,
+    answer_reasons: a.answerReasons,
+    consumed_at: a.consumedAt?.toISOString() ?? null,
+  };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function refusal(reply: FastifyReply, err: ApprovalError) {
+  switch (err.reason) {
+    case 'unknown':
+      return replyProblem(reply, 404, 'approval-not-found', 'Approval not found', err.message);
+    case 'expired':
+      return replyProblem(reply, 410, 'approval-expired', 'Approval expired', err.message);
+    default:
+      return replyProblem(reply, 409, 'approval-answered', 'Approval already answered', err.message);
+  }
+}
+
+/** The refusal for answering an approval in this state, if any. */
+function notAnswerable(a: Approval): ApprovalError | undefined {
+  if (a.status === 'pending') return undefined;
+  if (a.status === 'expired')
+    return new ApprovalError('expired', `approval ${a.id} expired at ${a.expiresAt.toISOString()}`);
+  return new ApprovalError('answered', `approval ${a.id} was already answered (${a.status})`);
+}
+
+function auditEvent(a: Approval): AuditEventInput {
+  const call = isObject(a.call) ? a.call : {};
+  return {
+    kind: a.status === 'approved' ? 'approval_granted' : 'approval_denied',
+    decisionId: a.decisionId,
+    phase: 'request',
+    // The approver is who acted; the requester and the call are in details and the other columns.
+    user: { sub: a.answeredBy?.sub ?? '', claims: { groups: a.answeredBy?.groups ?? [] } },
+    agentId: a.requester.agent,
+    ...(call.model !== undefined ? { model: call.model as AuditEventInput['model'] } : {}),
+    virtualServer: a.virtual,
+    upstreamServer: a.upstream,
+    target: { type: 'tool', name: a.tool },
+    effect: 'require_approval',
+    reasons: a.answerReasons,
+    approvalId: a.id,
+    // The parked arguments are not repeated here: the request's decision event holds them as policy
+    // allowed them to be kept; the hash binds this answer to them.
+    details: {
+      status: a.status,
+      requester: a.requester,
+      approvers: a.approvers,
+      arguments_hash: a.argumentsHash,
+      expires_at: a.expiresAt.toISOString(),
+    },
+  };
+}
+
+export const approvalsPlugin: FastifyPluginAsync<ApprovalsPluginOptions> = async (
+  app: FastifyInstance,
+  options: ApprovalsPluginOptions,
+) => {
+  installJsonParser(app, { ...DEFAULT_BODY_LIMITS, ...options.limits });
+  useProblemErrors(app);
+  const { store, engine, audit } = options;
+  const entrypoint = options.entrypoint ?? 'airlock/approve';
+  const now = options.now ?? Date.now;
+
+  const caller = async (request: FastifyRequest, reply: FastifyReply): Promise<Approver | undefined> => {
+    let who: Approver | undefined;
+    try {
+      who = await options.authenticate(request);
+    } catch {
+      who = undefined;
+    }
+    if (!who || typeof who.sub !== 'string' || who.sub === '') {
+      reply.header('www-authenticate', 'Bearer');
+      replyProblem(
+        reply,
+        401,
+        'unauthenticated',
+        'Authentication required',
+        'approvals need an identified caller',
+      );
+      return undefined;
+    }
+    return {
+      sub: who.sub,
+      groups: Array.isArray(who.groups) ? who.groups.filter((g) => typeof g === 'string') : [],
+    };
+  };
+
+  app.get('/v1/approvals', async (request, reply) => {
+    if (!(await caller(request, reply))) return reply;
+    const q = (request.query ?? {}) as Record<string, unknown>;
+    const status = q.status;
+    if (status !== undefined && !STATUSES.includes(status as ApprovalStatus))
+      return replyProblem(
+        reply,
+        400,
+        'bad-request',
+        'Bad request',
+        `status must be one of ${STATUSES.join(', ')}`,
+      );
+    let limit: number | undefined;
+    if (q.limit !== undefined) {
+      limit = Number(q.limit);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 500)
+        return replyProblem(
+          reply,
+          400,
+          'bad-request',
+          'Bad request',
+          'limit must be an integer from 1 to 500',
+        );
+    }
+    const after = q.after;
+    if (
+      after !== undefined &&
+      (typeof after !== 'string' || (Number.isNaN(Date.parse(after)) && !UUID.test(after)))
+    )
+      return replyProblem(
+        reply,
+        400,
+        'bad-request',
+        'Bad request',
+        'after must be an approval id or an RFC 3339 time',
+      );
+    const list = await store.list({
+      ...(status !== undefined ? { status: status as ApprovalStatus } : {}),
+      ...(limit !== undefined ? { limit } : {}),
+      ...(after !== undefined ? { after: after as string } : {}),
+    });
+    return { approvals: list.map(approvalJson) };
+  });
+
+  app.get<{ Params: { id: string } }>('/v1/approvals/:id', async (request, reply) => {
+    if (!(await caller(request, reply))) return reply;
+    const a = await store.get(request.params.id);
+    if (!a)
+      return replyProblem(
+        reply,
+        404,
+        'approval-not-found',
+        'Approval not found',
+        `no approval ${request.params.id}`,
+      );
+    return approvalJson(a);
+  });
+
+  const answer =
+    (status: 'approved' | 'denied') =>
+    async (request: FastifyRequest<{ Params: { id: string } }>, reply: FastifyReply) => {
+      const who = await caller(request, reply);
+      if (!who) return reply;
+      const body = request.body;
+      let reason: string | undefined;
+      if (body !== undefined && body !== null) {
+        if (!isObject(body))
+          return replyProblem(reply, 400, 'bad-request', 'Bad request', 'the body must be a JSON object');
+        if (body.reason !== undefined) {
+          if (typeof body.reason !== 'string' || body.reason.length > MAX_REASON)
+            return replyProblem(
+              reply,
+              400,
+              'bad-request',
+              'Bad request',
+              `reason must be a string of at most ${MAX_REASON} characters`,
+            );
+          reason = body.reason;
+        }
+      }
+      const id = request.params.id;
+      const current = await store.get(id);
+      if (!current)
+        return replyProblem(reply, 404, 'approval-not-found', 'Approval not found', `no approval ${id}`);
+      const late = notAnswerable(current);
+      if (late) return refusal(reply, late);
+
+      // Denying is answering too: only someone policy accepts as an approver may do either.
+      const input = {
+        approver: who,
+        approval: { approvers: current.approvers, expires_at: current.expiresAt.toISOString() },
+        call: current.call,
+        time: new Date(now()).toISOString(),
+      };
+      let verdict: unknown;
+      try {
+        const r = engine.evaluate(entrypoint, input);
+        if (!r.defined) throw new EvaluationError(`${entrypoint} gave no result`);
+        verdict = r.result;
+      } catch (err) {
+        const why = err instanceof EvaluationError ? err.message : 'policy evaluation failed';
+        request.log.warn({ err: why, approval: id }, 'approval answer refused: no policy verdict');
+        return replyProblem(
+          reply,
+          503,
+          'policy-unavailable',
+          'Policy unavailable',
+          `cannot decide who may answer: ${why}`,
+        );
+      }
+      if (!isObject(verdict) || verdict.allow !== true) {
+        const reasons =
+          isObject(verdict) && Array.isArray(verdict.reasons)
+            ? verdict.reasons.filter((r) => typeof r === 'string')
+            : [];
+        return reply
+          .code(403)
+          .type('application/problem+json')
+          .send({
+            type: 'https://airlock.dev/problems/approval-forbidden',
+            title: 'Not allowed to answer this approval',
+            status: 403,
+            detail: reasons.length > 0 ? reasons.join('; ') : `${entrypoint} did not allow ${who.sub}`,
+            reasons,
+          });
+      }
+
+      let auditFailed: Error | undefined;
+      try {
+        const answered = await store.answer(
+          id,
+          { status, by: who, ...(reason !== undefined ? { reasons: [reason] } : {}) },
+          {
+            beforeCommit: async (a) => {
+              try {
+                await audit.record(auditEvent(a));
+              } catch (err) {
+                auditFailed = err as Error;
+                throw err;
+              }
+            },
+          },
+        );
+        return approvalJson(answered);
+      } catch (err) {
+        if (auditFailed) {
+          request.log.error(
+            { err: auditFailed.message, approval: id },
+            'approval answer not recorded in the audit trail',
+          );
+          return replyProblem(
+            reply,
+            503,
+            'audit-unavailable',
+            'Audit trail unavailable',
+            'the answer was not recorded, so it was not applied: the approval is still pending',
+          );
+        }
+        if (err instanceof ApprovalError) return refusal(reply, err);
+        throw err;
+      }
+    };
+
+  app.post<{ Params: { id: string } }>('/v1/approvals/:id/approve', answer('approved'));
+  app.post<{ Params: { id: string } }>('/v1/approvals/:id/deny', answer('denied'));
+};

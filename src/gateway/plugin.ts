@@ -1,0 +1,255 @@
+// The fastify plugin serving `/mcp/{virtual}` over MCP Streamable HTTP, stateless: any replica can
+// answer any request. POST carries JSON-RPC; GET opens a notification stream on which the
+// gateway passes on its upstreams' `list_changed` notifications. Requests are bounded in size and
+// nesting, and every caller is identified before the MCP server sees the request.
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import {
+  CallToolRequestSchema,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourcesRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListToolsRequestSchema,
+  ReadResourceRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { jsonDepth } from '../engine/index.js';
+import { IdentityError, replyIdentityError } from '../identity/index.js';
+import {
+  type Caller,
+  callerFromPrincipal,
+  callerFromTestHeader,
+  TEST_PRINCIPAL_HEADER,
+  withMessageMeta,
+} from './caller.js';
+import { GatewayErrorCode } from './errors.js';
+import { type CallContext, Gateway, type GatewayOptions } from './gateway.js';
+import type { ListKind } from './upstream.js';
+
+const PROBLEM_BASE = 'https://airlock.dev/problems/';
+
+function problem(reply: FastifyReply, status: number, type: string, title: string, detail: string) {
+  return reply
+    .code(status)
+    .header('content-type', 'application/problem+json')
+    .send({ type: `${PROBLEM_BASE}${type}`, title, status, detail });
+}
+
+/** A body nested deeper than the limit: answered as a JSON-RPC Invalid Request. */
+class TooDeepError extends Error {
+  override name = 'TooDeepError';
+}
+
+function isToolCall(body: unknown): boolean {
+  const messages = Array.isArray(body) ? body : [body];
+  return messages.some((m) => (m as { method?: unknown } | null)?.method === 'tools/call');
+}
+
+/** An MCP Server answering one HTTP request (or one notification stream) for `caller` on `virtual`. */
+function mcpServer(gateway: Gateway, caller: Caller, virtual: string): Server {
+  const server = new Server(
+    { name: `airlock-${virtual}`, version: '0.1.0' },
+    {
+      capabilities: {
+        tools: { listChanged: true },
+        resources: { listChanged: true },
+        prompts: { listChanged: true },
+      },
+    },
+  );
+  const context = (
+    meta: Record<string, unknown> | undefined,
+    extra?: { signal: AbortSignal; sendNotification: Server['notification'] },
+  ): CallContext => {
+    const token = meta?.progressToken;
+    return {
+      caller: withMessageMeta(caller, meta),
+      virtual,
+      meta,
+      signal: extra?.signal,
+      progress:
+        extra && (typeof token === 'string' || typeof token === 'number')
+          ? (message, elapsed) =>
+              extra.sendNotification({
+                method: 'notifications/progress',
+                params: { progressToken: token, progress: elapsed, message },
+              })
+          : undefined,
+    };
+  };
+  server.setRequestHandler(ListToolsRequestSchema, (r) => gateway.listTools(context(r.params?._meta)));
+  server.setRequestHandler(CallToolRequestSchema, (r, extra) =>
+    gateway.callTool(context(r.params._meta, extra), r.params.name, r.params.arguments ?? {}),
+  );
+  server.setRequestHandler(ListResourcesRequestSchema, (r) =>
+    gateway.listResources(context(r.params?._meta)),
+  );
+  server.setRequestHandler(ListResourceTemplatesRequestSchema, (r) =>
+    gateway.listResourceTemplates(context(r.params?._meta)),
+  );
+  server.setRequestHandler(ReadResourceRequestSchema, (r, extra) =>
+    gateway.readResource(context(r.params._meta, extra), r.params.uri),
+  );
+  server.setRequestHandler(ListPromptsRequestSchema, (r) => gateway.listPrompts(context(r.params?._meta)));
+  server.setRequestHandler(GetPromptRequestSchema, (r, extra) =>
+    gateway.getPrompt(context(r.params._meta, extra), r.params.name, r.params.arguments ?? {}),
+  );
+  return server;
+}
+
+/** Mounts the gateway: `/mcp/{virtual}`. Closes upstream connections and open streams with the app. */
+export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: FastifyInstance, options) => {
+  const gateway = new Gateway(options);
+  const { identity } = options;
+  const limits = gateway.limits;
+  /** Open notification streams per virtual server. */
+  const streams = new Map<string, Set<Server>>();
+  gateway.onListChanged = (virtual: string, kind: ListKind) => {
+    for (const server of streams.get(virtual) ?? []) {
+      const sent =
+        kind === 'tools'
+          ? server.sendToolListChanged()
+          : kind === 'resources'
+            ? server.sendResourceListChanged()
+            : server.sendPromptListChanged();
+      void sent.catch(() => {});
+    }
+  };
+  app.addHook('onClose', async () => {
+    for (const set of streams.values()) for (const server of set) await server.close().catch(() => {});
+    await gateway.close();
+  });
+
+  async function identify(request: FastifyRequest, reply: FastifyReply): Promise<Caller | undefined> {
+    if (identity) {
+      try {
+        const header = request.headers[identity.settings.modelHeader];
+        const principal = await identity.authenticate({
+          authorization: request.headers.authorization,
+          modelHeader: Array.isArray(header) ? header[0] : header,
+        });
+        return callerFromPrincipal(principal);
+      } catch (err) {
+        if (err instanceof IdentityError)
+          request.log.info({ identity_error: err.code }, 'MCP caller not authenticated');
+        replyIdentityError(identity, reply, err);
+        return undefined;
+      }
+    }
+    const caller = options.trustTestPrincipalHeader
+      ? callerFromTestHeader(request.headers[TEST_PRINCIPAL_HEADER])
+      : undefined;
+    if (!caller) problem(reply, 401, 'unauthenticated', 'Unauthorized', 'no identified caller');
+    return caller;
+  }
+
+  async function serve(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    server: Server,
+    transport: StreamableHTTPServerTransport,
+    onClose: () => void,
+  ) {
+    reply.hijack();
+    reply.raw.on('close', () => {
+      onClose();
+      void transport.close();
+      void server.close();
+    });
+    try {
+      await server.connect(transport);
+      await transport.handleRequest(request.raw, reply.raw, request.body);
+    } catch (err) {
+      request.log.error({ err: err instanceof Error ? err.message : String(err) }, 'MCP request failed');
+      if (!reply.raw.headersSent) reply.raw.writeHead(500, { 'content-type': 'application/problem+json' });
+      reply.raw.end(
+        JSON.stringify({
+          type: `${PROBLEM_BASE}internal`,
+          title: 'Internal error',
+          status: 500,
+          detail: 'the MCP request could not be handled',
+        }),
+      );
+    }
+  }
+
+  app.register(async (scope) => {
+    // JSON bodies, their nesting checked on the text before parsing.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
+      if (jsonDepth(text as string, limits.json_depth) < 0)
+        return done(new TooDeepError(`request nested deeper than ${limits.json_depth} levels`));
+      try {
+        done(null, (text as string).trim() === '' ? undefined : JSON.parse(text as string));
+      } catch (err) {
+        done(Object.assign(err as Error, { statusCode: 400 }));
+      }
+    });
+    scope.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _request, reply) => {
+      if (err instanceof TooDeepError)
+        return reply.code(400).send({
+          jsonrpc: '2.0',
+          id: null,
+          error: { code: GatewayErrorCode.InvalidRequest, message: err.message },
+        });
+      if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+        return problem(
+          reply,
+          413,
+          'body-too-large',
+          'Payload too large',
+          `MCP requests are limited to ${limits.body_bytes} bytes`,
+        );
+      const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+      if (status === 400) return problem(reply, 400, 'invalid-json', 'Bad request', err.message);
+      return problem(
+        reply,
+        status,
+        'internal',
+        'Internal error',
+        status === 500 ? 'internal error' : err.message,
+      );
+    });
+
+    scope.route<{ Params: { virtual: string } }>({
+      method: ['GET', 'POST', 'DELETE'],
+      url: '/mcp/:virtual',
+      bodyLimit: limits.body_bytes,
+      handler: async (request, reply) => {
+        const { virtual } = request.params;
+        if (!gateway.hasVirtual(virtual))
+          return problem(reply, 404, 'not-found', 'Not found', `no virtual server ${virtual}`);
+        if (request.method === 'DELETE')
+          return reply
+            .code(405)
+            .header('allow', 'GET, POST')
+            .send({
+              type: `${PROBLEM_BASE}no-sessions`,
+              title: 'Method not allowed',
+              status: 405,
+              detail: 'stateless gateway: there is no session to delete',
+            });
+        const caller = await identify(request, reply);
+        if (!caller) return reply;
+        const server = mcpServer(gateway, caller, virtual);
+        if (request.method === 'GET') {
+          // A notification stream: kept open, told when an upstream's lists change.
+          const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+          let set = streams.get(virtual);
+          if (!set) streams.set(virtual, (set = new Set()));
+          set.add(server);
+          const registered = set;
+          return serve(request, reply, server, transport, () => registered.delete(server));
+        }
+        // A held tools/call streams (SSE) so progress notifications can reach the client.
+        const holds = (options.config.approvals?.hold_seconds ?? 0) > 0 && isToolCall(request.body);
+        const transport = new StreamableHTTPServerTransport({
+          sessionIdGenerator: undefined,
+          enableJsonResponse: !holds,
+        });
+        return serve(request, reply, server, transport, () => {});
+      },
+    });
+  });
+};

@@ -1,0 +1,165 @@
+// `airlock serve` with a gateway: the whole product in one process — identity from a real OpenID
+// provider, the reference policies built at start-up, an HTTP upstream, the approver API, and a
+// destructive call that runs once after a second user approves it.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import t from 'tap';
+import { startServer } from '../../src/cli/commands/serve.js';
+import { ConfigError, validateServeConfig } from '../../src/cli/serve-config.js';
+import { APPROVAL_META_KEY, GatewayErrorCode } from '../../src/gateway/index.js';
+import { githubUpstream, rpcError } from '../gateway/harness.js';
+import { CLIENTS, startIdp } from '../identity/fixtures/idp.js';
+
+const RESOURCE = 'http://127.0.0.1/mcp';
+const dir = mkdtempSync(join(tmpdir(), 'airlock-serve-gateway-'));
+const idp = await startIdp();
+const github = await githubUpstream();
+process.env.AIRLOCK_TEST_GATEWAY_SECRET = CLIENTS.gateway.secret;
+process.env.AIRLOCK_TEST_AGENT_SECRET = CLIENTS.agent.secret;
+
+const identity = {
+  resource: RESOURCE,
+  allow_insecure_http: true,
+  issuers: [
+    {
+      issuer: idp.issuer,
+      exchange_client: {
+        client_id: CLIENTS.gateway.id,
+        client_secret: { env: 'AIRLOCK_TEST_GATEWAY_SECRET' },
+      },
+    },
+  ],
+  agents: { [CLIENTS.agent.id]: { client_secret: { env: 'AIRLOCK_TEST_AGENT_SECRET' } } },
+  upstreams: {
+    github: {
+      mode: 'on_behalf_of' as const,
+      audience: 'https://api.github.example',
+      scopes: ['repo:read', 'repo:write', 'issues:write', 'repo:admin'],
+    },
+  },
+};
+const gateway = {
+  upstreams: [{ name: 'github', transport: 'http' as const, url: github.url }],
+  virtual_servers: [{ name: 'devops', upstreams: ['github'] }],
+};
+const server = await startServer(
+  validateServeConfig(
+    {
+      addr: '127.0.0.1:0',
+      log_level: 'silent',
+      bundle: { source: join(dir, 'airlock.tar.gz'), policies: 'policies' },
+      database: { data_dir: join(dir, 'data') },
+      identity,
+      gateway,
+    },
+    'test',
+  ),
+);
+t.teardown(async () => {
+  await server.close();
+  await github.close();
+  await idp.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const token = (sub: string, groups: string[]) =>
+  idp.userToken({ sub, audience: RESOURCE, extra: { groups } });
+const alice = await token('alice', ['eng']);
+const bob = await token('bob', ['security']);
+
+const agent = new Client({ name: 'devops-agent', version: '1.0.0' });
+await agent.connect(
+  new StreamableHTTPClientTransport(new URL(`${server.url}/mcp/devops`), {
+    requestInit: {
+      headers: { authorization: `Bearer ${alice}`, 'x-airlock-model': 'anthropic/claude-sonnet-4' },
+    },
+  }),
+);
+t.teardown(() => agent.close());
+
+const approvals = (path: string, bearer: string, method = 'GET') =>
+  fetch(`${server.url}/v1/approvals${path}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${bearer}`,
+      ...(method === 'POST' ? { 'content-type': 'application/json' } : {}),
+    },
+    ...(method === 'POST' ? { body: '{}' } : {}),
+  });
+
+t.test('a destructive call waits for a second user, then runs once', async (t) => {
+  const deletes = () => github.seen.filter((s) => s.method === 'tools/call').length;
+  const call = () => agent.callTool({ name: 'github__delete_repo', arguments: { repo: 'corp/web' } });
+  const pending = await rpcError(call());
+  t.equal(pending.code, GatewayErrorCode.ApprovalPending);
+  const id = (pending.data as { approval_id: string }).approval_id;
+  t.equal(deletes(), 0, 'nothing reached the upstream');
+
+  const listed = (await (await approvals('?status=pending', bob)).json()) as {
+    approvals: { id: string; arguments: unknown }[];
+  };
+  t.same(
+    listed.approvals.find((a) => a.id === id)?.arguments,
+    { repo: 'corp/web' },
+    'approvers see exactly what they approve',
+  );
+  t.equal((await approvals('', 'not-a-token')).status, 401);
+
+  const self = await approvals(`/${id}/approve`, alice, 'POST');
+  t.equal(self.status, 403);
+  t.match(await self.json(), { detail: /requester may not approve their own call/ });
+
+  const ok = await approvals(`/${id}/approve`, bob, 'POST');
+  t.equal(ok.status, 200);
+  t.match(await ok.json(), { id, status: 'approved' });
+
+  const ran = await call();
+  t.same(ran.content, [{ type: 'text', text: 'deleted corp/web' }]);
+  t.equal(deletes(), 1);
+  const replay = await rpcError(
+    agent.callTool({
+      name: 'github__delete_repo',
+      arguments: { repo: 'corp/web' },
+      _meta: { [APPROVAL_META_KEY]: id },
+    }),
+  );
+  t.equal(replay.code, GatewayErrorCode.ApprovalRefused);
+  t.equal((replay.data as { reason: string }).reason, 'replayed');
+  t.equal(deletes(), 1, 'ran exactly once');
+});
+
+t.test('a gateway needs identity, and every HTTP upstream a credential mode', async (t) => {
+  t.throws(() => validateServeConfig({ gateway }, 'airlock.yaml'), {
+    name: 'ConfigError',
+    message: /gateway needs an identity section/,
+  });
+  t.throws(
+    () =>
+      validateServeConfig(
+        { gateway: { ...gateway, virtual_servers: [{ name: 'x', upstreams: ['nope'] }] }, identity },
+        'airlock.yaml',
+      ),
+    { message: /airlock.yaml: gateway: .*names unknown upstream nope/ },
+  );
+  await t.rejects(
+    startServer(
+      validateServeConfig(
+        {
+          addr: '127.0.0.1:0',
+          log_level: 'silent',
+          bundle: { source: join(dir, 'airlock.tar.gz') },
+          database: { data_dir: join(dir, 'data2') },
+          identity: { ...identity, upstreams: {} },
+          gateway,
+        },
+        'test',
+      ),
+    ),
+    new ConfigError(
+      'identity.upstreams has no credential mode for github: say on_behalf_of, static or none for each HTTP upstream',
+    ),
+  );
+});

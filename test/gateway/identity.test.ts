@@ -1,0 +1,127 @@
+// The gateway with real identity: callers present JWT access tokens from a real OpenID provider
+// (oidc-provider on loopback); the upstream receives a token exchanged for the user with the agent as
+// actor (RFC 8693) — never the caller's own token; identity failures stop the call.
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { decodeJwt } from 'jose';
+import t from 'tap';
+import { GatewayErrorCode } from '../../src/gateway/index.js';
+import { createIdentity } from '../../src/identity/index.js';
+import { CLIENTS, startIdp } from '../identity/fixtures/idp.js';
+import { githubUpstream, referenceEngine, rpcError, startAirlock } from './harness.js';
+
+const RESOURCE = 'http://127.0.0.1/mcp';
+const GITHUB_AUD = 'https://api.github.example';
+
+const idp = await startIdp();
+const github = await githubUpstream();
+const identity = createIdentity(
+  {
+    resource: RESOURCE,
+    allow_insecure_http: true,
+    issuers: [
+      {
+        issuer: idp.issuer,
+        exchange_client: { client_id: CLIENTS.gateway.id, client_secret: { env: 'GATEWAY_SECRET' } },
+      },
+    ],
+    agents: { [CLIENTS.agent.id]: { client_secret: { env: 'AGENT_SECRET' } } },
+    upstreams: {
+      github: {
+        mode: 'on_behalf_of',
+        audience: GITHUB_AUD,
+        scopes: ['repo:read', 'repo:write', 'issues:write', 'repo:admin'],
+      },
+    },
+  },
+  { env: { GATEWAY_SECRET: CLIENTS.gateway.secret, AGENT_SECRET: CLIENTS.agent.secret } },
+);
+const airlock = await startAirlock(github.url, {
+  engine: await referenceEngine(),
+  identity,
+  topology: {
+    upstreams: [{ name: 'github', transport: 'http', url: github.url, timeout_ms: 5000 }],
+    virtual_servers: [{ name: 'devops', upstreams: ['github'] }],
+  },
+});
+t.teardown(async () => {
+  await airlock.close();
+  await github.close();
+  await idp.close();
+});
+
+async function connect(token: string | undefined) {
+  const client = new Client({ name: 'agent', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${airlock.base}/mcp/devops`), {
+      requestInit: {
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          'x-airlock-model': 'anthropic/claude-sonnet-4',
+        },
+      },
+    }),
+  );
+  return client;
+}
+
+const aliceToken = await idp.userToken({ sub: 'alice', audience: RESOURCE, extra: { groups: ['eng'] } });
+
+t.test('no token: 401 with a WWW-Authenticate challenge naming the metadata document', async (t) => {
+  const r = await fetch(`${airlock.base}/mcp/devops`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+  });
+  t.equal(r.status, 401);
+  t.match(r.headers.get('www-authenticate'), /^Bearer .*resource_metadata="/);
+  const forged = await fetch(`${airlock.base}/mcp/devops`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${aliceToken.slice(0, -4)}AAAA`,
+    },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+  });
+  t.equal(forged.status, 401, 'a token with a broken signature is refused');
+  t.equal(github.seen.length, 0, 'nothing reached the upstream');
+});
+
+t.test('the upstream receives a token exchanged for alice, with the agent as actor', async (t) => {
+  const client = await connect(aliceToken);
+  t.teardown(() => client.close());
+  const { tools } = await client.listTools();
+  t.same(tools.map((x) => x.name).sort(), ['github__delete_repo', 'github__list_repos']);
+  const r = await client.callTool({ name: 'github__list_repos', arguments: {} });
+  t.same(r.content, [{ type: 'text', text: 'corp/payments, corp/web' }]);
+  const call = github.seen.findLast((s) => s.method === 'tools/call')!;
+  t.ok(call.authorization, 'the call carried a credential');
+  const presented = call.authorization!.slice('Bearer '.length);
+  t.not(presented, aliceToken, "never the caller's own token");
+  const claims = decodeJwt(presented);
+  t.equal(claims.sub, 'alice');
+  t.equal(claims.aud, GITHUB_AUD);
+  t.same(claims.act, { sub: CLIENTS.agent.id });
+  t.equal(claims.scope, 'repo:read', "narrowed to the policy's scopes for the tool");
+  const decision = airlock.events.findLast((e) => e.kind === 'decision' && e.phase === 'request');
+  t.same(decision?.user, { sub: 'alice' });
+  t.equal(decision?.agentId, CLIENTS.agent.id);
+});
+
+t.test('an exchange the IdP refuses stops the call: fail closed, nothing forwarded', async (t) => {
+  idp.refusedAudiences.add(GITHUB_AUD);
+  t.teardown(() => idp.refusedAudiences.delete(GITHUB_AUD));
+  // A different user, so no cached exchanged token applies.
+  const token = await idp.userToken({ sub: 'bob', audience: RESOURCE, extra: { groups: ['eng'] } });
+  const client = await connect(token);
+  t.teardown(() => client.close());
+  const before = github.seen.filter((s) => s.method === 'tools/call').length;
+  const err = await rpcError(client.callTool({ name: 'github__list_repos', arguments: {} }));
+  t.equal(err.code, GatewayErrorCode.PolicyUnavailable);
+  t.match(err.message, /no upstream credential for github/);
+  t.equal(github.seen.filter((s) => s.method === 'tools/call').length, before);
+  const result = airlock.events.at(-1);
+  t.equal(result?.kind, 'call_result');
+  t.match(result?.details, { error: /no upstream credential/ });
+});
