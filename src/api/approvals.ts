@@ -153,8 +153,50 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsPluginOptions> = async
     };
   };
 
+  /** What `airlock/approve` says of `who` answering `a` now; throws EvaluationError without a verdict. */
+  const verdictFor = (who: Approver, a: Approval): { allow: boolean; reasons: string[] } => {
+    const input = {
+      approver: who,
+      approval: { approvers: a.approvers, expires_at: a.expiresAt.toISOString() },
+      call: a.call,
+      time: new Date(now()).toISOString(),
+    };
+    let verdict: unknown;
+    try {
+      const r = engine.evaluate(entrypoint, input);
+      if (!r.defined) throw new EvaluationError(`${entrypoint} gave no result`);
+      verdict = r.result;
+    } catch (err) {
+      throw err instanceof EvaluationError ? err : new EvaluationError('policy evaluation failed');
+    }
+    const reasons =
+      isObject(verdict) && Array.isArray(verdict.reasons)
+        ? verdict.reasons.filter((r): r is string => typeof r === 'string')
+        : [];
+    return { allow: isObject(verdict) && verdict.allow === true, reasons };
+  };
+
+  /**
+   * Parked calls hold exact arguments, so a caller sees only their own and those the policy would
+   * let them answer; anything else answers like an unknown id.
+   */
+  const visibleTo = (who: Approver, a: Approval): boolean =>
+    a.requester.sub === who.sub || verdictFor(who, a).allow;
+
+  const unavailable = (reply: FastifyReply, err: unknown) => {
+    if (!(err instanceof EvaluationError)) throw err;
+    return replyProblem(
+      reply,
+      503,
+      'policy-unavailable',
+      'Policy unavailable',
+      `cannot decide who may see or answer approvals: ${err.message}`,
+    );
+  };
+
   app.get('/v1/approvals', async (request, reply) => {
-    if (!(await caller(request, reply))) return reply;
+    const who = await caller(request, reply);
+    if (!who) return reply;
     const q = (request.query ?? {}) as Record<string, unknown>;
     const status = q.status;
     if (status !== undefined && !STATUSES.includes(status as ApprovalStatus))
@@ -194,13 +236,24 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsPluginOptions> = async
       ...(limit !== undefined ? { limit } : {}),
       ...(after !== undefined ? { after: after as string } : {}),
     });
-    return { approvals: list.map(approvalJson) };
+    try {
+      return { approvals: list.filter((a) => visibleTo(who, a)).map(approvalJson) };
+    } catch (err) {
+      return unavailable(reply, err);
+    }
   });
 
   app.get<{ Params: { id: string } }>('/v1/approvals/:id', async (request, reply) => {
-    if (!(await caller(request, reply))) return reply;
+    const who = await caller(request, reply);
+    if (!who) return reply;
     const a = await store.get(request.params.id);
-    if (!a)
+    let visible: boolean;
+    try {
+      visible = a !== undefined && visibleTo(who, a);
+    } catch (err) {
+      return unavailable(reply, err);
+    }
+    if (!a || !visible)
       return replyProblem(
         reply,
         404,
@@ -241,33 +294,16 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsPluginOptions> = async
       if (late) return refusal(reply, late);
 
       // Denying is answering too: only someone policy accepts as an approver may do either.
-      const input = {
-        approver: who,
-        approval: { approvers: current.approvers, expires_at: current.expiresAt.toISOString() },
-        call: current.call,
-        time: new Date(now()).toISOString(),
-      };
-      let verdict: unknown;
+      let verdict: { allow: boolean; reasons: string[] };
       try {
-        const r = engine.evaluate(entrypoint, input);
-        if (!r.defined) throw new EvaluationError(`${entrypoint} gave no result`);
-        verdict = r.result;
+        verdict = verdictFor(who, current);
       } catch (err) {
-        const why = err instanceof EvaluationError ? err.message : 'policy evaluation failed';
-        request.log.warn({ err: why, approval: id }, 'approval answer refused: no policy verdict');
-        return replyProblem(
-          reply,
-          503,
-          'policy-unavailable',
-          'Policy unavailable',
-          `cannot decide who may answer: ${why}`,
-        );
+        if (err instanceof EvaluationError)
+          request.log.warn({ err: err.message, approval: id }, 'approval answer refused: no policy verdict');
+        return unavailable(reply, err);
       }
-      if (!isObject(verdict) || verdict.allow !== true) {
-        const reasons =
-          isObject(verdict) && Array.isArray(verdict.reasons)
-            ? verdict.reasons.filter((r) => typeof r === 'string')
-            : [];
+      if (!verdict.allow) {
+        const { reasons } = verdict;
         return reply
           .code(403)
           .type('application/problem+json')

@@ -160,6 +160,23 @@ function apiSuite(t: Test, backend: Backend): void {
     });
     t.equal(one.statusCode, 200);
     t.same(one.json(), approvals[0]);
+    // Parked arguments are shown only to the requester and to those the policy lets answer.
+    const mine = await app.inject({ method: 'GET', url: '/v1/approvals', headers: as('alice;eng') });
+    t.ok(
+      mine.json().approvals.some((x: { id: string }) => x.id === a.id),
+      'the requester sees their own parked call',
+    );
+    const stranger = await app.inject({ method: 'GET', url: '/v1/approvals', headers: as('eve;eng') });
+    t.notOk(
+      stranger.json().approvals.some((x: { id: string }) => x.id === a.id),
+      'someone who may not answer it does not see it',
+    );
+    problem(
+      t,
+      await app.inject({ method: 'GET', url: `/v1/approvals/${a.id}`, headers: as('eve;eng') }),
+      404,
+      /approval-not-found$/,
+    );
     problem(
       t,
       await app.inject({

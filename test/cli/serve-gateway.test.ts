@@ -131,6 +131,35 @@ t.test('a destructive call waits for a second user, then runs once', async (t) =
   t.equal(deletes(), 1, 'ran exactly once');
 });
 
+t.test("instant revocation: an admin's live data write, and alice's very next call is denied", async (t) => {
+  const admin = await token('carol', ['admins']);
+  const before = await agent.callTool({ name: 'github__list_repos', arguments: {} });
+  t.same(before.content, [{ type: 'text', text: 'corp/payments, corp/web' }]);
+  const write = await fetch(`${server.url}/v1/data/revocations/users/alice`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+    body: 'true',
+  });
+  t.equal(write.status, 204, 'an identity-verified admin may write live data');
+  t.teardown(() =>
+    fetch(`${server.url}/v1/data/revocations/users/alice`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${admin}` },
+    }),
+  );
+  const denied = await rpcError(agent.listTools());
+  t.equal(denied.code, GatewayErrorCode.Denied);
+  t.match(denied.message, /alice/);
+  const notAdmin = await fetch(`${server.url}/v1/data/revocations/users/bob`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
+    body: 'true',
+  });
+  // OPA's Data API answers a policy refusal with 401 and code "unauthorized".
+  t.equal(notAdmin.status, 401);
+  t.match(await notAdmin.json(), { code: 'unauthorized', message: /rejected by administrative policy/ });
+});
+
 t.test('a gateway needs identity, and every HTTP upstream a credential mode', async (t) => {
   t.throws(() => validateServeConfig({ gateway }, 'airlock.yaml'), {
     name: 'ConfigError',

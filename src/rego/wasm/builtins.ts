@@ -51,6 +51,17 @@ export const NATIVE_BUILTINS: ReadonlyMap<string, NativeBuiltin> = new Map([
   ['is_set', { runtime: 'rt_b_is_set', arity: 1 }],
   ['object.remove', { runtime: 'rt_b_object_remove', arity: 2, errors: true }],
   ['object.filter', { runtime: 'rt_b_object_filter', arity: 2, errors: true }],
+  // Strings, on UTF-8 bytes (exact for valid UTF-8). A non-string operand, non-ASCII text to
+  // case-map or an empty indexof needle goes to the host, whose errors and answers stay the reference.
+  ['startswith', { runtime: 'rt_b_startswith', arity: 2, errors: true, defer: true }],
+  ['endswith', { runtime: 'rt_b_endswith', arity: 2, errors: true, defer: true }],
+  ['contains', { runtime: 'rt_b_contains', arity: 2, errors: true, defer: true }],
+  ['trim_prefix', { runtime: 'rt_b_trim_prefix', arity: 2, errors: true, defer: true }],
+  ['trim_suffix', { runtime: 'rt_b_trim_suffix', arity: 2, errors: true, defer: true }],
+  ['indexof', { runtime: 'rt_b_indexof', arity: 2, errors: true, defer: true }],
+  ['concat', { runtime: 'rt_b_concat', arity: 2, errors: true, defer: true }],
+  ['lower', { runtime: 'rt_b_lower', arity: 1, errors: true, defer: true }],
+  ['upper', { runtime: 'rt_b_upper', arity: 1, errors: true, defer: true }],
   // %v %s %d %% with exact numbers and OPA's composite syntax; anything else goes to the host.
   ['sprintf', { runtime: 'rt_b_sprintf', arity: 2, errors: true, defer: true }],
 ]);

@@ -14,6 +14,7 @@ import {
 import { compare, equal } from "./compare";
 import { dump, parseErrorMessage, parseText } from "./json";
 import { sprintf } from "./format";
+import { concat, contains, endsWith, indexOf, lower, startsWith, trimPrefix, trimSuffix, upper } from "./strings";
 import { ERR_TYPE_KEYS, ERR_TYPE_OBJECT, objectFilter, objectRemove } from "./objects";
 import { isType, setAnd, setIntersection, setOr, setUnion, typeName as typeNameValue } from "./sets";
 import { mkNumberText, scanNumber } from "./number";
@@ -346,6 +347,33 @@ export function rt_b_div(a: usize, b: usize): usize {
 }
 export function rt_b_sprintf(f: usize, args: usize): usize {
   return sprintf(f, args);
+}
+export function rt_b_startswith(a: usize, b: usize): usize {
+  return startsWith(a, b);
+}
+export function rt_b_endswith(a: usize, b: usize): usize {
+  return endsWith(a, b);
+}
+export function rt_b_contains(a: usize, b: usize): usize {
+  return contains(a, b);
+}
+export function rt_b_trim_prefix(a: usize, b: usize): usize {
+  return trimPrefix(a, b);
+}
+export function rt_b_trim_suffix(a: usize, b: usize): usize {
+  return trimSuffix(a, b);
+}
+export function rt_b_indexof(a: usize, b: usize): usize {
+  return indexOf(a, b);
+}
+export function rt_b_concat(d: usize, coll: usize): usize {
+  return concat(d, coll);
+}
+export function rt_b_lower(a: usize): usize {
+  return lower(a);
+}
+export function rt_b_upper(a: usize): usize {
+  return upper(a);
 }
 export function rt_b_or(a: usize, b: usize): usize {
   return setOr(a, b);
