@@ -8,8 +8,9 @@ import { approvalsPlugin } from '../../src/api/approvals.js';
 import type { AuditStore } from '../../src/audit/index.js';
 import { loadPolicyTree } from '../../src/cli/policy-files.js';
 import { buildBundle, Engine } from '../../src/engine/index.js';
-import { ApprovalStore, type ParkRequest } from '../../src/gateway/approvals.js';
+import { ApprovalStore } from '../../src/gateway/approvals.js';
 import { type Backend, pgliteBackend, postgresBackend } from '../audit/backends.js';
+import { parkRequest } from '../gateway/approval-fixture.js';
 
 const POLICIES = fileURLToPath(new URL('../../policies', import.meta.url));
 const APPROVER = 'x-test-approver';
@@ -33,32 +34,6 @@ async function testAuthenticate(request: { headers: Record<string, unknown> }) {
       .split(',')
       .map((g) => g.trim())
       .filter(Boolean),
-  };
-}
-
-/** A parked delete_customer call by alice through devops-agent, needing group security. */
-function parkRequest(overrides: Partial<ParkRequest> = {}): ParkRequest {
-  const args = overrides.arguments ?? { id: 'c-42' };
-  return {
-    decisionId: '7d0e4c52-3f4c-4b7e-9a55-0c7f3a2b9e10',
-    virtual: 'devops',
-    upstream: 'crm',
-    tool: 'delete_customer',
-    arguments: args,
-    call: {
-      phase: 'request',
-      action: 'tools/call',
-      user: { sub: 'alice', groups: ['eng'] },
-      agent: { id: 'devops-agent' },
-      server: { name: 'crm', virtual: 'devops' },
-      tool: { name: 'delete_customer' },
-      arguments: args,
-    },
-    requester: { sub: 'alice', agent: 'devops-agent' },
-    approvers: ['group:security'],
-    ttlSeconds: 3600,
-    reasons: ['destructive tool delete_customer needs approval from group security'],
-    ...overrides,
   };
 }
 

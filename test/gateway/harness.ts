@@ -2,7 +2,7 @@
 // HTTP upstream (in process) and a real stdio upstream (test/fixtures/gateway), Airlock on loopback,
 // and SDK clients speaking to it.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, type Server as HttpServer, type IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,6 +42,42 @@ export async function referenceEngine(): Promise<Engine> {
   const engine = new Engine();
   await engine.activate(built.bundle, 'test');
   return engine;
+}
+
+/**
+ * Serves a fresh McpServer from `build` per request over stateless Streamable HTTP on loopback;
+ * `onMessage` sees each JSON-RPC message with its HTTP request first.
+ */
+async function serveMcp(
+  build: () => McpServer,
+  onMessage: (message: { method?: string }, req: IncomingMessage) => void,
+): Promise<{ url: string; close: () => Promise<void> }> {
+  const http: HttpServer = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined;
+    for (const m of Array.isArray(body) ? body : [body]) if (m) onMessage(m, req);
+    const server = build();
+    const transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: undefined,
+      enableJsonResponse: true,
+    });
+    res.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
+  });
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`,
+    close: () =>
+      new Promise<void>((r) => {
+        http.closeAllConnections();
+        http.close(() => r());
+      }),
+  };
 }
 
 /** The crm upstream: a real MCP server over stateless Streamable HTTP on loopback. */
@@ -100,35 +136,10 @@ export async function crmUpstream(): Promise<{
     }));
     return s;
   };
-  const http: HttpServer = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined;
-    for (const m of Array.isArray(body) ? body : [body]) if (m?.method) methods.push(m.method);
-    const server = build();
-    const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: undefined,
-      enableJsonResponse: true,
-    });
-    res.on('close', () => {
-      void transport.close();
-      void server.close();
-    });
-    await server.connect(transport);
-    await transport.handleRequest(req, res, body);
+  const served = await serveMcp(build, (m) => {
+    if (m.method) methods.push(m.method);
   });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  const addr = http.address() as { port: number };
-  return {
-    url: `http://127.0.0.1:${addr.port}/mcp`,
-    calls,
-    methods,
-    close: () =>
-      new Promise<void>((r) => {
-        http.closeAllConnections();
-        http.close(() => r());
-      }),
-  };
+  return { ...served, calls, methods };
 }
 
 export interface Airlock {
@@ -252,31 +263,8 @@ export async function githubUpstream() {
     );
     return s;
   };
-  const http: HttpServer = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined;
-    if (body?.method) seen.push({ method: body.method, authorization: req.headers.authorization });
-    const server = build();
-    const transport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: undefined,
-      enableJsonResponse: true,
-    });
-    res.on('close', () => {
-      void transport.close();
-      void server.close();
-    });
-    await server.connect(transport);
-    await transport.handleRequest(req, res, body);
+  const served = await serveMcp(build, (m, req) => {
+    if (m.method) seen.push({ method: m.method, authorization: req.headers.authorization });
   });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`,
-    seen,
-    close: () =>
-      new Promise<void>((r) => {
-        http.closeAllConnections();
-        http.close(() => r());
-      }),
-  };
+  return { ...served, seen };
 }
