@@ -123,10 +123,19 @@ function validatePolicy(policy: ir.Policy): void {
   }
 }
 
+// Memoisation of rules' funcs (see addMemoised): the evaluation's table and its input and data.
+const MEMO_TABLE = 'memo_table';
+const MEMO_INPUT = 'memo_input';
+const MEMO_DATA = 'memo_data';
+/** Name suffix of a memoised func's body. */
+const MEMO_BODY_SUFFIX = '.body';
+
 /** One compiled func: its wasm name and parameter count. */
 interface FuncSig {
   readonly wasmName: string;
   readonly arity: number;
+  /** For a rule's func (params input and data only): its slot in the evaluation's memo table. */
+  readonly memoSlot?: number;
 }
 
 /** A block level of the IR: its wasm label and, for `with`, what to restore when a break leaves it. */
@@ -150,6 +159,8 @@ class Linker {
   private heapGlobal = '';
   /** The runtime's host-call global (RT_HOST_CALL): call-site text address during a host call, else 0. */
   hostCallGlobal = '';
+  /** Number of memoised funcs (slots of the memo table). */
+  private memoSlots = 0;
   private memoryName = '';
 
   constructor(
@@ -223,9 +234,14 @@ class Linker {
 
     policy.funcs.forEach((f, i) => {
       const wasmName = `f${i}`;
-      this.funcs.set(f.name, { wasmName, arity: f.params.length });
+      // A func of input and data alone is a rule's value: the same for the same input and data.
+      const memoSlot = f.params.length === 2 ? this.memoSlots++ : undefined;
+      this.funcs.set(f.name, { wasmName, arity: f.params.length, memoSlot });
       if (f.path) this.dynamicFuncs.push({ path: f.path, arity: f.params.length, wasmName });
     });
+    if (this.memoSlots > 0) {
+      for (const g of [MEMO_TABLE, MEMO_INPUT, MEMO_DATA]) mod.addGlobal(g, i32, true, mod.i32.const(0));
+    }
     for (const f of policy.funcs) new FunctionCompiler(this, f.name).compileFunc(f);
     policy.plans.forEach((p, i) => {
       new FunctionCompiler(this, `plan ${p.name}`).compilePlan(p, `p${i}`);
@@ -338,6 +354,14 @@ class Linker {
     const { mod } = this;
     mod.removeFunction(this.planEvalName);
     const body: binaryen.ExpressionRef[] = [];
+    if (this.memoSlots > 0) {
+      // A fresh memo table per evaluation, valid for the evaluation's own input and data.
+      body.push(
+        mod.global.set(MEMO_TABLE, mod.call(this.rt('rt_memo_table'), [mod.i32.const(this.memoSlots)], i32)),
+        mod.global.set(MEMO_INPUT, mod.local.get(1, i32)),
+        mod.global.set(MEMO_DATA, mod.local.get(2, i32)),
+      );
+    }
     this.policy.plans.forEach((_, i) => {
       body.push(
         mod.if(
@@ -462,13 +486,52 @@ class FunctionCompiler {
     body.push(this.m.return(this.get(f.return)));
     const sig = this.l.func(f.name);
     if (!sig) throw new Error('unknown func');
-    this.m.addFunction(
-      sig.wasmName,
-      binaryen.createType(new Array<number>(f.params.length).fill(i32)),
-      i32,
-      this.vars,
-      this.m.block(null, body, i32),
+    const params = binaryen.createType(new Array<number>(f.params.length).fill(i32));
+    if (sig.memoSlot === undefined) {
+      this.m.addFunction(sig.wasmName, params, i32, this.vars, this.m.block(null, body, i32));
+      return;
+    }
+    const bodyName = `${sig.wasmName}${MEMO_BODY_SUFFIX}`;
+    this.m.addFunction(bodyName, params, i32, this.vars, this.m.block(null, body, i32));
+    this.l.generatedFunctions.push(bodyName);
+    this.addMemoised(sig.wasmName, bodyName, sig.memoSlot);
+  }
+
+  /**
+   * A rule's func that evaluates its body once per evaluation: called with the evaluation's
+   * own input and data (a `with` replacing either makes new values, so other addresses), it
+   * keeps the value in its memo table slot (1 for undefined: no value lives at address 1)
+   * and answers later calls from there. Rego has no recursion, so a slot is never read while
+   * its body runs. OPA's Wasm compiler memoises the same funcs.
+   */
+  private addMemoised(name: string, bodyName: string, slot: number): void {
+    const m = this.m;
+    const params = binaryen.createType([i32, i32]);
+    const callBody = () => m.call(bodyName, [m.local.get(0, i32), m.local.get(1, i32)], i32);
+    const cell = () => m.i32.add(m.global.get(MEMO_TABLE, i32), m.i32.const(slot * 4));
+    const v = 2;
+    const own = m.i32.and(
+      m.i32.eq(m.local.get(0, i32), m.global.get(MEMO_INPUT, i32)),
+      m.i32.eq(m.local.get(1, i32), m.global.get(MEMO_DATA, i32)),
     );
+    const memoised = m.block(null, [
+      m.local.set(v, m.i32.load(0, 4, cell())),
+      m.if(
+        m.i32.ne(m.local.get(v, i32), m.i32.const(0)),
+        m.return(
+          m.select(m.i32.eq(m.local.get(v, i32), m.i32.const(1)), m.i32.const(0), m.local.get(v, i32)),
+        ),
+      ),
+      m.local.set(v, callBody()),
+      m.i32.store(
+        0,
+        4,
+        cell(),
+        m.select(m.i32.eqz(m.local.get(v, i32)), m.i32.const(1), m.local.get(v, i32)),
+      ),
+      m.return(m.local.get(v, i32)),
+    ]);
+    m.addFunction(name, params, i32, [i32], m.block(null, [m.if(own, memoised), m.return(callBody())], i32));
   }
 
   compilePlan(p: ir.Plan, wasmName: string): void {

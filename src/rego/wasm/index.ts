@@ -45,8 +45,10 @@
 // Built-ins. Those in builtins.ts NATIVE_BUILTINS run in the runtime
 // (comparisons, count, membership; exact arithmetic plus, minus, mul, rem, div,
 // sum, product; the set and type built-ins or, and, union, intersection,
-// type_name, is_*, which must see sets and non-string keys as they are; and
-// sprintf for the formats it reproduces exactly); every other built-in in static.builtinFuncs gets an id (in listed
+// type_name, is_*, which must see sets and non-string keys as they are; the
+// string built-ins startswith, endswith, contains, trim_prefix, trim_suffix,
+// indexof, concat, lower and upper on UTF-8 bytes; and sprintf for the formats
+// it reproduces exactly); every other built-in in static.builtinFuncs gets an id (in listed
 // order) in the `builtins` table and is called through
 // env.opa_builtin<arity>(id, 0, args…), which the SDK serves from its own or
 // the caller's custom built-ins. A host result of 0 is undefined. Undefined
@@ -55,9 +57,16 @@
 // generated code then calls rt_builtin_error with the built-in's name and the
 // call site, which aborts with e.g. `p.rego:3:7: eval_builtin_error: div:
 // divide by zero` or `… eval_type_error: plus: operand 1 must be number but got
-// string`. A native marked `defer` (sprintf) may instead return code 4, and the
+// string`. A native marked `defer` (sprintf, the string built-ins) may instead return code 4, and the
 // generated code then calls the host's implementation, so such built-ins are
 // listed in the `builtins` table as well.
+//
+// Rules are memoised per evaluation, as by OPA's own Wasm compiler: a func of
+// input and data alone (a rule's value) called with the evaluation's own input
+// and data runs its body once and keeps the value (or undefined) in a table
+// the plan dispatcher allocates for each evaluation (rt_memo_table). `with`
+// on input or data makes new values, so calls under it run the body; mocks
+// are planned as separate funcs with their own slots.
 //
 // Host calls are lossless (the module's contract with its host). Around each
 // env.opa_builtinN call the generated code stores the address of the call's

@@ -6,7 +6,7 @@
 //   - it sets RT_HEAP_PTR's start value after its static data,
 //   - and it drops every export whose name starts with `rt_` or `RT_`.
 
-import { Buf, RT_HEAP_PTR, alloc, fatal, fatalBuf } from "./heap";
+import { Buf, RT_HEAP_PTR, alloc, allocZero, fatal, fatalBuf } from "./heap";
 import {
   ERR_DIV_ZERO, ERR_ELEM_NUMBER, ERR_FLOAT_MOD, ERR_TOO_LARGE, ERR_TYPE, ERR_TYPE_COLL, ERR_TYPE_SET,
   div, minus, mul, plus, product, rem, sum,
@@ -296,6 +296,10 @@ export function rt_to_index(v: usize): i32 {
   const x = load<i64>(n, 8);
   if (load<u8>(n, 1) == 0 || x < 0 || x > 0x7fffffff) return -1;
   return <i32>x;
+}
+/** The memo table of one evaluation: `slots` zeroed u32 cells (see compile.ts addMemoised). */
+export function rt_memo_table(slots: u32): usize {
+  return allocZero(<usize>slots << 2);
 }
 /** Parses static JSON text (entrypoints/builtins tables); aborts on error. */
 export function rt_json(p: usize, n: u32): usize {
