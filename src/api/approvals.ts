@@ -33,6 +33,7 @@ export interface ApprovalsPluginOptions {
   store: ApprovalStore;
   engine: Engine;
   /** Who is calling, or undefined (401). */
+  /** The caller, or undefined (401). May throw; an error with `status: 503` answers 503. */
   authenticate: (request: FastifyRequest) => Promise<Approver | undefined>;
   /** Where approval_granted / approval_denied events go; awaited before the answer takes effect. */
   audit: Pick<AuditStore, 'record'>;
@@ -133,7 +134,13 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsPluginOptions> = async
     let who: Approver | undefined;
     try {
       who = await options.authenticate(request);
-    } catch {
+    } catch (err) {
+      // An identity provider that cannot be reached is not the caller's fault: 503, retry later.
+      if ((err as { status?: unknown }).status === 503) {
+        reply.header('retry-after', '5');
+        replyProblem(reply, 503, 'idp-unavailable', 'Identity provider unavailable', (err as Error).message);
+        return undefined;
+      }
       who = undefined;
     }
     if (!who || typeof who.sub !== 'string' || who.sub === '') {

@@ -17,6 +17,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { jsonDepth } from '../engine/index.js';
 import { IdentityError, replyIdentityError } from '../identity/index.js';
 import {
+  agentKey,
   type Caller,
   callerFromPrincipal,
   callerFromTestHeader,
@@ -105,6 +106,8 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
   const limits = gateway.limits;
   /** Open notification streams per virtual server. */
   const streams = new Map<string, Set<Server>>();
+  /** Open notification streams per agent. */
+  const openStreams = new Map<string, number>();
   gateway.onListChanged = (virtual: string, kind: ListKind) => {
     for (const server of streams.get(virtual) ?? []) {
       const sent =
@@ -234,13 +237,30 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
         if (!caller) return reply;
         const server = mcpServer(gateway, caller, virtual);
         if (request.method === 'GET') {
-          // A notification stream: kept open, told when an upstream's lists change.
+          // A notification stream: kept open, told when an upstream's lists change. Bounded per
+          // agent by the same number as its calls in flight.
+          const agent = agentKey(caller);
+          const open = openStreams.get(agent) ?? 0;
+          if (open >= limits.concurrent_calls_per_agent)
+            return problem(
+              reply.header('retry-after', '5'),
+              429,
+              'too-many-streams',
+              'Too many notification streams',
+              `agent ${agent} already has ${open} notification streams open (limit ${limits.concurrent_calls_per_agent})`,
+            );
+          openStreams.set(agent, open + 1);
           const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
           let set = streams.get(virtual);
           if (!set) streams.set(virtual, (set = new Set()));
           set.add(server);
           const registered = set;
-          return serve(request, reply, server, transport, () => registered.delete(server));
+          return serve(request, reply, server, transport, () => {
+            registered.delete(server);
+            const n = (openStreams.get(agent) ?? 1) - 1;
+            if (n <= 0) openStreams.delete(agent);
+            else openStreams.set(agent, n);
+          });
         }
         // A held tools/call streams (SSE) so progress notifications can reach the client.
         const holds = (options.config.approvals?.hold_seconds ?? 0) > 0 && isToolCall(request.body);

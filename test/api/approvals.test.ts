@@ -176,7 +176,7 @@ function apiSuite(t: Test, backend: Backend): void {
     );
   });
 
-  t.test('unauthenticated callers get 401 everywhere', async (t) => {
+  t.test('unauthenticated callers get 401 everywhere; an unreachable IdP 503', async (t) => {
     const a = await store.park(parkRequest());
     for (const [method, url] of [
       ['GET', '/v1/approvals'],
@@ -188,6 +188,24 @@ function apiSuite(t: Test, backend: Backend): void {
       problem(t, res, 401, /unauthenticated$/);
       t.equal(res.headers['www-authenticate'], 'Bearer');
     }
+    t.equal((await store.get(a.id))?.status, 'pending');
+    // An identity provider that cannot be reached is a 503, not the caller's 401.
+    const down = Fastify({ logger: false });
+    await down.register(approvalsPlugin, {
+      store,
+      engine,
+      audit,
+      now,
+      authenticate: async () => {
+        throw Object.assign(new Error('identity provider https://idp.example is unreachable'), {
+          status: 503,
+        });
+      },
+    });
+    apps.push(down);
+    const res = await down.inject({ method: 'POST', url: `/v1/approvals/${a.id}/approve` });
+    problem(t, res, 503, /idp-unavailable$/);
+    t.equal(res.headers['retry-after'], '5');
     t.equal((await store.get(a.id))?.status, 'pending');
   });
 

@@ -2,7 +2,15 @@
 import { type McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import t from 'tap';
 import { GatewayErrorCode, MASK } from '../../src/gateway/index.js';
-import { CARD, connectClient, crmUpstream, referenceEngine, rpcError, startAirlock } from './harness.js';
+import {
+  CARD,
+  connectClient,
+  crmUpstream,
+  referenceEngine,
+  rpcError,
+  SUPPORT_PRINCIPAL,
+  startAirlock,
+} from './harness.js';
 
 const engine = await referenceEngine();
 const crm = await crmUpstream();
@@ -116,4 +124,35 @@ t.test('limits: nesting and body size get precise errors', async (t) => {
   const broken = await post('{"jsonrpc": ');
   t.equal(broken.status, 400);
   t.match(broken.headers.get('content-type'), /^application\/problem\+json/);
+});
+
+t.test('notification streams are bounded per agent', async (t) => {
+  const limited = await startAirlock(crm.url, {
+    engine,
+    store: airlock.store!,
+    gateway: { limits: { concurrent_calls_per_agent: 1 } },
+  });
+  t.teardown(() => limited.close());
+  const open = (signal: AbortSignal) =>
+    fetch(`${limited.base}/mcp/support`, {
+      signal,
+      headers: { accept: 'text/event-stream', 'x-airlock-test-principal': JSON.stringify(SUPPORT_PRINCIPAL) },
+    });
+  const first = new AbortController();
+  const a = await open(first.signal);
+  t.equal(a.status, 200);
+  t.match(a.headers.get('content-type'), /text\/event-stream/);
+  const second = new AbortController();
+  const b = await open(second.signal);
+  t.equal(b.status, 429);
+  t.match(await b.json(), { detail: /support-agent already has 1 notification streams open \(limit 1\)/ });
+  first.abort();
+  await a.body?.cancel().catch(() => {});
+  let c: Response | undefined;
+  for (let i = 0; i < 50 && c?.status !== 200; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    c = await open(second.signal);
+  }
+  t.equal(c?.status, 200, 'a closed stream frees its place');
+  second.abort();
 });

@@ -221,10 +221,9 @@ async function mountGateway(
       engine,
       audit: store,
       authenticate: async (request) => {
-        const p = await identity
-          .authenticate({ authorization: request.headers.authorization })
-          .catch(() => undefined);
-        return p ? { sub: p.user.sub, groups: p.user.groups } : undefined;
+        // Identity errors carry their status: an unreachable IdP answers 503, a bad token 401.
+        const p = await identity.authenticate({ authorization: request.headers.authorization });
+        return { sub: p.user.sub, groups: p.user.groups };
       },
     });
   } catch (err) {
