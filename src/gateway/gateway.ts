@@ -15,10 +15,9 @@ import type {
 import type { AuditEventInput, AuditStore, Json, TargetType } from '../audit/index.js';
 import type { Engine } from '../engine/index.js';
 import { type Identity, IdentityError, type UpstreamCredential } from '../identity/index.js';
-import { type ApprovalGate, approvalGate, type PendingNotice } from './approval-flow.js';
+import { type ApprovalGate, approvalGate } from './approval-flow.js';
 import type { ApprovalStore } from './approvals.js';
-import type { Caller } from './caller.js';
-import { agentKey } from './caller.js';
+import { agentKey, type Caller } from './caller.js';
 import { DEFAULT_LIMITS, type GatewayConfig } from './config.js';
 import { type Decision, DecisionError, decide } from './decision.js';
 import {
@@ -549,16 +548,11 @@ export class Gateway {
           );
         // One-shot approvals are a rule of execution: the gateway's refusal is recorded as a deny.
         if (err.code === GatewayErrorCode.ApprovalRefused)
-          await this.#audit({
-            ...base(),
-            kind: 'decision',
-            phase: 'request',
-            effect: 'deny',
-            reasons: [err.message],
-            ...(typeof err.data?.approval_id === 'string' ? { approvalId: err.data.approval_id } : {}),
-            details: { approval_refused: err.data?.reason ?? null },
-            arguments: kept as Json,
-          } as AuditEventInput);
+          await recordDecision(
+            { effect: 'deny', reasons: [err.message], revision: decision.revision },
+            typeof err.data?.approval_id === 'string' ? err.data.approval_id : undefined,
+            { approval_refused: (err.data?.reason as string | undefined) ?? null },
+          );
         throw err;
       }
       decision = granted.decision;
@@ -697,8 +691,6 @@ export class Gateway {
     }
   }
 }
-
-export type { PendingNotice };
 
 function qualify(upstream: Upstream, name: string): string {
   return `${upstream.name}${NAME_SEPARATOR}${name}`;
