@@ -84,12 +84,26 @@ REVOKE ALL ON audit_events FROM PUBLIC;
 INSERT INTO airlock_audit_migration (name, timestamp) VALUES ('0001_audit_events', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
 COMMIT;
 
+-- migration 0002_chain_head
+BEGIN;
+CREATE FUNCTION airlock_audit_chain_head(OUT head_seq bigint, OUT head_hash text, OUT head_time timestamptz)
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(7019267257140537716);
+  SELECT seq, hash, time INTO head_seq, head_hash, head_time FROM audit_events ORDER BY seq DESC LIMIT 1;
+END
+$$;
+COMMENT ON FUNCTION airlock_audit_chain_head() IS 'Takes the transaction-scoped lock that serialises audit appends, then returns the chain head (NULLs when empty)';
+INSERT INTO airlock_audit_migration (name, timestamp) VALUES ('0002_chain_head', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
+COMMIT;
+
 -- The gateway's role: INSERT and SELECT only (no UPDATE, DELETE, TRUNCATE; not the owner).
 -- Create it once per cluster (needs CREATEROLE), choose the password yourself:
 -- CREATE ROLE airlock_gateway LOGIN PASSWORD '…';
 GRANT USAGE ON SCHEMA public TO airlock_gateway;
 GRANT SELECT, INSERT ON public.audit_events TO airlock_gateway;
 GRANT SELECT ON public.airlock_audit_migration TO airlock_gateway;
+GRANT EXECUTE ON FUNCTION public.airlock_audit_chain_head() TO airlock_gateway;
 
 -- Airlock approvals (parked tool calls), as `airlock migrate` creates them.
 -- (migrations are recorded in airlock_approvals_migration).

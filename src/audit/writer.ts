@@ -16,9 +16,6 @@ import {
 import type { AuditSchema } from './schema.js';
 import type { AuditEventInput, Json, Recorded } from './types.js';
 
-/** Key of the transaction-scoped advisory lock that serialises appends (ASCII "airaudit"). */
-export const CHAIN_LOCK_KEY = '7019267257140537716';
-
 export interface WriterOptions {
   /** Most events per transaction (default 256, at most 2730). */
   maxBatch?: number;
@@ -135,14 +132,18 @@ export class AuditWriter {
     let recorded: Recorded[];
     try {
       recorded = await this.#db.transaction().execute(async (tx) => {
-        await sql`SELECT pg_advisory_xact_lock(${sql.raw(CHAIN_LOCK_KEY)})`.execute(tx);
-        const head = await tx
-          .selectFrom('audit_events')
-          .select(['seq', 'hash', 'time'])
-          .orderBy('seq', 'desc')
-          .limit(1)
-          .executeTakeFirst();
-        let seq = head ? Number(head.seq) : 0;
+        // Lock the chain and read its head in one round trip (migration 0002_chain_head).
+        const { rows: heads } = await sql<{
+          head_seq: string | number | null;
+          head_hash: string | null;
+          head_time: Date | string | null;
+        }>`SELECT head_seq, head_hash, head_time FROM airlock_audit_chain_head()`.execute(tx);
+        const h = heads[0];
+        const head =
+          h && h.head_seq !== null && h.head_hash !== null && h.head_time !== null
+            ? { seq: Number(h.head_seq), hash: h.head_hash, time: new Date(h.head_time) }
+            : undefined;
+        let seq = head ? head.seq : 0;
         let prevHash = head ? head.hash : GENESIS_HASH;
         const now = this.#clock().getTime();
         const time = new Date(head ? Math.max(now, head.time.getTime()) : now);

@@ -4,6 +4,7 @@
 // with bookkeeping tables of their own, and use the same two functions.
 import { type Kysely, type Migration, Migrator, sql } from 'kysely';
 import * as m0001 from './0001_audit_events.js';
+import * as m0002 from './0002_chain_head.js';
 
 /** Kysely's bookkeeping tables for these migrations (kept apart from other parts' migrations). */
 export const MIGRATION_TABLE = 'airlock_audit_migration';
@@ -26,7 +27,7 @@ export interface MigrationSet {
 }
 
 /** Every migration, in order. Never edit one that has shipped: add a new one. */
-export const MIGRATIONS: readonly MigrationStep[] = [m0001];
+export const MIGRATIONS: readonly MigrationStep[] = [m0001, m0002];
 
 export const AUDIT_MIGRATIONS: MigrationSet = {
   label: 'audit',
@@ -102,6 +103,7 @@ export function gatewayRoleSql(role = 'airlock_gateway', schema = 'public'): str
     `GRANT USAGE ON SCHEMA ${schema} TO ${role}`,
     `GRANT SELECT, INSERT ON ${schema}.audit_events TO ${role}`,
     `GRANT SELECT ON ${schema}.${MIGRATION_TABLE} TO ${role}`,
+    `GRANT EXECUTE ON FUNCTION ${schema}.airlock_audit_chain_head() TO ${role}`,
   ];
 }
 
