@@ -1,12 +1,14 @@
 // `airlock serve` with a gateway: the whole product in one process — identity from a real OpenID
 // provider, the reference policies built at start-up, an HTTP upstream, the approver API, and a
 // destructive call that runs once after a second user approves it.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import t from 'tap';
+import { parse as parseYaml } from 'yaml';
 import { startServer } from '../../src/cli/commands/serve.js';
 import { ConfigError, validateServeConfig } from '../../src/cli/serve-config.js';
 import { APPROVAL_META_KEY, GatewayErrorCode } from '../../src/gateway/index.js';
@@ -191,4 +193,16 @@ t.test('a gateway needs identity, and every HTTP upstream a credential mode', as
       'identity.upstreams has no credential mode for github: say on_behalf_of, static or none for each HTTP upstream',
     ),
   );
+});
+
+t.test('the configuration example in docs/gateway.md is valid', async (t) => {
+  const doc = readFileSync(fileURLToPath(new URL('../../docs/gateway.md', import.meta.url)), 'utf8');
+  const example = /```yaml\n([\s\S]*?)```/.exec(doc)?.[1];
+  t.ok(example, 'the page has a YAML example');
+  const config = validateServeConfig(parseYaml(example!), 'docs/gateway.md');
+  t.same(
+    config.gateway?.virtual_servers.map((v) => v.name),
+    ['devops'],
+  );
+  t.ok(config.identity?.upstreams?.github, 'the HTTP upstream has a credential mode');
 });

@@ -19,7 +19,13 @@ import { AuditStore, databaseConfigFrom } from '../../audit/index.js';
 import { type BundleSource, buildBundle, bundleSource, Engine, LiveData } from '../../engine/index.js';
 import { ApprovalStore } from '../../gateway/approvals.js';
 import { gatewayPlugin, parseGatewayConfig } from '../../gateway/index.js';
-import { createIdentity, type Identity, identityPlugin } from '../../identity/index.js';
+import {
+  createIdentity,
+  type Identity,
+  IdentityConfigError,
+  identityPlugin,
+  SecretUnavailableError,
+} from '../../identity/index.js';
 import type { CliContext } from '../main.js';
 import { loadPolicyTree } from '../policy-files.js';
 import {
@@ -277,6 +283,8 @@ export function registerServe(cli: Command, ctx: CliContext): void {
       } catch (err) {
         if (
           err instanceof ConfigError ||
+          err instanceof IdentityConfigError ||
+          err instanceof SecretUnavailableError ||
           (err as Error).name === 'BundleError' ||
           (err as Error).name === 'DataDirInUseError'
         ) {
