@@ -1,15 +1,16 @@
 // `airlock serve` with a gateway: the whole product in one process — identity from a real OpenID
 // provider, the reference policies built at start-up, an HTTP upstream, the approver API, and a
 // destructive call that runs once after a second user approves it.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import t from 'tap';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { startServer } from '../../src/cli/commands/serve.js';
+import { main } from '../../src/cli/main.js';
 import { ConfigError, validateServeConfig } from '../../src/cli/serve-config.js';
 import { APPROVAL_META_KEY, GatewayErrorCode } from '../../src/gateway/index.js';
 import { githubUpstream, rpcError } from '../gateway/harness.js';
@@ -205,4 +206,34 @@ t.test('the configuration example in docs/gateway.md is valid', async (t) => {
     ['devops'],
   );
   t.ok(config.identity?.upstreams?.github, 'the HTTP upstream has a credential mode');
+});
+
+t.test('`airlock serve` names a configuration problem and exits 2', async (t) => {
+  const file = join(dir, 'no-secret.yaml');
+  writeFileSync(
+    file,
+    stringifyYaml({
+      log_level: 'silent',
+      bundle: { source: join(dir, 'airlock.tar.gz') },
+      database: { data_dir: join(dir, 'data3') },
+      identity: {
+        ...identity,
+        issuers: [
+          {
+            issuer: idp.issuer,
+            exchange_client: { client_id: 'x', client_secret: { env: 'AIRLOCK_TEST_UNSET_SECRET' } },
+          },
+        ],
+      },
+      gateway,
+    }),
+  );
+  delete process.env.AIRLOCK_TEST_UNSET_SECRET;
+  const err: string[] = [];
+  const code = await main(['serve', '-c', file, '--addr', '127.0.0.1:0'], {
+    out: () => {},
+    err: (text) => void err.push(text),
+  });
+  t.equal(code, 2);
+  t.match(err.join(''), /^airlock serve: environment variable AIRLOCK_TEST_UNSET_SECRET is not set or empty/);
 });
