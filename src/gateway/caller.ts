@@ -51,3 +51,23 @@ export function callerFromTestHeader(raw: string | string[] | undefined): Caller
 export function agentKey(caller: Caller): string {
   return caller.agent.id ?? `user:${caller.user.sub}`;
 }
+
+/** A per-agent bound on things held at once (calls in flight, open streams). */
+export class AgentSlots {
+  readonly #held = new Map<string, number>();
+  constructor(readonly limit: number) {}
+
+  /** Takes one of `agent`'s slots; false (and nothing taken) when all are held. */
+  take(agent: string): boolean {
+    const n = this.#held.get(agent) ?? 0;
+    if (n >= this.limit) return false;
+    this.#held.set(agent, n + 1);
+    return true;
+  }
+
+  release(agent: string): void {
+    const n = (this.#held.get(agent) ?? 1) - 1;
+    if (n <= 0) this.#held.delete(agent);
+    else this.#held.set(agent, n);
+  }
+}

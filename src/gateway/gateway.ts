@@ -17,7 +17,7 @@ import type { Engine } from '../engine/index.js';
 import { type Identity, IdentityError, type UpstreamCredential } from '../identity/index.js';
 import { type ApprovalGate, approvalGate } from './approval-flow.js';
 import type { ApprovalStore } from './approvals.js';
-import { agentKey, type Caller } from './caller.js';
+import { AgentSlots, agentKey, type Caller } from './caller.js';
 import { DEFAULT_LIMITS, type GatewayConfig } from './config.js';
 import { type Decision, DecisionError, decide } from './decision.js';
 import {
@@ -83,7 +83,7 @@ const errorMessage = (err: unknown) => (err instanceof Error ? err.message : Str
 export class Gateway {
   readonly #upstreams = new Map<string, Upstream>();
   readonly #virtuals = new Map<string, Upstream[]>();
-  readonly #inFlight = new Map<string, number>();
+  readonly #calls: AgentSlots;
   readonly #options: GatewayOptions;
   readonly #approvals: ApprovalGate | undefined;
   /** Called with the virtual servers whose `kind` list changed upstream. */
@@ -91,6 +91,8 @@ export class Gateway {
 
   constructor(options: GatewayOptions) {
     this.#options = options;
+    this.limits = { ...DEFAULT_LIMITS, ...options.config.limits };
+    this.#calls = new AgentSlots(this.limits.concurrent_calls_per_agent);
     for (const u of options.config.upstreams) {
       const upstream = new Upstream(u);
       upstream.onListChanged = (kind) => {
@@ -112,9 +114,8 @@ export class Gateway {
       : undefined;
   }
 
-  get limits(): Required<NonNullable<GatewayConfig['limits']>> {
-    return { ...DEFAULT_LIMITS, ...this.#options.config.limits };
-  }
+  /** The configured limits over their defaults. */
+  readonly limits: Required<NonNullable<GatewayConfig['limits']>>;
 
   hasVirtual(name: string): boolean {
     return this.#virtuals.has(name);
@@ -463,21 +464,16 @@ export class Gateway {
     send: (forwarded: Record<string, unknown>) => Promise<unknown>,
   ): Promise<unknown> {
     const key = agentKey(context.caller);
-    const inFlight = this.#inFlight.get(key) ?? 0;
-    const limit = this.limits.concurrent_calls_per_agent;
-    if (inFlight >= limit)
+    if (!this.#calls.take(key))
       throw gatewayError(
         GatewayErrorCode.LimitExceeded,
-        `agent ${key} already has ${inFlight} calls in flight (limit ${limit}); retry when one has finished`,
-        { limit },
+        `agent ${key} already has ${this.#calls.limit} calls in flight (limit ${this.#calls.limit}); retry when one has finished`,
+        { limit: this.#calls.limit },
       );
-    this.#inFlight.set(key, inFlight + 1);
     try {
       return await this.#decideAndSend(context, action, target, args, send);
     } finally {
-      const n = (this.#inFlight.get(key) ?? 1) - 1;
-      if (n <= 0) this.#inFlight.delete(key);
-      else this.#inFlight.set(key, n);
+      this.#calls.release(key);
     }
   }
 

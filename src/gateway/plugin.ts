@@ -17,6 +17,7 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { jsonDepth } from '../engine/index.js';
 import { IdentityError, replyIdentityError } from '../identity/index.js';
 import {
+  AgentSlots,
   agentKey,
   type Caller,
   callerFromPrincipal,
@@ -106,8 +107,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
   const limits = gateway.limits;
   /** Open notification streams per virtual server. */
   const streams = new Map<string, Set<Server>>();
-  /** Open notification streams per agent. */
-  const openStreams = new Map<string, number>();
+  const openStreams = new AgentSlots(limits.concurrent_calls_per_agent);
   gateway.onListChanged = (virtual: string, kind: ListKind) => {
     for (const server of streams.get(virtual) ?? []) {
       const sent =
@@ -240,16 +240,14 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
           // A notification stream: kept open, told when an upstream's lists change. Bounded per
           // agent by the same number as its calls in flight.
           const agent = agentKey(caller);
-          const open = openStreams.get(agent) ?? 0;
-          if (open >= limits.concurrent_calls_per_agent)
+          if (!openStreams.take(agent))
             return problem(
               reply.header('retry-after', '5'),
               429,
               'too-many-streams',
               'Too many notification streams',
-              `agent ${agent} already has ${open} notification streams open (limit ${limits.concurrent_calls_per_agent})`,
+              `agent ${agent} already has ${openStreams.limit} notification streams open (limit ${openStreams.limit})`,
             );
-          openStreams.set(agent, open + 1);
           const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
           let set = streams.get(virtual);
           if (!set) streams.set(virtual, (set = new Set()));
@@ -257,9 +255,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
           const registered = set;
           return serve(request, reply, server, transport, () => {
             registered.delete(server);
-            const n = (openStreams.get(agent) ?? 1) - 1;
-            if (n <= 0) openStreams.delete(agent);
-            else openStreams.set(agent, n);
+            openStreams.release(agent);
           });
         }
         // A held tools/call streams (SSE) so progress notifications can reach the client.

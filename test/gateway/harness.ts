@@ -51,12 +51,18 @@ export async function referenceEngine(): Promise<Engine> {
 async function serveMcp(
   build: () => McpServer,
   onMessage: (message: { method?: string }, req: IncomingMessage) => void,
+  /** When it says so, the request is answered 401 before MCP sees it. */
+  unauthorized: () => boolean = () => false,
 ): Promise<{ url: string; close: () => Promise<void> }> {
   const http: HttpServer = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined;
     for (const m of Array.isArray(body) ? body : [body]) if (m) onMessage(m, req);
+    if (unauthorized()) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_token"}');
+      return;
+    }
     const server = build();
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: undefined,
@@ -248,7 +254,7 @@ export async function rpcError(p: Promise<unknown>): Promise<McpError> {
   throw new Error('expected a JSON-RPC error');
 }
 
-/** A GitHub-like upstream over Streamable HTTP that records the Authorization header of each call. */
+/** A GitHub-like upstream over Streamable HTTP that records the Authorization header of each call (and can refuse some with 401). */
 export async function githubUpstream() {
   const seen: { method: string; authorization: string | undefined }[] = [];
   const build = () => {
@@ -263,8 +269,20 @@ export async function githubUpstream() {
     );
     return s;
   };
-  const served = await serveMcp(build, (m, req) => {
-    if (m.method) seen.push({ method: m.method, authorization: req.headers.authorization });
-  });
-  return { ...served, seen };
+  const state = { unauthorizedNext: 0 };
+  const served = await serveMcp(
+    build,
+    (m, req) => {
+      if (m.method) seen.push({ method: m.method, authorization: req.headers.authorization });
+    },
+    () => state.unauthorizedNext > 0 && state.unauthorizedNext-- > 0,
+  );
+  return {
+    ...served,
+    seen,
+    /** Answer the next N requests with 401. */
+    refuseNext: (n: number) => {
+      state.unauthorizedNext = n;
+    },
+  };
 }

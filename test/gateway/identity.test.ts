@@ -93,6 +93,12 @@ t.test('the upstream receives a token exchanged for alice, with the agent as act
   t.teardown(() => client.close());
   const { tools } = await client.listTools();
   t.same(tools.map((x) => x.name).sort(), ['github__delete_repo', 'github__list_repos']);
+  const listed = github.seen.find((s) => s.method === 'tools/list');
+  t.equal(
+    decodeJwt(listed!.authorization!.slice('Bearer '.length)).sub,
+    'alice',
+    "the upstream's tool list was fetched with the requesting user's exchanged token",
+  );
   const r = await client.callTool({ name: 'github__list_repos', arguments: {} });
   t.same(r.content, [{ type: 'text', text: 'corp/payments, corp/web' }]);
   const call = github.seen.findLast((s) => s.method === 'tools/call')!;
@@ -107,6 +113,23 @@ t.test('the upstream receives a token exchanged for alice, with the agent as act
   const decision = airlock.events.findLast((e) => e.kind === 'decision' && e.phase === 'request');
   t.same(decision?.user, { sub: 'alice' });
   t.equal(decision?.agentId, CLIENTS.agent.id);
+});
+
+t.test('an upstream 401 gets one freshly exchanged token, then the call goes through', async (t) => {
+  const client = await connect(aliceToken);
+  t.teardown(() => client.close());
+  await client.callTool({ name: 'github__list_repos', arguments: {} }); // the exchanged token is now cached
+  const exchanges = idp.exchanges.length;
+  github.refuseNext(1);
+  const r = await client.callTool({ name: 'github__list_repos', arguments: {} });
+  t.same(r.content, [{ type: 'text', text: 'corp/payments, corp/web' }]);
+  t.equal(idp.exchanges.length, exchanges + 1, 'the cached token was dropped and exchanged again');
+  const [refused, retried] = github.seen.filter((s) => s.method === 'tools/call').slice(-2);
+  t.not(retried?.authorization, refused?.authorization, 'the retry carried the fresh token');
+
+  github.refuseNext(2);
+  const err = await rpcError(client.callTool({ name: 'github__list_repos', arguments: {} }));
+  t.equal(err.code, GatewayErrorCode.UpstreamFailed, 'refused again: no endless retries');
 });
 
 t.test('an exchange the IdP refuses stops the call: fail closed, nothing forwarded', async (t) => {

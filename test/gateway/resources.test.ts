@@ -1,6 +1,7 @@
 // Resources and prompts through the gateway, list_changed passed on, and the request limits.
 import { type McpError, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import t from 'tap';
+import { buildBundle, Engine } from '../../src/engine/index.js';
 import { GatewayErrorCode, MASK } from '../../src/gateway/index.js';
 import {
   CARD,
@@ -155,4 +156,38 @@ t.test('notification streams are bounded per agent', async (t) => {
   }
   t.equal(c?.status, 200, 'a closed stream frees its place');
   second.abort();
+});
+
+t.test('a policy asking approval of anything but tools/call fails closed', async (t) => {
+  // A policy of its own: everything listed is visible; prompts/get needs an approval.
+  const policy = `package airlock
+import rego.v1
+
+decision := {"effect": "require_approval", "reasons": ["prompts need a second look"], "approval": {"approvers": ["group:security"]}} if {
+	input.action == "prompts/get"
+}
+
+decision := {"effect": "allow", "reasons": [], "visible_prompts": [p.name | some p in input.result.prompts]} if {
+	input.action == "prompts/list"
+}
+`;
+  const built = buildBundle(
+    { sources: [{ file: 'approve-prompts.rego', text: policy }], data: {} },
+    {
+      entrypoints: ['airlock/decision'],
+    },
+  );
+  const asking = new Engine();
+  await asking.activate(built.bundle, 'test');
+  const other = await startAirlock(crm.url, { engine: asking, store: airlock.store! });
+  const c = await connectClient(other.base);
+  t.teardown(async () => {
+    await c.close();
+    await other.close();
+  });
+  const before = crm.methods.filter((m) => m === 'prompts/get').length;
+  const err = await rpcError(c.getPrompt({ name: 'crm__ticket-reply', arguments: { tone: 'warm' } }));
+  t.equal(err.code, GatewayErrorCode.PolicyUnavailable);
+  t.match(err.message, /approval of prompts\/get, which only tools\/call supports/);
+  t.equal(crm.methods.filter((m) => m === 'prompts/get').length, before, 'nothing forwarded');
 });
