@@ -1,0 +1,150 @@
+// A real `airlock serve` process for the security suite: the configuration is written to a temporary
+// YAML file, the CLI runs from src/ under tsx in a child process (no build needed), and the helper
+// resolves once the service logs that it is listening. The parsed log lines are kept so that tests
+// can assert on what Airlock logged (and on what it must never log).
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { stringify as stringifyYaml } from 'yaml';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+
+export interface AirlockProcess {
+  /** The `address` field of the listening line (e.g. `http://127.0.0.1:40123`). */
+  url: string;
+  /** The whole listening line, for fields such as a second listener's address. */
+  listening: Record<string, unknown>;
+  proc: ChildProcess;
+  /** Every JSON log line so far. */
+  logs(): Record<string, unknown>[];
+  /** Raw stdout and stderr so far. */
+  output(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+export interface StartOptions {
+  /** The serve configuration (written as YAML). */
+  config: Record<string, unknown>;
+  /** Extra CLI arguments after `serve -c file`. */
+  args?: string[];
+  env?: Record<string, string>;
+  /** How long to wait for the listening line (default 60 s). */
+  timeoutMs?: number;
+}
+
+/** Writes `config` to a temporary file and returns its path. */
+export function writeConfig(config: Record<string, unknown>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-security-'));
+  const file = join(dir, 'airlock.yaml');
+  writeFileSync(file, stringifyYaml(config));
+  return file;
+}
+
+/** Runs the airlock CLI with `args` to completion: exit code and output. */
+export function runAirlock(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 60_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawnCli(args, env);
+    let stdout = '';
+    let stderr = '';
+    proc.stdout?.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    proc.stderr?.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`airlock ${args.join(' ')} did not finish within ${timeoutMs} ms:\n${stdout}${stderr}`));
+    }, timeoutMs);
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+function spawnCli(args: string[], env: Record<string, string>): ChildProcess {
+  const script = `import(${JSON.stringify(MAIN)}).then((m) => m.main(process.argv.slice(1))).then((c) => { process.exitCode = c; }, (e) => { console.error(e); process.exitCode = 2; });`;
+  return spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, AIRLOCK_LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Starts `airlock serve -c <config>` and resolves once it is listening. */
+export function startAirlockProcess(options: StartOptions): Promise<AirlockProcess> {
+  const file = writeConfig(options.config);
+  const proc = spawnCli(['serve', '-c', file, ...(options.args ?? [])], options.env ?? {});
+  const lines: Record<string, unknown>[] = [];
+  let raw = '';
+  let pending = '';
+  let exited: number | null | undefined;
+  const exit = new Promise<number | null>((resolve) =>
+    proc.on('exit', (code) => {
+      exited = code;
+      resolve(code);
+    }),
+  );
+  return new Promise((resolve, reject) => {
+    let done = false;
+    const timer = setTimeout(() => {
+      if (done) return;
+      done = true;
+      proc.kill('SIGKILL');
+      reject(new Error(`airlock serve did not listen within ${options.timeoutMs ?? 60_000} ms:\n${raw}`));
+    }, options.timeoutMs ?? 60_000);
+    const onData = (chunk: Buffer) => {
+      raw += chunk.toString();
+      pending += chunk.toString();
+      let nl = pending.indexOf('\n');
+      while (nl >= 0) {
+        const line = pending.slice(0, nl);
+        pending = pending.slice(nl + 1);
+        nl = pending.indexOf('\n');
+        let parsed: Record<string, unknown> | undefined;
+        try {
+          parsed = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          continue;
+        }
+        lines.push(parsed);
+        if (!done && typeof parsed.msg === 'string' && / listening$/.test(parsed.msg)) {
+          done = true;
+          clearTimeout(timer);
+          resolve({
+            url: String(parsed.address),
+            listening: parsed,
+            proc,
+            logs: () => lines,
+            output: () => raw,
+            async stop(graceMs = 10_000) {
+              if (exited !== undefined) return exited;
+              proc.kill('SIGTERM');
+              const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
+              const code = await exit;
+              clearTimeout(t);
+              return code;
+            },
+          });
+        }
+      }
+    };
+    proc.stdout?.on('data', onData);
+    proc.stderr?.on('data', onData);
+    void exit.then((code) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      reject(new Error(`airlock serve exited with ${code} before listening:\n${raw}`));
+    });
+  });
+}
