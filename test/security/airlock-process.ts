@@ -62,7 +62,9 @@ export function runAirlock(
     });
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
-      reject(new Error(`airlock ${args.join(' ')} did not finish within ${timeoutMs} ms:\n${stdout}${stderr}`));
+      reject(
+        new Error(`airlock ${args.join(' ')} did not finish within ${timeoutMs} ms:\n${stdout}${stderr}`),
+      );
     }, timeoutMs);
     proc.on('exit', (code) => {
       clearTimeout(timer);
