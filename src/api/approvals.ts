@@ -12,6 +12,7 @@
 // retry. The one gap left: the event committed but the final write failed (the database went away in
 // between); the call then stays parked (fail closed) and the trail shows an answer that did not take —
 // never the reverse, an answer that took without its event.
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuditEventInput, AuditStore } from '../audit/index.js';
 import { type Engine, EvaluationError } from '../engine/index.js';
@@ -21,6 +22,7 @@ import {
   type ApprovalStatus,
   type ApprovalStore,
 } from '../gateway/approvals.js';
+import { clientPolicyText, storable } from '../gateway/clean.js';
 import { type BodyLimits, DEFAULT_BODY_LIMITS, installJsonParser } from './body.js';
 import { replyProblem, useProblemErrors } from './errors.js';
 
@@ -120,6 +122,48 @@ function auditEvent(a: Approval): AuditEventInput {
   };
 }
 
+/** Why an answer was refused, as the audit trail records it. */
+type Refusal = 'unknown' | 'expired' | 'answered' | 'forbidden' | 'policy_unavailable';
+
+/**
+ * The audit event of a refused answer: who tried (as `user`), on which parked call, and why. Recorded
+ * as a denied decision under the parked call's decision id (a fresh one for an unknown approval id).
+ */
+export function refusalEvent(
+  who: Approver,
+  attempt: 'approved' | 'denied',
+  id: string,
+  refused: Refusal,
+  why: string,
+  a?: Approval,
+  policyReasons: string[] = [],
+): AuditEventInput {
+  const event: AuditEventInput = {
+    kind: 'decision',
+    decisionId: a?.decisionId ?? randomUUID(),
+    phase: 'request',
+    user: { sub: who.sub, claims: { groups: who.groups } },
+    ...(a
+      ? {
+          agentId: a.requester.agent,
+          virtualServer: a.virtual,
+          upstreamServer: a.upstream,
+          target: { type: 'tool' as const, name: a.tool },
+        }
+      : {}),
+    effect: 'deny',
+    reasons: [`approval answer refused: ${why}`],
+    approvalId: id.length > 200 ? `${id.slice(0, 199)}…` : id,
+    details: {
+      attempt: attempt === 'approved' ? 'approve' : 'deny',
+      refused,
+      ...(a ? { status: a.status, requester: a.requester } : {}),
+      ...(policyReasons.length > 0 ? { policy_reasons: policyReasons } : {}),
+    },
+  };
+  return storable(event).value;
+}
+
 export const approvalsPlugin: FastifyPluginAsync<ApprovalsPluginOptions> = async (
   app: FastifyInstance,
   options: ApprovalsPluginOptions,
@@ -197,7 +241,7 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsPluginOptions> = async
       503,
       'policy-unavailable',
       'Policy unavailable',
-      `cannot decide who may see or answer approvals: ${err.message}`,
+      `cannot decide who may see or answer approvals: ${clientPolicyText(err.message)}`,
     );
   };
 
@@ -294,23 +338,47 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsPluginOptions> = async
         }
       }
       const id = request.params.id;
+      // A refused answer is recorded too; the refusal stands whether or not the record succeeds.
+      const record = async (refused: Refusal, why: string, a?: Approval, policyReasons?: string[]) => {
+        try {
+          await audit.record(refusalEvent(who, status, id, refused, why, a, policyReasons));
+        } catch (err) {
+          request.log.error(
+            { err: (err as Error).message, refused },
+            'refused approval answer not recorded in the audit trail',
+          );
+        }
+      };
       const current = await store.get(id);
-      if (!current)
+      if (!current) {
+        await record('unknown', 'no such approval');
         return replyProblem(reply, 404, 'approval-not-found', 'Approval not found', `no approval ${id}`);
+      }
       const late = notAnswerable(current);
-      if (late) return refusal(reply, late);
+      if (late) {
+        await record(late.reason === 'expired' ? 'expired' : 'answered', late.message, current);
+        return refusal(reply, late);
+      }
 
       // Denying is answering too: only someone policy accepts as an approver may do either.
       let verdict: { allow: boolean; reasons: string[] };
       try {
         verdict = verdictFor(who, current);
       } catch (err) {
-        if (err instanceof EvaluationError)
+        if (err instanceof EvaluationError) {
           request.log.warn({ err: err.message, approval: id }, 'approval answer refused: no policy verdict');
+          await record('policy_unavailable', `evaluation failed: ${err.code}`, current);
+        }
         return unavailable(reply, err);
       }
       if (!verdict.allow) {
         const { reasons } = verdict;
+        await record(
+          'forbidden',
+          reasons.length > 0 ? reasons.join('; ') : `${entrypoint} did not allow ${who.sub}`,
+          current,
+          reasons,
+        );
         return reply
           .code(403)
           .type('application/problem+json')
@@ -354,7 +422,14 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsPluginOptions> = async
             'the answer was not recorded, so it was not applied: the approval is still pending',
           );
         }
-        if (err instanceof ApprovalError) return refusal(reply, err);
+        if (err instanceof ApprovalError) {
+          await record(
+            err.reason === 'expired' ? 'expired' : err.reason === 'unknown' ? 'unknown' : 'answered',
+            err.message,
+            current,
+          );
+          return refusal(reply, err);
+        }
         throw err;
       }
     };

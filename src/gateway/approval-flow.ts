@@ -52,7 +52,11 @@ export interface ApprovalGate {
 
 export function approvalGate(
   store: ApprovalStore,
-  options: { holdSeconds: number; decide: (input: unknown) => Decision },
+  options: {
+    holdSeconds: number;
+    /** Decides `input` for the call `request` is about (an evaluation failure is audited there). */
+    decide: (input: unknown, request: ApprovalRequest) => Promise<Decision>;
+  },
 ): ApprovalGate {
   const refused = (reason: string, message: string, approval?: Approval) =>
     gatewayError(GatewayErrorCode.ApprovalRefused, message, {
@@ -188,7 +192,7 @@ export function approvalGate(
           approved_at: approval.answeredAt?.toISOString() ?? null,
         },
       };
-      const final = options.decide(again);
+      const final = await options.decide(again, request);
       if (final.effect === 'allow' || final.effect === 'redact') {
         try {
           await store.consume(approval.id, hash);

@@ -27,10 +27,10 @@ export class DecisionError extends Error {
 const EFFECTS = new Set(['allow', 'deny', 'redact', 'require_approval']);
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
 
-export function decide(engine: Engine, input: unknown): Decision {
+export async function decide(engine: Engine, input: unknown): Promise<Decision> {
   let evaluation: { defined: boolean; result?: unknown; revision: string };
   try {
-    evaluation = engine.evaluate(DECISION_ENTRYPOINT, input);
+    evaluation = await engine.evaluate(DECISION_ENTRYPOINT, input);
   } catch (err) {
     throw new DecisionError(`policy evaluation failed: ${err instanceof Error ? err.message : String(err)}`);
   }

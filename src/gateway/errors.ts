@@ -6,8 +6,14 @@ import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 export const GatewayErrorCode = {
   /** Unknown or hidden tool, resource or prompt: the code and message the SDK's own servers use. */
   NotFound: ErrorCode.InvalidParams,
-  /** Malformed request (e.g. nested deeper than the limit). */
+  /** The body is not JSON. */
+  ParseError: ErrorCode.ParseError,
+  /** Malformed request (not JSON-RPC 2.0, or nested deeper than the limit). */
   InvalidRequest: ErrorCode.InvalidRequest,
+  /** A request whose params do not fit the method (wrong types, strings that are not well-formed Unicode). */
+  InvalidParams: ErrorCode.InvalidParams,
+  /** A failure of the gateway itself; the message says nothing more (the log does). */
+  Internal: ErrorCode.InternalError,
   /** The policy denied the call. */
   Denied: -32001,
   /** No usable decision, identity or credential failure, or the audit record failed: fail closed. */

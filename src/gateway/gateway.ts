@@ -12,12 +12,28 @@ import type {
   ResourceTemplate,
   Tool,
 } from '@modelcontextprotocol/sdk/types.js';
+import { InvalidEventError } from '../audit/canonical.js';
 import type { AuditEventInput, AuditStore, Json, TargetType } from '../audit/index.js';
 import type { Engine } from '../engine/index.js';
-import { type Identity, IdentityError, type UpstreamCredential } from '../identity/index.js';
+import {
+  type Identity,
+  IdentityError,
+  IdpUnavailableError,
+  type UpstreamCredential,
+} from '../identity/index.js';
 import { type ApprovalGate, approvalGate } from './approval-flow.js';
 import type { ApprovalStore } from './approvals.js';
 import { AgentSlots, agentKey, type Caller } from './caller.js';
+import {
+  auditPolicyText,
+  clientPolicyText,
+  firstUnstorable,
+  REPLACED_NOTE,
+  storable,
+  storableString,
+  withoutPaths,
+  withoutSecrets,
+} from './clean.js';
 import { DEFAULT_LIMITS, type GatewayConfig } from './config.js';
 import { type Decision, DecisionError, decide } from './decision.js';
 import {
@@ -78,6 +94,15 @@ interface Target {
 
 type Action = 'tools/call' | 'resources/read' | 'prompts/get';
 
+/** What a decision is about, for the audit row of a failed evaluation. */
+interface About {
+  upstream?: string;
+  target?: { type: TargetType; name: string };
+}
+
+/** The audit trail's text columns hold at most this many characters. */
+const MAX_AUDIT_TEXT = 1024;
+
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export class Gateway {
@@ -109,7 +134,11 @@ export class Gateway {
     this.#approvals = options.approvals
       ? approvalGate(options.approvals, {
           holdSeconds: options.config.approvals?.hold_seconds ?? 0,
-          decide: (input) => this.#decide(input),
+          decide: (input, request) =>
+            this.#decide(request.context, input as DecisionInput, {
+              upstream: request.upstream,
+              target: { type: 'tool', name: request.tool },
+            }),
         })
       : undefined;
   }
@@ -147,27 +176,163 @@ export class Gateway {
     };
   }
 
-  #decide(input: unknown): Decision {
+  /**
+   * The policy's decision on `input`. When none can be made (no bundle, evaluation error, malformed
+   * output), the failure is audited as a deny ("evaluation failed: …", the rule's location kept as
+   * `file.rego:line:col`) and the caller gets a PolicyUnavailable error without file locations.
+   */
+  async #decide(context: CallContext, input: DecisionInput, about: About = {}): Promise<Decision> {
     try {
-      return decide(this.#options.engine, input);
+      return await decide(this.#options.engine, input);
     } catch (err) {
-      const message = err instanceof DecisionError ? err.message : String(err);
+      const message = (err instanceof DecisionError ? err.message : errorMessage(err)).replace(
+        /^policy evaluation failed: /,
+        '',
+      );
+      const revision = this.#options.engine.bundle?.revision;
+      await this.#audit({
+        ...this.#auditBase(context, input.request.id),
+        kind: 'decision',
+        phase: input.phase,
+        effect: 'deny',
+        reasons: [`evaluation failed: ${auditPolicyText(message)}`],
+        ...(revision ? { bundleRevision: revision } : {}),
+        ...(about.upstream ? { upstreamServer: about.upstream } : {}),
+        ...(about.target ? { target: about.target } : {}),
+        details: { action: input.action, evaluation_failed: true },
+      } as AuditEventInput).catch(() => {}); // the call fails closed either way
       throw gatewayError(
         GatewayErrorCode.PolicyUnavailable,
-        `no policy decision, nothing forwarded: ${message}`,
+        `no policy decision, nothing forwarded: policy evaluation failed: ${clientPolicyText(message)}`,
+        { decision_id: input.request.id },
       );
     }
   }
 
+  /**
+   * Records `event`, awaited. Strings Postgres cannot hold (U+0000, lone surrogates) are stored with
+   * U+FFFD in their place and a note in `details`, so every attempt can be recorded.
+   */
   async #audit(event: AuditEventInput): Promise<void> {
+    const { value, changed } = storable(event);
+    if (changed) {
+      const d = value.details;
+      value.details =
+        d !== null && typeof d === 'object' && !Array.isArray(d)
+          ? { ...d, note: REPLACED_NOTE }
+          : { ...(d === undefined || d === null ? {} : { value: d }), note: REPLACED_NOTE };
+    }
     try {
-      await this.#options.audit.record(event);
+      await this.#options.audit.record(value);
     } catch (err) {
+      // An event the store refuses says why (its size, its depth); a store that fails says nothing
+      // of its internals to the agent.
       throw gatewayError(
         GatewayErrorCode.PolicyUnavailable,
-        `audit record failed, nothing forwarded: ${errorMessage(err)}`,
+        err instanceof InvalidEventError
+          ? `audit record failed, nothing forwarded: ${err.message}`
+          : 'audit record failed, nothing forwarded: the audit trail is unavailable',
       );
     }
+  }
+
+  /**
+   * A call of a tool, resource or prompt this caller cannot see (hidden by policy or offered by no
+   * upstream): audited as denied with the real reason, answered with exactly the unknown-item error.
+   */
+  async #unseen(
+    context: CallContext,
+    action: Action,
+    type: TargetType,
+    name: string,
+    args: Record<string, unknown>,
+    reason: string,
+    notFound: GatewayError,
+    upstream?: Upstream,
+    decision?: Decision,
+  ): Promise<GatewayError> {
+    const kept = await this.#keptArguments(context, action, type, name, args, upstream);
+    await this.#audit({
+      ...this.#auditBase(context, randomUUID()),
+      kind: 'decision',
+      phase: 'request',
+      effect: 'deny',
+      reasons: [reason],
+      ...(decision?.revision ? { bundleRevision: decision.revision } : {}),
+      ...(upstream ? { upstreamServer: upstream.name } : {}),
+      target: { type, name: auditText(name) },
+      ...kept,
+      details: {
+        action,
+        not_found: decision ? 'hidden' : 'unknown',
+        ...(decision ? { policy_reasons: decision.reasons } : {}),
+      },
+    } as AuditEventInput);
+    return notFound;
+  }
+
+  /**
+   * The arguments of a refused attempt as the policy would keep them in the trail: a request-phase
+   * decision on the attempt supplies `redact.arguments` (the reference policy names PII arguments
+   * whatever the effect). Without a usable decision only the argument names are kept.
+   */
+  async #keptArguments(
+    context: CallContext,
+    action: Action,
+    type: TargetType,
+    name: string,
+    args: Record<string, unknown>,
+    upstream?: Upstream,
+  ): Promise<{ arguments: Json }> {
+    const at = upstream ? name.indexOf(NAME_SEPARATOR) : -1;
+    const own = type === 'resource' || at < 0 ? name : name.slice(at + NAME_SEPARATOR.length);
+    const part =
+      type === 'tool'
+        ? { tool: { name: own, annotations: {} } }
+        : type === 'prompt'
+          ? { prompt: { name: own } }
+          : { resource: { uri: name } };
+    try {
+      const d = await decide(
+        this.#options.engine,
+        this.#input(context, action, 'request', {
+          server: { name: upstream?.name ?? null },
+          ...part,
+          arguments: args,
+        }),
+      );
+      return { arguments: (d.redact ? redactArguments(args, d.redact.arguments) : args) as Json };
+    } catch {
+      return { arguments: { '[names only]': Object.keys(args).sort() } as Json };
+    }
+  }
+
+  /**
+   * Arguments (or a name, or a URI) holding U+0000 or a lone UTF-16 surrogate: refused with Invalid
+   * params before anything else, and recorded with U+FFFD in place of what could not be stored.
+   */
+  async #refuseUnstorable(
+    context: CallContext,
+    action: Action,
+    type: TargetType,
+    name: string,
+    args: Record<string, unknown>,
+  ): Promise<void> {
+    const bad = firstUnstorable({ name, arguments: args });
+    if (!bad) return;
+    const why = `${bad.path} ${bad.why}: strings must be well-formed Unicode without U+0000`;
+    const kept = await this.#keptArguments(context, action, type, storableString(name), storable(args).value);
+    await this.#audit({
+      ...this.#auditBase(context, randomUUID()),
+      kind: 'decision',
+      phase: 'request',
+      effect: 'deny',
+      reasons: [`invalid params: ${why}`],
+      target: { type, name: auditText(storableString(name)) },
+      ...kept,
+      details: { action, invalid_params: bad.path, note: REPLACED_NOTE },
+    } as AuditEventInput);
+    throw gatewayError(GatewayErrorCode.InvalidParams, `Invalid params: ${why}`);
   }
 
   #auditBase(context: CallContext, decisionId: string): Partial<AuditEventInput> {
@@ -186,31 +351,53 @@ export class Gateway {
 
   async #listAll<T>(
     context: CallContext,
+    action: string,
     list: (u: Upstream, credential: CredentialSource) => Promise<T[]>,
   ): Promise<{ upstream: Upstream; item: T }[]> {
     const upstreams = this.#virtuals.get(context.virtual) ?? [];
     const lists = await Promise.all(
       upstreams.map(async (u) =>
-        (await this.#listed(context, u, list)).map((item) => ({ upstream: u, item })),
+        (await this.#listed(context, action, u, list)).map((item) => ({ upstream: u, item })),
       ),
     );
     return lists.flat();
   }
 
-  /** One upstream's list, fetched (when not cached) with this caller's credential. */
+  /**
+   * One upstream's list, fetched (when not cached) with this caller's credential. A credential
+   * failure is audited as a denied `action` on that upstream.
+   */
   async #listed<T>(
     context: CallContext,
+    action: string,
     upstream: Upstream,
     list: (u: Upstream, credential: CredentialSource) => Promise<T[]>,
   ): Promise<T[]> {
     try {
-      return await list(
-        upstream,
-        async () => (await this.#credential(context, upstream, undefined))?.headers ?? {},
-      );
+      return await list(upstream, async () => {
+        try {
+          return (await this.#credential(context, upstream, undefined))?.headers ?? {};
+        } catch (err) {
+          if (err instanceof GatewayError && typeof err.data?.credential_error === 'string')
+            await this.#audit({
+              ...this.#auditBase(context, randomUUID()),
+              kind: 'decision',
+              phase: 'request',
+              effect: 'deny',
+              reasons: [String(err.data.audit_reason)],
+              upstreamServer: upstream.name,
+              details: { action, credential_error: err.data.credential_error },
+            } as AuditEventInput);
+          throw err;
+        }
+      });
     } catch (err) {
-      if (err instanceof GatewayError) throw err;
-      throw gatewayError(GatewayErrorCode.UpstreamFailed, errorMessage(err), { upstream: upstream.name });
+      if (err instanceof GatewayError) throw withoutAuditReason(err);
+      throw gatewayError(
+        GatewayErrorCode.UpstreamFailed,
+        err instanceof UpstreamError ? err.clientMessage : `upstream ${upstream.name} failed`,
+        { upstream: upstream.name },
+      );
     }
   }
 
@@ -222,9 +409,9 @@ export class Gateway {
     result: Record<string, unknown>,
     field: 'visible_tools' | 'visible_resources' | 'visible_prompts',
     audited: boolean,
-  ): Promise<Set<string>> {
+  ): Promise<{ visible: Set<string>; decision: Decision }> {
     const input = this.#input(context, action, 'response', { server: { name: server }, result });
-    const decision = this.#decide(input);
+    const decision = await this.#decide(context, input, server ? { upstream: server } : {});
     const visible = decision.effect === 'deny' ? new Set<string>() : new Set(decision[field] ?? []);
     if (audited) {
       await this.#audit({
@@ -246,7 +433,7 @@ export class Gateway {
           },
         );
     }
-    return visible;
+    return { visible, decision };
   }
 
   /**
@@ -264,7 +451,7 @@ export class Gateway {
     for (const upstream of this.#virtuals.get(context.virtual) ?? []) {
       const mine = listed.filter((l) => l.upstream === upstream);
       if (mine.length === 0) continue;
-      const visible = await this.#visible(
+      const { visible } = await this.#visible(
         context,
         `${kind}/list`,
         upstream.name,
@@ -279,15 +466,18 @@ export class Gateway {
 
   /** Every upstream's tools the caller may see, named `<upstream>__<tool>`. */
   async listTools(context: CallContext): Promise<{ tools: Tool[] }> {
-    const listed = await this.#listAll(context, (u, c) => u.listTools(c));
+    const listed = await this.#listAll(context, 'tools/list', (u, c) => u.listTools(c));
     const shown = await this.#filterList(context, 'tools', listed, toolFacts, (t) => t.name);
     return { tools: shown.map((t) => ({ ...t.item, name: qualify(t.upstream, t.item.name) })) };
   }
 
   /** Resources keep their URIs; where two upstreams list one URI, the first upstream owns it. */
-  async #resources(context: CallContext): Promise<{ upstream: Upstream; item: Resource }[]> {
+  async #resources(
+    context: CallContext,
+    action = 'resources/list',
+  ): Promise<{ upstream: Upstream; item: Resource }[]> {
     const seen = new Set<string>();
-    return (await this.#listAll(context, (u, c) => u.listResources(c))).filter((r) => {
+    return (await this.#listAll(context, action, (u, c) => u.listResources(c))).filter((r) => {
       if (seen.has(r.item.uri)) return false;
       seen.add(r.item.uri);
       return true;
@@ -307,14 +497,16 @@ export class Gateway {
   }
 
   async listResourceTemplates(context: CallContext): Promise<{ resourceTemplates: ResourceTemplate[] }> {
-    const listed = await this.#listAll(context, (u, c) => u.listResourceTemplates(c));
+    const listed = await this.#listAll(context, 'resources/templates/list', (u, c) =>
+      u.listResourceTemplates(c),
+    );
     const input = this.#input(context, 'resources/templates/list', 'response', {
       server: { name: null },
       result: {
         resourceTemplates: listed.map((t) => ({ uriTemplate: t.item.uriTemplate, server: t.upstream.name })),
       },
     });
-    const decision = this.#decide(input);
+    const decision = await this.#decide(context, input);
     await this.#audit({
       ...this.#auditBase(context, input.request.id),
       kind: 'decision',
@@ -329,7 +521,7 @@ export class Gateway {
   }
 
   async listPrompts(context: CallContext): Promise<{ prompts: Prompt[] }> {
-    const listed = await this.#listAll(context, (u, c) => u.listPrompts(c));
+    const listed = await this.#listAll(context, 'prompts/list', (u, c) => u.listPrompts(c));
     const shown = await this.#filterList(
       context,
       'prompts',
@@ -362,13 +554,22 @@ export class Gateway {
     list: (u: Upstream, credential: CredentialSource) => Promise<T[]>,
     facts: (u: Upstream, item: T) => Record<string, unknown>,
     notFound: (name: string) => GatewayError,
+    args: Record<string, unknown>,
   ): Promise<{ upstream: Upstream; item: T }> {
+    const action: Action = kind === 'tools' ? 'tools/call' : 'prompts/get';
+    const type: TargetType = kind === 'tools' ? 'tool' : 'prompt';
+    const noun = kind === 'tools' ? 'tool' : 'prompt';
+    const unseen = (reason: string, upstream?: Upstream, decision?: Decision) =>
+      this.#unseen(context, action, type, qualified, args, reason, notFound(qualified), upstream, decision);
     const split = this.#split(context, qualified);
-    if (!split) throw notFound(qualified);
+    if (!split)
+      throw await unseen(
+        `no upstream of virtual server ${context.virtual} offers ${noun} ${qualified} (no such upstream)`,
+      );
     const { upstream } = split;
-    const item = (await this.#listed(context, upstream, list)).find((x) => x.name === split.name);
-    if (!item) throw notFound(qualified);
-    const visible = await this.#visible(
+    const item = (await this.#listed(context, action, upstream, list)).find((x) => x.name === split.name);
+    if (!item) throw await unseen(`upstream ${upstream.name} offers no ${noun} ${split.name}`, upstream);
+    const { visible, decision } = await this.#visible(
       context,
       `${kind}/list`,
       upstream.name,
@@ -376,7 +577,12 @@ export class Gateway {
       `visible_${kind}`,
       false,
     );
-    if (!visible.has(item.name)) throw notFound(qualified);
+    if (!visible.has(item.name))
+      throw await unseen(
+        `${noun} ${qualified} is hidden from agent ${agentKey(context.caller)} by policy`,
+        upstream,
+        decision,
+      );
     return { upstream, item };
   }
 
@@ -385,6 +591,7 @@ export class Gateway {
     qualified: string,
     args: Record<string, unknown>,
   ): Promise<CallToolResult> {
+    await this.#refuseUnstorable(context, 'tools/call', 'tool', qualified, args);
     const { upstream, item: tool } = await this.#findVisible(
       context,
       qualified,
@@ -392,6 +599,7 @@ export class Gateway {
       (u, c) => u.listTools(c),
       toolFacts,
       unknownTool,
+      args,
     );
     const target: Target = {
       type: 'tool',
@@ -405,17 +613,30 @@ export class Gateway {
   }
 
   async readResource(context: CallContext, uri: string): Promise<ReadResourceResult> {
-    const listed = await this.#resources(context);
+    await this.#refuseUnstorable(context, 'resources/read', 'resource', uri, { uri });
+    const listed = await this.#resources(context, 'resources/read');
     let owner = listed.find((r) => r.item.uri === uri);
     let name = owner?.item.name;
     if (!owner) {
-      const templates = await this.#listAll(context, (u, c) => u.listResourceTemplates(c));
+      const templates = await this.#listAll(context, 'resources/read', (u, c) => u.listResourceTemplates(c));
       const t = templates.find((x) => templateMatches(x.item.uriTemplate, uri));
       if (t) owner = { upstream: t.upstream, item: { uri, name: t.item.name } };
       name = t?.item.name;
     }
-    if (!owner) throw unknownResource(uri);
-    const visible = await this.#visible(
+    const unseen = (reason: string, upstream?: Upstream, decision?: Decision) =>
+      this.#unseen(
+        context,
+        'resources/read',
+        'resource',
+        uri,
+        { uri },
+        reason,
+        unknownResource(uri),
+        upstream,
+        decision,
+      );
+    if (!owner) throw await unseen(`no upstream of virtual server ${context.virtual} offers resource ${uri}`);
+    const { visible, decision } = await this.#visible(
       context,
       'resources/list',
       owner.upstream.name,
@@ -423,7 +644,12 @@ export class Gateway {
       'visible_resources',
       false,
     );
-    if (!visible.has(uri)) throw unknownResource(uri);
+    if (!visible.has(uri))
+      throw await unseen(
+        `resource ${uri} is hidden from agent ${agentKey(context.caller)} by policy`,
+        owner.upstream,
+        decision,
+      );
     const upstream = owner.upstream;
     const target: Target = { type: 'resource', upstream, name: uri, part: { resource: { uri } } };
     return this.#forward(context, 'resources/read', target, { uri }, () =>
@@ -436,6 +662,7 @@ export class Gateway {
     qualified: string,
     args: Record<string, string>,
   ): Promise<GetPromptResult> {
+    await this.#refuseUnstorable(context, 'prompts/get', 'prompt', qualified, args);
     const { upstream, item: prompt } = await this.#findVisible(
       context,
       qualified,
@@ -443,6 +670,7 @@ export class Gateway {
       (u, c) => u.listPrompts(c),
       (u, p) => ({ name: p.name, server: u.name }),
       unknownPrompt,
+      args,
     );
     const target: Target = {
       type: 'prompt',
@@ -491,8 +719,9 @@ export class Gateway {
       arguments: args,
     });
     let decisionId: string = input.request.id;
-    let decision = this.#decide(input);
     const auditTarget = { type: target.type, name: target.name };
+    const about: About = { upstream: upstream.name, target: auditTarget };
+    let decision = await this.#decide(context, input, about);
     const base = () => ({
       ...this.#auditBase(context, decisionId),
       upstreamServer: upstream.name,
@@ -578,17 +807,28 @@ export class Gateway {
     } catch (err) {
       const failure =
         err instanceof GatewayError
-          ? err
-          : gatewayError(GatewayErrorCode.UpstreamFailed, errorMessage(err), {
-              decision_id: decisionId,
-              upstream: upstream.name,
-            });
+          ? withoutAuditReason(err)
+          : gatewayError(
+              GatewayErrorCode.UpstreamFailed,
+              err instanceof UpstreamError ? err.clientMessage : `upstream ${upstream.name} failed`,
+              { decision_id: decisionId, upstream: upstream.name },
+            );
+      // The trail keeps what happened (without paths or credentials); the agent gets `failure`.
+      const credentialError = err instanceof GatewayError ? err.data?.credential_error : undefined;
       await this.#audit({
         ...base(),
         kind: 'call_result',
         phase: 'response',
         ...(approvalId ? { approvalId } : {}),
-        details: { error: failure.message },
+        details: {
+          error:
+            typeof credentialError === 'string'
+              ? String((err as GatewayError).data?.audit_reason)
+              : err instanceof GatewayError
+                ? err.message
+                : withoutSecrets(withoutPaths(errorMessage(err))),
+          ...(typeof credentialError === 'string' ? { credential_error: credentialError } : {}),
+        },
         timings: { upstream_ms: performance.now() - started },
       } as AuditEventInput);
       throw failure;
@@ -601,9 +841,14 @@ export class Gateway {
       arguments: forwarded,
       result,
     });
-    const response = this.#decide(responseInput);
+    const response = await this.#decide(context, responseInput, about);
     let returned = result;
-    if (response.redact) returned = redactResult(result, response.redact.result, (p) => this.#pattern(p));
+    if (response.redact) {
+      const patterns = new Map<string, RegExp | undefined>();
+      for (const r of response.redact.result)
+        if (!patterns.has(r.pattern)) patterns.set(r.pattern, await this.#pattern(r.pattern));
+      returned = redactResult(result, response.redact.result, (p) => patterns.get(p));
+    }
     const withheld = response.effect === 'deny' || response.effect === 'require_approval';
     await this.#audit({
       ...base(),
@@ -676,11 +921,11 @@ export class Gateway {
   }
 
   /** `pii.<name>` → the detector's regex from the active bundle's data; undefined masks the whole string. */
-  #pattern(pattern: string): RegExp | undefined {
+  async #pattern(pattern: string): Promise<RegExp | undefined> {
     const m = /^pii\.([A-Za-z0-9_]+)$/.exec(pattern);
     if (!m?.[1]) return undefined;
     try {
-      const q = this.#options.engine.query(['pii', 'detectors', m[1], 'regex'], {});
+      const q = await this.#options.engine.query(['pii', 'detectors', m[1], 'regex'], {});
       return q.defined && typeof q.result === 'string' ? detectorRegExp(q.result) : undefined;
     } catch {
       return undefined;
@@ -696,15 +941,38 @@ function toolFacts(upstream: Upstream, tool: Tool) {
   return { name: tool.name, server: upstream.name, annotations: tool.annotations ?? {} };
 }
 
+/** The decision input the gateway builds (what the audit of a failed evaluation needs of it). */
+type DecisionInput = { phase: 'request' | 'response'; action: string; request: { id: string } };
+
+const auditText = (s: string) => (s.length > MAX_AUDIT_TEXT ? `${s.slice(0, MAX_AUDIT_TEXT - 1)}…` : s);
+
+/**
+ * A credential that cannot be had. The agent learns only which kind of failure it was; the audit
+ * reason (in `data.audit_reason`, removed before the error leaves the gateway) keeps the identity
+ * layer's account without URLs or token material.
+ */
 function credentialFailure(upstream: Upstream, err: unknown): GatewayError {
-  const why = err instanceof IdentityError ? err.message : errorMessage(err);
+  const code = err instanceof IdentityError ? err.code : 'credential_unavailable';
+  const why =
+    err instanceof IdpUnavailableError
+      ? 'the identity provider is unreachable; try again later'
+      : 'the credential could not be obtained';
   return gatewayError(
     GatewayErrorCode.PolicyUnavailable,
     `no upstream credential for ${upstream.name}: ${why}`,
     {
       upstream: upstream.name,
+      credential_error: code,
+      audit_reason: `upstream credential for ${upstream.name} failed (${code}): ${withoutSecrets(withoutPaths(errorMessage(err)))}`,
     },
   );
+}
+
+/** `err` without the audit-only part of its data. */
+function withoutAuditReason(err: GatewayError): GatewayError {
+  if (err.data?.audit_reason === undefined) return err;
+  const { audit_reason: _, ...data } = err.data;
+  return new GatewayError(err.code, err.message, data);
 }
 
 /** Whether `uri` fits an RFC 6570 template's simple `{var}` expressions (one path segment each). */

@@ -25,9 +25,46 @@ import {
   TEST_PRINCIPAL_HEADER,
   withMessageMeta,
 } from './caller.js';
-import { GatewayErrorCode } from './errors.js';
+import { withoutPaths } from './clean.js';
+import { GatewayError, GatewayErrorCode } from './errors.js';
 import { type CallContext, Gateway, type GatewayOptions } from './gateway.js';
+import { refuseMalformed } from './rpc-check.js';
 import type { ListKind } from './upstream.js';
+
+/**
+ * Query parameters that carry credentials. The MCP authorization specification forbids access
+ * tokens in URIs: a request naming one is refused before anything else looks at it.
+ */
+const TOKEN_PARAM = /^(access_token|token|id_token|refresh_token|bearer|api_key|apikey)$/i;
+
+function tokenInQuery(url: string): string | undefined {
+  const q = url.indexOf('?');
+  if (q < 0) return undefined;
+  for (const key of new URLSearchParams(url.slice(q + 1)).keys()) if (TOKEN_PARAM.test(key)) return key;
+  return undefined;
+}
+
+type Log = Pick<FastifyRequest['log'], 'error'>;
+
+/**
+ * A handler whose failures reach the agent only as GatewayErrors: anything else is logged and
+ * answered -32603 "internal error"; messages never carry absolute file paths.
+ */
+function guarded<A extends unknown[], R>(log: Log, fn: (...args: A) => Promise<R>) {
+  return async (...args: A): Promise<R> => {
+    try {
+      return await fn(...args);
+    } catch (err) {
+      if (err instanceof GatewayError) {
+        if (err.code === GatewayErrorCode.NotFound) throw err; // the unknown-item error, exactly
+        const message = withoutPaths(err.message);
+        throw message === err.message ? err : new GatewayError(err.code, message, err.data);
+      }
+      log.error({ err: err instanceof Error ? err.message : String(err) }, 'MCP request failed');
+      throw new GatewayError(GatewayErrorCode.Internal, 'internal error');
+    }
+  };
+}
 
 const PROBLEM_BASE = 'https://airlock.dev/problems/';
 
@@ -43,13 +80,18 @@ class TooDeepError extends Error {
   override name = 'TooDeepError';
 }
 
+/** A body that is not JSON: answered as a JSON-RPC Parse error. */
+class NotJsonError extends Error {
+  override name = 'NotJsonError';
+}
+
 function isToolCall(body: unknown): boolean {
   const messages = Array.isArray(body) ? body : [body];
   return messages.some((m) => (m as { method?: unknown } | null)?.method === 'tools/call');
 }
 
 /** An MCP Server answering one HTTP request (or one notification stream) for `caller` on `virtual`. */
-function mcpServer(gateway: Gateway, caller: Caller, virtual: string): Server {
+function mcpServer(gateway: Gateway, caller: Caller, virtual: string, log: Log): Server {
   const server = new Server(
     { name: `airlock-${virtual}`, version: '0.1.0' },
     {
@@ -80,22 +122,38 @@ function mcpServer(gateway: Gateway, caller: Caller, virtual: string): Server {
           : undefined,
     };
   };
-  server.setRequestHandler(ListToolsRequestSchema, (r) => gateway.listTools(context(r.params?._meta)));
-  server.setRequestHandler(CallToolRequestSchema, (r, extra) =>
-    gateway.callTool(context(r.params._meta, extra), r.params.name, r.params.arguments ?? {}),
+  const g = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => guarded(log, fn);
+  server.setRequestHandler(
+    ListToolsRequestSchema,
+    g(async (r) => gateway.listTools(context(r.params?._meta))),
   );
-  server.setRequestHandler(ListResourcesRequestSchema, (r) =>
-    gateway.listResources(context(r.params?._meta)),
+  server.setRequestHandler(
+    CallToolRequestSchema,
+    g(async (r, extra) =>
+      gateway.callTool(context(r.params._meta, extra), r.params.name, r.params.arguments ?? {}),
+    ),
   );
-  server.setRequestHandler(ListResourceTemplatesRequestSchema, (r) =>
-    gateway.listResourceTemplates(context(r.params?._meta)),
+  server.setRequestHandler(
+    ListResourcesRequestSchema,
+    g(async (r) => gateway.listResources(context(r.params?._meta))),
   );
-  server.setRequestHandler(ReadResourceRequestSchema, (r, extra) =>
-    gateway.readResource(context(r.params._meta, extra), r.params.uri),
+  server.setRequestHandler(
+    ListResourceTemplatesRequestSchema,
+    g(async (r) => gateway.listResourceTemplates(context(r.params?._meta))),
   );
-  server.setRequestHandler(ListPromptsRequestSchema, (r) => gateway.listPrompts(context(r.params?._meta)));
-  server.setRequestHandler(GetPromptRequestSchema, (r, extra) =>
-    gateway.getPrompt(context(r.params._meta, extra), r.params.name, r.params.arguments ?? {}),
+  server.setRequestHandler(
+    ReadResourceRequestSchema,
+    g(async (r, extra) => gateway.readResource(context(r.params._meta, extra), r.params.uri)),
+  );
+  server.setRequestHandler(
+    ListPromptsRequestSchema,
+    g(async (r) => gateway.listPrompts(context(r.params?._meta))),
+  );
+  server.setRequestHandler(
+    GetPromptRequestSchema,
+    g(async (r, extra) =>
+      gateway.getPrompt(context(r.params._meta, extra), r.params.name, r.params.arguments ?? {}),
+    ),
   );
   return server;
 }
@@ -178,6 +236,22 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
   }
 
   app.register(async (scope) => {
+    // Before anything else (body parsing, identification): no credentials in the query string.
+    scope.addHook('onRequest', async (request, reply) => {
+      const key = tokenInQuery(request.url);
+      if (!key) return;
+      reply.header('www-authenticate', 'Bearer error="invalid_request"');
+      return reply
+        .code(400)
+        .header('content-type', 'application/problem+json')
+        .send({
+          type: `${PROBLEM_BASE}token-in-query`,
+          title: 'Bad request',
+          status: 400,
+          error: 'invalid_request',
+          detail: `credentials must not be sent in the query string (parameter ${key}); send the access token in the Authorization header`,
+        });
+    });
     // JSON bodies, their nesting checked on the text before parsing.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
@@ -185,11 +259,17 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
         return done(new TooDeepError(`request nested deeper than ${limits.json_depth} levels`));
       try {
         done(null, (text as string).trim() === '' ? undefined : JSON.parse(text as string));
-      } catch (err) {
-        done(Object.assign(err as Error, { statusCode: 400 }));
+      } catch {
+        done(new NotJsonError('Parse error: the body is not valid JSON'));
       }
     });
     scope.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _request, reply) => {
+      if (err instanceof NotJsonError)
+        return reply.code(400).send({
+          jsonrpc: '2.0',
+          id: null,
+          error: { code: GatewayErrorCode.ParseError, message: err.message },
+        });
       if (err instanceof TooDeepError)
         return reply.code(400).send({
           jsonrpc: '2.0',
@@ -235,7 +315,11 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
             });
         const caller = await identify(request, reply);
         if (!caller) return reply;
-        const server = mcpServer(gateway, caller, virtual);
+        if (request.method === 'POST') {
+          const refused = refuseMalformed(request.body);
+          if (refused) return reply.code(refused.status).type('application/json').send(refused.body);
+        }
+        const server = mcpServer(gateway, caller, virtual, request.log);
         if (request.method === 'GET') {
           // A notification stream: kept open, told when an upstream's lists change. Bounded per
           // agent by the same number as its calls in flight.

@@ -37,15 +37,38 @@ const MAX_LISTED = 10_000;
 
 export type ListKind = 'tools' | 'resources' | 'prompts';
 
-/** An upstream could not be reached or failed to answer. `status` is the HTTP status when there was one. */
+/** How an upstream failed: it answered a JSON-RPC error, an HTTP error status, took too long, or was not reached. */
+export type UpstreamFailure = 'rejected' | 'http' | 'timeout' | 'unreachable';
+
+/**
+ * An upstream could not be reached or failed to answer. `status` is the HTTP status when there was
+ * one. The message (for logs and the audit trail) carries the upstream's own text; `clientMessage`
+ * is what agents are told: what failed, never the upstream's internals.
+ */
 export class UpstreamError extends Error {
   override name = 'UpstreamError';
   constructor(
     readonly upstream: string,
     message: string,
     readonly status?: number,
+    readonly failure: UpstreamFailure = status !== undefined ? 'http' : 'unreachable',
+    /** The JSON-RPC error code the upstream answered with (failure `rejected`). */
+    readonly rpcCode?: number,
   ) {
     super(`upstream ${upstream}: ${message}`);
+  }
+
+  get clientMessage(): string {
+    switch (this.failure) {
+      case 'rejected':
+        return `upstream ${this.upstream} refused the request (JSON-RPC error ${this.rpcCode ?? 'unknown'})`;
+      case 'http':
+        return `upstream ${this.upstream} answered HTTP ${this.status ?? 'error'}`;
+      case 'timeout':
+        return `upstream ${this.upstream} timed out`;
+      default:
+        return `upstream ${this.upstream} is unreachable`;
+    }
   }
 }
 
@@ -237,8 +260,10 @@ export class Upstream {
       return await run(client);
     } catch (err) {
       // A JSON-RPC error answered by the upstream leaves the connection sound.
+      if (err instanceof McpError && err.code === ErrorCode.RequestTimeout)
+        throw new UpstreamError(this.name, err.message, undefined, 'timeout');
       if (err instanceof McpError && err.code !== ErrorCode.ConnectionClosed)
-        throw new UpstreamError(this.name, err.message);
+        throw new UpstreamError(this.name, err.message, undefined, 'rejected', err.code);
       if (err instanceof StreamableHTTPError && err.code !== undefined) {
         // 404/400: the upstream no longer knows our session (it restarted): start a new one, once.
         if ((err.code === 404 || err.code === 400) && !retried) {
@@ -259,10 +284,20 @@ export class Upstream {
     this.#client = undefined;
     this.#lists = {};
     pending?.then((c) => c.close()).catch(() => {});
+    const status = err instanceof StreamableHTTPError ? (err.code ?? undefined) : undefined;
+    const rpc = err instanceof McpError && err.code !== ErrorCode.ConnectionClosed ? err.code : undefined;
     return new UpstreamError(
       this.name,
       message,
-      err instanceof StreamableHTTPError ? (err.code ?? undefined) : undefined,
+      status,
+      rpc === ErrorCode.RequestTimeout
+        ? 'timeout'
+        : rpc !== undefined
+          ? 'rejected'
+          : status !== undefined
+            ? 'http'
+            : 'unreachable',
+      rpc,
     );
   }
 

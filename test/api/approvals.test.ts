@@ -309,6 +309,63 @@ function apiSuite(t: Test, backend: Backend): void {
     );
   });
 
+  t.test('refused answers are recorded: who tried, on which parked call, why', async (t) => {
+    const a = await store.park(parkRequest());
+    const post = (id: string, verb: string, who: string) =>
+      app.inject({ method: 'POST', url: `/v1/approvals/${id}/${verb}`, headers: as(who) });
+    t.equal((await post(a.id, 'approve', 'alice;security')).statusCode, 403, 'self-approval');
+    t.equal((await post(a.id, 'deny', 'mallory;eng')).statusCode, 403, 'not an approver');
+    t.equal((await post(a.id, 'approve', 'bob;security')).statusCode, 200, 'the one good answer');
+    t.equal((await post(a.id, 'deny', 'carol;security')).statusCode, 409, 'already answered');
+    const refused = await audit.query({ approvalId: a.id, effect: 'deny', kind: 'decision' });
+    t.same(
+      refused.events.map((e) => [e.userSub, (e.details as { attempt: string }).attempt, e.reasons]),
+      [
+        ['alice', 'approve', ['approval answer refused: the requester may not approve their own call']],
+        ['mallory', 'deny', ['approval answer refused: approver mallory is not among group:security']],
+        ['carol', 'deny', [`approval answer refused: approval ${a.id} was already answered (approved)`]],
+      ],
+    );
+    t.match(refused.events[0], {
+      decisionId: a.decisionId,
+      agentId: 'devops-agent',
+      virtualServer: 'devops',
+      upstreamServer: 'crm',
+      targetName: 'delete_customer',
+      userClaims: { groups: ['security'] },
+      details: {
+        refused: 'forbidden',
+        requester: { sub: 'alice', agent: 'devops-agent' },
+        policy_reasons: ['the requester may not approve their own call'],
+      },
+    });
+    t.match(refused.events[2], { details: { refused: 'answered', status: 'approved' } });
+
+    const late = await store.park(parkRequest({ ttlSeconds: 60, arguments: { id: 'late' } }));
+    clock += 60_000;
+    t.equal((await post(late.id, 'approve', 'bob;security')).statusCode, 410);
+    const expired = await audit.query({ approvalId: late.id, effect: 'deny' });
+    t.match(
+      expired.events.map((e) => [e.userSub, e.details]),
+      [['bob', { attempt: 'approve', refused: 'expired', status: 'expired' }]],
+    );
+
+    t.equal((await post('nope%00', 'approve', 'bob;security')).statusCode, 404, 'unknown id (with a NUL)');
+    const unknown = await audit.query({ approvalId: 'nope\ufffd', effect: 'deny' });
+    t.match(
+      unknown.events.map((e) => [e.userSub, e.reasons, e.details, e.targetName]),
+      [
+        [
+          'bob',
+          ['approval answer refused: no such approval'],
+          { attempt: 'approve', refused: 'unknown' },
+          null,
+        ],
+      ],
+      'recorded with the id as given, U+FFFD in place of the NUL',
+    );
+  });
+
   t.test('no policy bundle: 503, fail closed', async (t) => {
     const bare = await build({ engine: new Engine() });
     const a = await store.park(parkRequest());

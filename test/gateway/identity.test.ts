@@ -36,8 +36,9 @@ const identity = createIdentity(
   },
   { env: { GATEWAY_SECRET: CLIENTS.gateway.secret, AGENT_SECRET: CLIENTS.agent.secret } },
 );
+const engine = await referenceEngine();
 const airlock = await startAirlock(github.url, {
-  engine: await referenceEngine(),
+  engine,
   identity,
   topology: {
     upstreams: [{ name: 'github', transport: 'http', url: github.url, timeout_ms: 5000 }],
@@ -142,9 +143,76 @@ t.test('an exchange the IdP refuses stops the call: fail closed, nothing forward
   const before = github.seen.filter((s) => s.method === 'tools/call').length;
   const err = await rpcError(client.callTool({ name: 'github__list_repos', arguments: {} }));
   t.equal(err.code, GatewayErrorCode.PolicyUnavailable);
-  t.match(err.message, /no upstream credential for github/);
+  t.equal(
+    err.message,
+    'MCP error -32003: no upstream credential for github: the credential could not be obtained',
+  );
+  t.same(err.data, { upstream: 'github', credential_error: 'upstream_credential_failed' });
   t.equal(github.seen.filter((s) => s.method === 'tools/call').length, before);
   const result = airlock.events.at(-1);
   t.equal(result?.kind, 'call_result');
-  t.match(result?.details, { error: /no upstream credential/ });
+  t.match(result?.details, {
+    error:
+      /^upstream credential for github failed \(upstream_credential_failed\): .*token exchange refused by <url> \(invalid_target/,
+    credential_error: 'upstream_credential_failed',
+  });
+  t.notMatch(JSON.stringify(result), idp.issuer, 'no IdP URL in the trail');
+});
+
+t.test('a credential failure while listing: a clean error and a denied row', async (t) => {
+  idp.refusedAudiences.add(GITHUB_AUD);
+  t.teardown(() => idp.refusedAudiences.delete(GITHUB_AUD));
+  // A gateway of its own, so no upstream list is cached yet and listing needs a credential.
+  const fresh = await startAirlock(github.url, {
+    engine,
+    identity,
+    topology: {
+      upstreams: [{ name: 'github', transport: 'http', url: github.url, timeout_ms: 5000 }],
+      virtual_servers: [{ name: 'devops', upstreams: ['github'] }],
+    },
+  });
+  t.teardown(() => fresh.close());
+  const token = await idp.userToken({ sub: 'dave', audience: RESOURCE, extra: { groups: ['eng'] } });
+  const client = new Client({ name: 'agent', version: '1.0.0' });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${fresh.base}/mcp/devops`), {
+      requestInit: {
+        headers: { authorization: `Bearer ${token}`, 'x-airlock-model': 'anthropic/claude-sonnet-4' },
+      },
+    }),
+  );
+  t.teardown(() => client.close());
+  const listed = await rpcError(client.listTools());
+  const called = await rpcError(client.callTool({ name: 'github__list_repos', arguments: {} }));
+  for (const err of [listed, called]) {
+    t.equal(err.code, GatewayErrorCode.PolicyUnavailable);
+    t.equal(
+      err.message,
+      'MCP error -32003: no upstream credential for github: the credential could not be obtained',
+    );
+    t.notMatch(JSON.stringify({ m: err.message, d: err.data }), /127\.0\.0\.1|http:|token_endpoint/);
+  }
+  const { events } = await fresh.store!.query({ effect: 'deny' });
+  t.match(
+    events.map((e) => [e.kind, e.userSub, e.upstreamServer, e.details]),
+    [
+      [
+        'decision',
+        'dave',
+        'github',
+        { action: 'tools/list', credential_error: 'upstream_credential_failed' },
+      ],
+      [
+        'decision',
+        'dave',
+        'github',
+        { action: 'tools/call', credential_error: 'upstream_credential_failed' },
+      ],
+    ],
+  );
+  for (const e of events) {
+    t.match(e.reasons, [/^upstream credential for github failed \(upstream_credential_failed\): .*refused/]);
+    t.notMatch(JSON.stringify(e), idp.issuer, 'no IdP URL in the trail');
+    t.notMatch(JSON.stringify(e), token, 'no token in the trail');
+  }
 });

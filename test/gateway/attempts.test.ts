@@ -1,0 +1,275 @@
+// Every attempt on the record: calls of hidden or unknown tools, resources and prompts are audited as
+// denied with the real reason while the agent gets exactly the unknown-item error; malformed
+// requests get the JSON-RPC code the specification gives them with a short message; tokens in the
+// query string are refused before anything else.
+import t from 'tap';
+import type { AuditEvent, AuditStore } from '../../src/audit/index.js';
+import { GatewayErrorCode, TEST_PRINCIPAL_HEADER } from '../../src/gateway/index.js';
+import {
+  CARD,
+  connectClient,
+  crmUpstream,
+  referenceEngine,
+  rpcError,
+  SUPPORT_PRINCIPAL,
+  startAirlock,
+} from './harness.js';
+
+const engine = await referenceEngine();
+const crm = await crmUpstream();
+const airlock = await startAirlock(crm.url, { engine });
+const store = airlock.store as AuditStore;
+t.teardown(async () => {
+  await airlock.close();
+  await crm.close();
+});
+
+/** POSTs one raw JSON-RPC body as the support agent; the HTTP status and body text. */
+async function post(body: string, path = '/mcp/support'): Promise<{ status: number; text: string }> {
+  const r = await fetch(`${airlock.base}${path}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      [TEST_PRINCIPAL_HEADER]: JSON.stringify(SUPPORT_PRINCIPAL),
+    },
+    body,
+  });
+  return { status: r.status, text: await r.text() };
+}
+
+const call = (method: string, params: unknown) => JSON.stringify({ jsonrpc: '2.0', id: 7, method, params });
+
+/** The newest audit event (after `seq`). */
+async function newest(after: number): Promise<AuditEvent[]> {
+  return (await store.query({ after })).events;
+}
+async function head(): Promise<number> {
+  return (await store.query({ order: 'desc', limit: 1 })).events[0]?.seq ?? 0;
+}
+
+t.test('hidden and unknown items: the same error for the agent, the real reason in the trail', async (t) => {
+  const cases = [
+    {
+      method: 'tools/call',
+      type: 'tool',
+      hidden: 'crm__delete_customer', // crm offers it; support-agent may not see it
+      unknown: 'crm__delete_customez',
+      params: (name: string) => ({ name, arguments: { id: 'C-1' } }),
+      hiddenReason: 'tool crm__delete_customer is hidden from agent support-agent by policy',
+      unknownReason: 'upstream crm offers no tool delete_customez',
+    },
+    {
+      method: 'resources/read',
+      type: 'resource',
+      hidden: 'crm://customers/C-1',
+      unknown: 'crm://customers/C-9',
+      params: (uri: string) => ({ uri }),
+      hiddenReason: 'resource crm://customers/C-1 is hidden from agent support-agent by policy',
+      unknownReason: 'no upstream of virtual server support offers resource crm://customers/C-9',
+    },
+    {
+      method: 'prompts/get',
+      type: 'prompt',
+      hidden: 'crm__internal-escalation',
+      unknown: 'crm__internal-escalatioz',
+      params: (name: string) => ({ name, arguments: {} }),
+      hiddenReason: 'prompt crm__internal-escalation is hidden from agent support-agent by policy',
+      unknownReason: 'upstream crm offers no prompt internal-escalatioz',
+    },
+  ];
+  for (const c of cases) {
+    const before = await head();
+    const hidden = await post(call(c.method, c.params(c.hidden)));
+    const unknown = await post(call(c.method, c.params(c.unknown)));
+    t.equal(hidden.status, 200);
+    t.equal(
+      hidden.text,
+      unknown.text.replace(c.unknown, c.hidden),
+      `${c.method}: the hidden item's answer is byte for byte the unknown item's`,
+    );
+    t.match(JSON.parse(hidden.text), {
+      error: {
+        code: GatewayErrorCode.NotFound,
+        message: `${c.type[0]!.toUpperCase()}${c.type.slice(1)} ${c.hidden} not found`,
+      },
+    });
+    t.notMatch(hidden.text, /hidden|policy|support-agent/, 'nothing says why');
+    const events = await newest(before);
+    t.match(
+      events.map((e) => ({
+        kind: e.kind,
+        effect: e.effect,
+        targetType: e.targetType,
+        targetName: e.targetName,
+        reasons: e.reasons,
+        userSub: e.userSub,
+        agentId: e.agentId,
+        details: e.details,
+      })),
+      [
+        {
+          kind: 'decision',
+          effect: 'deny',
+          targetType: c.type,
+          targetName: c.hidden,
+          reasons: [c.hiddenReason],
+          userSub: 'sam',
+          agentId: 'support-agent',
+          details: { action: c.method, not_found: 'hidden' },
+        },
+        {
+          kind: 'decision',
+          effect: 'deny',
+          targetType: c.type,
+          targetName: c.unknown,
+          reasons: [c.unknownReason],
+          details: { action: c.method, not_found: 'unknown' },
+        },
+      ],
+      `${c.method}: both attempts recorded as denied, each with its own reason`,
+    );
+    t.equal(events.length, 2);
+  }
+  t.equal(crm.calls.length, 0, 'nothing was forwarded');
+
+  // A name no upstream of the virtual server can own at all.
+  const before = await head();
+  const client = await connectClient(airlock.base);
+  t.teardown(() => client.close());
+  const err = await rpcError(client.callTool({ name: 'nobody__x', arguments: { a: 1 } }));
+  t.equal(err.code, GatewayErrorCode.NotFound);
+  const [e] = await newest(before);
+  t.match(e, {
+    effect: 'deny',
+    targetName: 'nobody__x',
+    arguments: { a: 1 },
+    reasons: ['no upstream of virtual server support offers tool nobody__x (no such upstream)'],
+  });
+});
+
+t.test('the arguments of a refused attempt are kept as the policy keeps them', async (t) => {
+  const before = await head();
+  const r = await post(
+    call('tools/call', { name: 'crm__delete_customer', arguments: { id: 'C-1', note: `card ${CARD}` } }),
+  );
+  t.match(JSON.parse(r.text), { error: { code: GatewayErrorCode.NotFound } });
+  const [e] = await newest(before);
+  t.match(e, { effect: 'deny', targetName: 'crm__delete_customer', arguments: { id: 'C-1' } });
+  t.notMatch(JSON.stringify(e), CARD, 'the card number does not land in the trail');
+});
+
+t.test('lone surrogates and NUL in arguments: -32602, and the attempt is recorded', async (t) => {
+  for (const [bad, label] of [
+    ['\\ud800', 'a lone UTF-16 surrogate'],
+    ['\\u0000', 'U+0000 (NUL)'],
+  ] as const) {
+    const before = await head();
+    const r = await post(
+      `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"crm__lookup_customer","arguments":{"id":"C-1${bad}x"}}}`,
+    );
+    t.equal(r.status, 200, `${label}: answered, not a 500`);
+    t.same(JSON.parse(r.text), {
+      jsonrpc: '2.0',
+      id: 3,
+      error: {
+        code: -32602,
+        message: `Invalid params: /arguments/id contains ${label}: strings must be well-formed Unicode without U+0000`,
+      },
+    });
+    const events = await newest(before);
+    t.equal(events.length, 1);
+    t.match(events[0], {
+      kind: 'decision',
+      effect: 'deny',
+      targetName: 'lookup_customer'.replace(/^/, 'crm__'),
+      arguments: { id: 'C-1\ufffdx' },
+      reasons: [
+        `invalid params: /arguments/id contains ${label}: strings must be well-formed Unicode without U+0000`,
+      ],
+      details: { action: 'tools/call', invalid_params: '/arguments/id', note: /U\+FFFD/ },
+    });
+  }
+  t.equal(crm.calls.length, 0, 'nothing was forwarded');
+});
+
+t.test('params that do not fit the method: -32602 with a short message, not a zod dump', async (t) => {
+  const cases: [string, unknown, string][] = [
+    [
+      'tools/call',
+      { name: 5 },
+      'Invalid params: params.name: Invalid input: expected string, received number',
+    ],
+    ['prompts/get', {}, 'Invalid params: params.name: Invalid input: expected string, received undefined'],
+    [
+      'resources/read',
+      { uri: ['x'] },
+      'Invalid params: params.uri: Invalid input: expected string, received array',
+    ],
+  ];
+  for (const [method, params, message] of cases) {
+    const r = await post(call(method, params));
+    t.equal(r.status, 200);
+    t.same(JSON.parse(r.text), { jsonrpc: '2.0', id: 7, error: { code: -32602, message } }, method);
+  }
+  const notJson = await post('{"jsonrpc":"2.0",');
+  t.equal(notJson.status, 400);
+  t.same(JSON.parse(notJson.text), {
+    jsonrpc: '2.0',
+    id: null,
+    error: { code: -32700, message: 'Parse error: the body is not valid JSON' },
+  });
+  const notRpc = await post('{"id":1,"method":"tools/list"}');
+  t.equal(notRpc.status, 400);
+  t.same(JSON.parse(notRpc.text), {
+    jsonrpc: '2.0',
+    id: 1,
+    error: { code: -32600, message: 'Invalid Request: not a JSON-RPC 2.0 message' },
+  });
+  const unknownMethod = await post(call('tools/destroy', {}));
+  t.match(JSON.parse(unknownMethod.text), { error: { code: -32601 } }, 'an unknown method is -32601');
+});
+
+t.test('a token in the query string is refused before anything else', async (t) => {
+  const before = await head();
+  for (const q of ['access_token=eyJhbGciOi.secret.sig', 'token=abc', 'x=1&Access_Token=abc']) {
+    const r = await fetch(`${airlock.base}/mcp/support?${q}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: call('tools/call', { name: 'crm__lookup_customer', arguments: { id: 'C-1' } }),
+    });
+    t.equal(r.status, 400, q);
+    t.match(r.headers.get('content-type'), /^application\/problem\+json/);
+    t.match(r.headers.get('www-authenticate'), /^Bearer error="invalid_request"/);
+    const body = (await r.json()) as Record<string, unknown>;
+    t.match(body, { status: 400, error: 'invalid_request', detail: /must not be sent in the query string/ });
+    t.notMatch(JSON.stringify(body), /abc|secret/, 'the token is not echoed');
+  }
+  // Even on a virtual server that does not exist, and even with a body that is not JSON.
+  const r = await fetch(`${airlock.base}/mcp/nowhere?token=abc`, { method: 'POST', body: '{' });
+  t.equal(r.status, 400);
+  t.equal(await head(), before, 'nothing was audited');
+  t.equal(crm.calls.length, 0, 'nothing was forwarded');
+});
+
+t.test('an unreachable upstream: a clean message, the details only in the trail', async (t) => {
+  const down = await crmUpstream();
+  const url = down.url;
+  await down.close();
+  const other = await startAirlock(url, { engine, timeoutMs: 2000 });
+  const client = await connectClient(other.base);
+  t.teardown(async () => {
+    await client.close();
+    await other.close();
+  });
+  const err = await rpcError(client.callTool({ name: 'crm__lookup_customer', arguments: { id: 'C-1' } }));
+  // The SDK client prefixes the wire message with "MCP error <code>: ".
+  t.same(
+    [err.code, err.message],
+    [GatewayErrorCode.UpstreamFailed, 'MCP error -32004: upstream crm is unreachable'],
+  );
+  const list = await rpcError(client.listTools());
+  t.equal(list.code, GatewayErrorCode.UpstreamFailed);
+  t.equal(list.message, 'MCP error -32004: upstream crm is unreachable');
+  t.notMatch(list.message, /127\.0\.0\.1|fetch failed|ECONNREFUSED/);
+});
