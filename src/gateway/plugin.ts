@@ -48,7 +48,7 @@ type Log = Pick<FastifyRequest['log'], 'error'>;
 
 /**
  * A handler whose failures reach the agent only as GatewayErrors: anything else is logged and
- * answered -32603 "internal error"; messages never carry absolute file paths.
+ * answered -32603 "internal error"; fail-closed messages never carry absolute file paths.
  */
 function guarded<A extends unknown[], R>(log: Log, fn: (...args: A) => Promise<R>) {
   return async (...args: A): Promise<R> => {
@@ -56,7 +56,9 @@ function guarded<A extends unknown[], R>(log: Log, fn: (...args: A) => Promise<R
       return await fn(...args);
     } catch (err) {
       if (err instanceof GatewayError) {
-        if (err.code === GatewayErrorCode.NotFound) throw err; // the unknown-item error, exactly
+        // Operator-side failures are where internal text could hide; policy reasons and the
+        // unknown-item error go out exactly as made.
+        if (err.code !== GatewayErrorCode.PolicyUnavailable) throw err;
         const message = withoutPaths(err.message);
         throw message === err.message ? err : new GatewayError(err.code, message, err.data);
       }
