@@ -216,3 +216,23 @@ t.test('a credential failure while listing: a clean error and a denied row', asy
     t.notMatch(JSON.stringify(e), token, 'no token in the trail');
   }
 });
+
+// Last: it stops the IdP.
+t.test('the IdP unreachable at exchange time: a clean -32003, the trail says so', async (t) => {
+  const token = await idp.userToken({ sub: 'erin', audience: RESOURCE, extra: { groups: ['eng'] } });
+  const client = await connect(token); // the caller's token is verified (JWKS cached) while the IdP is up
+  t.teardown(() => client.close());
+  await idp.close();
+  const err = await rpcError(client.callTool({ name: 'github__list_repos', arguments: {} }));
+  t.equal(err.code, GatewayErrorCode.PolicyUnavailable);
+  t.equal(
+    err.message,
+    'MCP error -32003: no upstream credential for github: the identity provider is unreachable; try again later',
+  );
+  t.same(err.data, { upstream: 'github', credential_error: 'idp_unavailable' });
+  // A denied row when the list had to be fetched for the call, else the call's call_result row.
+  const last = airlock.events.at(-1);
+  t.match(last?.details, { credential_error: 'idp_unavailable' });
+  t.match(JSON.stringify(last), /upstream credential for github failed \(idp_unavailable\)/);
+  t.notMatch(JSON.stringify(last), idp.issuer, 'no IdP URL in the trail');
+});
