@@ -124,7 +124,12 @@ t.test('limits: nesting and body size get precise errors', async (t) => {
 
   const broken = await post('{"jsonrpc": ');
   t.equal(broken.status, 400);
-  t.match(broken.headers.get('content-type'), /^application\/problem\+json/);
+  t.match(broken.headers.get('content-type'), /^application\/json/);
+  t.match(
+    await broken.json(),
+    { jsonrpc: '2.0', id: null, error: { code: -32700 } },
+    'a JSON-RPC parse error',
+  );
 });
 
 t.test('notification streams are bounded per agent', async (t) => {
