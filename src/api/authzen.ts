@@ -7,6 +7,7 @@
 // is true only for a policy result of `true` or `{"effect": "allow"}`: redaction and approval need a
 // gateway that executes them, so an AuthZEN PEP is told no, with the effect in the context.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { EvaluationError } from '../engine/index.js';
 import { type BodyLimits, installJsonParser } from './body.js';
 import type { Decider, Decision } from './decider.js';
 import { replyProblem, useProblemErrors } from './errors.js';
@@ -97,11 +98,16 @@ export async function authzenPlugin(app: FastifyInstance, options: AuthzenOption
     return payload;
   });
 
-  const evaluate = async (req: Obj) =>
-    response(await options.decider.decide('authzen', path, authzenInput(req)));
+  const evaluate = async (req: Obj) => {
+    const d = await options.decider.decide('authzen', path, authzenInput(req));
+    if (d.error?.code === 'input_too_large') throw d.error;
+    return response(d);
+  };
   const bad = (reply: Parameters<typeof replyProblem>[0], err: unknown) => {
     if (err instanceof AuthzenRequestError)
       return replyProblem(reply, 400, 'bad-request', 'Bad AuthZEN request', err.message);
+    if (err instanceof EvaluationError && err.code === 'input_too_large')
+      return replyProblem(reply, 413, 'input-too-large', 'Input too large', err.message);
     throw err;
   };
 

@@ -62,7 +62,7 @@ export class Decider {
     const started = process.hrtime.bigint();
     let decision: Decision;
     try {
-      const r = this.options.engine.query(path, input);
+      const r = await this.options.engine.query(path, input);
       decision = { decisionId, defined: r.defined, result: r.result, revision: r.revision, evalNs: 0 };
     } catch (err) {
       const error =

@@ -63,7 +63,9 @@ export async function opaDataPlugin(app: FastifyInstance, options: OpaDataOption
     const path = pathOf(request);
     const d = await decider.decide('data', path, input);
     if (d.error) {
-      const status = d.error.code === 'no_policy' ? 503 : 500;
+      if (d.error.code === 'input_too_large')
+        return replyOpaError(reply, 413, 'invalid_parameter', d.error.message);
+      const status = d.error.code === 'no_policy' || d.error.code === 'overloaded' ? 503 : 500;
       return replyOpaError(reply, status, 'internal_error', d.error.message);
     }
     const body: Record<string, unknown> = {};
@@ -143,7 +145,7 @@ export async function opaDataPlugin(app: FastifyInstance, options: OpaDataOption
     const entrypoint = options.adminEntrypoint ?? 'airlock/admin';
     let allowed = false;
     try {
-      const r = decider.engine.evaluate(entrypoint, {
+      const r = await decider.engine.evaluate(entrypoint, {
         method: method.toUpperCase(),
         path: `/${path.join('/')}`,
         principal: caller,

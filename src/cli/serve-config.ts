@@ -21,6 +21,11 @@ export interface ServeConfig {
   };
   engine?: {
     timeout_ms?: number;
+    workers?: number;
+    worker_memory_mb?: number;
+    queue_length?: number;
+    queue_wait_ms?: number;
+    input_limits?: { max_bytes?: number; max_depth?: number; max_nodes?: number };
     memory_max_pages?: number;
     strict_builtin_errors?: boolean;
     decision_entrypoint?: string;

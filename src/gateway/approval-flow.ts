@@ -52,7 +52,7 @@ export interface ApprovalGate {
 
 export function approvalGate(
   store: ApprovalStore,
-  options: { holdSeconds: number; decide: (input: unknown) => Decision },
+  options: { holdSeconds: number; decide: (input: unknown) => Promise<Decision> },
 ): ApprovalGate {
   const refused = (reason: string, message: string, approval?: Approval) =>
     gatewayError(GatewayErrorCode.ApprovalRefused, message, {
@@ -188,7 +188,7 @@ export function approvalGate(
           approved_at: approval.answeredAt?.toISOString() ?? null,
         },
       };
-      const final = options.decide(again);
+      const final = await options.decide(again);
       if (final.effect === 'allow' || final.effect === 'redact') {
         try {
           await store.consume(approval.id, hash);

@@ -6,6 +6,8 @@ import { ErrorCode } from '@modelcontextprotocol/sdk/types.js';
 export const GatewayErrorCode = {
   /** Unknown or hidden tool, resource or prompt: the code and message the SDK's own servers use. */
   NotFound: ErrorCode.InvalidParams,
+  /** Arguments larger than the engine's input limits (engine.input_limits): refused, nothing forwarded. */
+  InvalidParams: ErrorCode.InvalidParams,
   /** Malformed request (e.g. nested deeper than the limit). */
   InvalidRequest: ErrorCode.InvalidRequest,
   /** The policy denied the call. */

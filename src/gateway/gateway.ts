@@ -147,11 +147,19 @@ export class Gateway {
     };
   }
 
-  #decide(input: unknown): Decision {
+  async #decide(input: unknown): Promise<Decision> {
     try {
-      return decide(this.#options.engine, input);
+      return await decide(this.#options.engine, input);
     } catch (err) {
       const message = err instanceof DecisionError ? err.message : String(err);
+      // Oversized request arguments are the caller's invalid params; an oversized upstream result is not.
+      if (err instanceof DecisionError && err.inputTooLarge)
+        throw gatewayError(
+          (input as { phase?: unknown }).phase === 'request'
+            ? GatewayErrorCode.InvalidParams
+            : GatewayErrorCode.PolicyUnavailable,
+          `no policy decision, nothing forwarded: ${message}`,
+        );
       throw gatewayError(
         GatewayErrorCode.PolicyUnavailable,
         `no policy decision, nothing forwarded: ${message}`,
@@ -224,7 +232,7 @@ export class Gateway {
     audited: boolean,
   ): Promise<Set<string>> {
     const input = this.#input(context, action, 'response', { server: { name: server }, result });
-    const decision = this.#decide(input);
+    const decision = await this.#decide(input);
     const visible = decision.effect === 'deny' ? new Set<string>() : new Set(decision[field] ?? []);
     if (audited) {
       await this.#audit({
@@ -314,7 +322,7 @@ export class Gateway {
         resourceTemplates: listed.map((t) => ({ uriTemplate: t.item.uriTemplate, server: t.upstream.name })),
       },
     });
-    const decision = this.#decide(input);
+    const decision = await this.#decide(input);
     await this.#audit({
       ...this.#auditBase(context, input.request.id),
       kind: 'decision',
@@ -491,7 +499,7 @@ export class Gateway {
       arguments: args,
     });
     let decisionId: string = input.request.id;
-    let decision = this.#decide(input);
+    let decision = await this.#decide(input);
     const auditTarget = { type: target.type, name: target.name };
     const base = () => ({
       ...this.#auditBase(context, decisionId),
@@ -601,9 +609,14 @@ export class Gateway {
       arguments: forwarded,
       result,
     });
-    const response = this.#decide(responseInput);
+    const response = await this.#decide(responseInput);
     let returned = result;
-    if (response.redact) returned = redactResult(result, response.redact.result, (p) => this.#pattern(p));
+    if (response.redact) {
+      const patterns = new Map<string, RegExp | undefined>();
+      for (const r of response.redact.result)
+        if (!patterns.has(r.pattern)) patterns.set(r.pattern, await this.#pattern(r.pattern));
+      returned = redactResult(result, response.redact.result, (p) => patterns.get(p));
+    }
     const withheld = response.effect === 'deny' || response.effect === 'require_approval';
     await this.#audit({
       ...base(),
@@ -676,11 +689,11 @@ export class Gateway {
   }
 
   /** `pii.<name>` → the detector's regex from the active bundle's data; undefined masks the whole string. */
-  #pattern(pattern: string): RegExp | undefined {
+  async #pattern(pattern: string): Promise<RegExp | undefined> {
     const m = /^pii\.([A-Za-z0-9_]+)$/.exec(pattern);
     if (!m?.[1]) return undefined;
     try {
-      const q = this.#options.engine.query(['pii', 'detectors', m[1], 'regex'], {});
+      const q = await this.#options.engine.query(['pii', 'detectors', m[1], 'regex'], {});
       return q.defined && typeof q.result === 'string' ? detectorRegExp(q.result) : undefined;
     } catch {
       return undefined;

@@ -95,6 +95,11 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
         }
       : undefined,
     timeoutMs: config.engine?.timeout_ms,
+    workers: config.engine?.workers,
+    workerMemoryMb: config.engine?.worker_memory_mb,
+    queueLength: config.engine?.queue_length,
+    queueWaitMs: config.engine?.queue_wait_ms,
+    inputLimits: inputLimitsFrom(config),
     memory: config.engine?.memory_max_pages ? { maximumPages: config.engine.memory_max_pages } : undefined,
     strict: config.engine?.strict_builtin_errors,
     logger: log,
@@ -179,6 +184,7 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
         l.stop();
         await app.close();
         await a?.close();
+        await engine.close();
         await store.close();
       },
     };
@@ -186,9 +192,20 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
     bundles?.stop();
     live?.stop();
     await approvals?.close();
+    await engine.close();
     await store.close();
     throw err;
   }
+}
+
+function inputLimitsFrom(config: ServeConfig) {
+  const l = config.engine?.input_limits;
+  if (!l) return undefined;
+  return {
+    ...(l.max_bytes !== undefined ? { maxBytes: l.max_bytes } : {}),
+    ...(l.max_depth !== undefined ? { maxDepth: l.max_depth } : {}),
+    ...(l.max_nodes !== undefined ? { maxNodes: l.max_nodes } : {}),
+  };
 }
 
 /** Mounts /mcp/{virtual} and the approver API /v1/approvals; returns the approval store to close. */
