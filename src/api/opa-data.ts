@@ -61,7 +61,7 @@ export async function opaDataPlugin(app: FastifyInstance, options: OpaDataOption
     const started = process.hrtime.bigint();
     const q = request.query as Query;
     const path = pathOf(request);
-    const d = await decider.decide('data', path, input);
+    const d = await decider.decide('data', path, input, request.apiCaller);
     if (d.error) {
       const status = d.error.code === 'no_policy' ? 503 : 500;
       return replyOpaError(reply, status, 'internal_error', d.error.message);
