@@ -3,11 +3,14 @@
 // policies (with airlock/system/authz), a real OpenID provider, real PGlite and — when DATABASE_URL is
 // set — a fresh database on the real Postgres server.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
+import pino from 'pino';
 import t from 'tap';
+import { buildDevBundle } from '../../src/cli/commands/serve.js';
+import { bundleFromFiles, filesFromTarball } from '../../src/engine/index.js';
 import { githubUpstream } from '../gateway/harness.js';
 import { CLIENTS, startIdp } from '../identity/fixtures/idp.js';
 import { type AirlockProcess, runAirlock, startAirlockProcess } from './airlock-process.js';
@@ -19,9 +22,13 @@ const GARBAGE_TOKEN = `garbage-${randomBytes(12).toString('hex')}`;
 
 const dir = mkdtempSync(join(tmpdir(), 'airlock-api-access-'));
 const bundle = join(dir, 'airlock.tar.gz');
-const built = await runAirlock(['build', 'policies', '-o', bundle, '--revision', 'api-access'], {}, 180_000);
-if (built.code !== 0) throw new Error(`airlock build failed:\n${built.stdout}${built.stderr}`);
-t.match(built.stdout, /airlock\/system\/authz/, 'the reference bundle has the API authorization entrypoint');
+// The bundle `airlock serve` builds from policies/ when none is given (in-process: built once per file).
+await buildDevBundle('policies', bundle, pino({ level: 'silent' }));
+const files = await filesFromTarball(readFileSync(bundle));
+t.ok(
+  (await bundleFromFiles(files)).manifest.wasm?.some((w) => w.entrypoint === 'airlock/system/authz'),
+  "serve's reference bundle has the API authorization entrypoint",
+);
 
 const idp = await startIdp();
 const github = await githubUpstream();
@@ -139,7 +146,11 @@ for (const backend of backends) {
     continue;
   }
   t.test(`API access control (${backend.name})`, async (t) => {
-    const airlock: AirlockProcess = await startAirlockProcess({ config: config(backend.database), env });
+    const airlock: AirlockProcess = await startAirlockProcess({
+      config: config(backend.database),
+      env,
+      timeoutMs: 300_000,
+    });
     let stopped = false;
     t.teardown(async () => {
       if (!stopped) await airlock.stop();
@@ -274,7 +285,7 @@ for (const backend of backends) {
       const q = await runAirlock(
         ['audit', 'query', ...backend.flags, '--decision', proxyDecision, '--format', 'json'],
         {},
-        120_000,
+        300_000,
       );
       t.equal(q.code, 0, q.stderr);
       const rows = (JSON.parse(q.stdout) as { events: Record<string, unknown>[] }).events;
@@ -284,7 +295,7 @@ for (const backend of backends) {
       const byCaller = await runAirlock(
         ['audit', 'query', ...backend.flags, '--requested-by', 'gateway-svc', '--format', 'json'],
         {},
-        120_000,
+        300_000,
       );
       t.equal(byCaller.code, 0, byCaller.stderr);
       const mine = (JSON.parse(byCaller.stdout) as { events: Record<string, unknown>[] }).events;
@@ -294,10 +305,10 @@ for (const backend of backends) {
         '--requested-by lists what that caller asked',
       );
       t.match(mine[0], { user_sub: 'bob', requested_by: 'gateway-svc' });
-      const table = await runAirlock(['audit', 'query', ...backend.flags, '--user', 'bob'], {}, 120_000);
+      const table = await runAirlock(['audit', 'query', ...backend.flags, '--user', 'bob'], {}, 300_000);
       t.match(table.stdout, /REQUESTED_BY/, 'the table shows who asked');
       t.match(table.stdout, /bob\s+edge-proxy/, 'next to the claimed user');
-      const verify = await runAirlock(['audit', 'verify', ...backend.flags], {}, 120_000);
+      const verify = await runAirlock(['audit', 'verify', ...backend.flags], {}, 300_000);
       t.equal(verify.code, 0, `the chain verifies: ${verify.stdout}${verify.stderr}`);
     });
   });
@@ -307,6 +318,7 @@ t.test('a non-loopback API without authentication is a start-up error naming the
   const r = await runAirlock(
     ['serve', '--addr', '0.0.0.0:0', '--bundle', bundle, '--data-dir', join(dir, 'open')],
     { AIRLOCK_ADMIN_TOKEN: '' },
+    300_000,
   );
   t.equal(r.code, 2);
   t.match(r.stderr, /addr 0\.0\.0\.0:0 is not a loopback address and the API has no authentication/);
