@@ -2,6 +2,7 @@
 // native decisions, health and metrics), each with its own body parser and error shape.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Engine, LiveData } from '../engine/index.js';
+import { type AccessOptions, callerOfRequest, installAccessControl } from './access.js';
 import type { AdminAuthenticator } from './admin.js';
 import { authzenPlugin } from './authzen.js';
 import { type BodyLimits, DEFAULT_BODY_LIMITS } from './body.js';
@@ -21,6 +22,12 @@ export interface ApiOptions {
   /** Decision and data-change log (the audit trail). */
   log?: DecisionLog | undefined;
   logMode?: 'sync' | 'background' | 'off';
+  /**
+   * Who may use the API (src/api/access.ts). Required, so that no embedding forgets it: `authenticated`
+   * authenticates every request and asks the authz entrypoint; `unauthenticated` is for loopback only.
+   */
+  access: AccessOptions;
+  /** Data-write credentials of an unauthenticated API (authenticated APIs use the access hook's caller). */
   admin?: AdminAuthenticator | undefined;
   limits?: Partial<BodyLimits>;
   /** Entrypoint of the native and AuthZEN APIs (default airlock/decision). */
@@ -50,6 +57,8 @@ export async function buildApi(options: ApiOptions): Promise<DecisionApi> {
   });
   const metrics = createMetrics(options.engine, { defaultMetrics: options.defaultMetrics ?? false });
   app.addHook('onClose', async () => metrics.close());
+  // Access control first: every route below (and any plugin registered later) is behind it.
+  installAccessControl(app, options.access, { engine: options.engine, metrics });
   const decider = new Decider({
     engine: options.engine,
     log: options.log,
@@ -89,7 +98,7 @@ export async function buildApi(options: ApiOptions): Promise<DecisionApi> {
     limits,
     liveData: options.liveData,
     log: options.log,
-    admin: options.admin,
+    admin: options.access.mode === 'authenticated' ? callerOfRequest : options.admin,
     ...(options.adminEntrypoint ? { adminEntrypoint: options.adminEntrypoint } : {}),
     version,
   });

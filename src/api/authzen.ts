@@ -9,7 +9,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { EvaluationError } from '../engine/index.js';
 import { type BodyLimits, installJsonParser } from './body.js';
-import type { Decider, Decision } from './decider.js';
+import type { Decider, Decision, RequestedBy } from './decider.js';
 import { replyProblem, useProblemErrors } from './errors.js';
 
 export interface AuthzenOptions {
@@ -98,8 +98,8 @@ export async function authzenPlugin(app: FastifyInstance, options: AuthzenOption
     return payload;
   });
 
-  const evaluate = async (req: Obj) => {
-    const d = await options.decider.decide('authzen', path, authzenInput(req));
+  const evaluate = async (req: Obj, by: RequestedBy | null) => {
+    const d = await options.decider.decide('authzen', path, authzenInput(req), by);
     if (d.error?.code === 'input_too_large') throw d.error;
     return response(d);
   };
@@ -115,7 +115,7 @@ export async function authzenPlugin(app: FastifyInstance, options: AuthzenOption
     if (!isObj(request.body))
       return replyProblem(reply, 400, 'bad-request', 'Bad AuthZEN request', 'body must be a JSON object');
     try {
-      return await evaluate(request.body);
+      return await evaluate(request.body, request.apiCaller);
     } catch (err) {
       return bad(reply, err);
     }
@@ -127,7 +127,7 @@ export async function authzenPlugin(app: FastifyInstance, options: AuthzenOption
       return replyProblem(reply, 400, 'bad-request', 'Bad AuthZEN request', 'body must be a JSON object');
     try {
       const items = body.evaluations;
-      if (items === undefined) return await evaluate(body);
+      if (items === undefined) return await evaluate(body, request.apiCaller);
       if (!Array.isArray(items)) throw new AuthzenRequestError('evaluations must be an array');
       if (items.length > max) throw new AuthzenRequestError(`at most ${max} evaluations per request`);
       const options_ = isObj(body.options) ? body.options : {};
@@ -153,7 +153,7 @@ export async function authzenPlugin(app: FastifyInstance, options: AuthzenOption
       });
       const out: Obj[] = [];
       for (const r of requests) {
-        const res = await evaluate(r);
+        const res = await evaluate(r, request.apiCaller);
         out.push(res);
         if (semantic === 'deny_on_first_deny' && res.decision === false) break;
         if (semantic === 'permit_on_first_permit' && res.decision === true) break;

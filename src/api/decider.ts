@@ -15,6 +15,12 @@ export interface Decision {
   evalNs: number;
 }
 
+/** The authenticated API caller who asked (recorded as `requested_by`, apart from the input's claimed user). */
+export interface RequestedBy {
+  sub: string;
+  via: string;
+}
+
 export interface DeciderOptions {
   engine: Engine;
   log?: DecisionLog | undefined;
@@ -57,7 +63,12 @@ export class Decider {
   }
 
   /** Evaluates `path` (entrypoint or data path) and logs it. Throws DecisionLogError when a sync log fails. */
-  async decide(api: DecisionRecord['api'], path: readonly string[], input: unknown): Promise<Decision> {
+  async decide(
+    api: DecisionRecord['api'],
+    path: readonly string[],
+    input: unknown,
+    requestedBy?: RequestedBy | null,
+  ): Promise<Decision> {
     const decisionId = randomUUID();
     const started = process.hrtime.bigint();
     let decision: Decision;
@@ -90,6 +101,7 @@ export class Decider {
         revision: decision.revision,
         evalMs: decision.evalNs / 1e6,
         ...(decision.error ? { error: decision.error.message } : {}),
+        ...(requestedBy ? { requestedBy: { sub: requestedBy.sub, via: requestedBy.via } } : {}),
       };
       const written = log.decision(record);
       if (mode === 'sync') {

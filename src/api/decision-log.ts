@@ -17,6 +17,8 @@ export interface DecisionRecord {
   revision: string | null;
   error?: string;
   evalMs: number;
+  /** The authenticated API caller who asked, when the request came over the API. */
+  requestedBy?: { sub: string; via: string };
 }
 
 export interface DataChangeRecord {
@@ -63,6 +65,7 @@ export function decisionEvent(r: DecisionRecord): AuditEventInput {
   return {
     kind: 'decision',
     decisionId: r.decisionId,
+    ...(r.requestedBy ? { requestedBy: r.requestedBy.sub } : {}),
     phase,
     user: typeof user?.sub === 'string' ? { sub: user.sub } : null,
     agentId: str(agent?.id),
@@ -78,6 +81,7 @@ export function decisionEvent(r: DecisionRecord): AuditEventInput {
     details: {
       api: r.api,
       path: r.path,
+      ...(r.requestedBy ? { requested_via: r.requestedBy.via } : {}),
       defined: r.defined,
       ...(r.defined && effect === null ? { result: json(r.result) } : {}),
     },

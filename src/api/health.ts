@@ -9,6 +9,8 @@ export interface HealthOptions {
   liveData?: LiveData | undefined;
   metrics: ApiMetrics;
   database?: { backend: string; location: string } | undefined;
+  /** Serve /metrics too (default true; the agents' listener does not). */
+  serveMetrics?: boolean;
 }
 
 export async function healthPlugin(app: FastifyInstance, options: HealthOptions): Promise<void> {
@@ -26,6 +28,7 @@ export async function healthPlugin(app: FastifyInstance, options: HealthOptions)
     };
     return reply.code(s.ready ? 200 : 503).send(body);
   });
+  if (options.serveMetrics === false) return;
   app.get('/metrics', async (_request, reply) => {
     const text = await options.metrics.registry.metrics();
     return reply.type(options.metrics.registry.contentType).send(text);

@@ -61,7 +61,7 @@ export async function opaDataPlugin(app: FastifyInstance, options: OpaDataOption
     const started = process.hrtime.bigint();
     const q = request.query as Query;
     const path = pathOf(request);
-    const d = await decider.decide('data', path, input);
+    const d = await decider.decide('data', path, input, request.apiCaller);
     if (d.error) {
       if (d.error.code === 'input_too_large')
         return replyOpaError(reply, 413, 'invalid_parameter', d.error.message);

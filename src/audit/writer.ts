@@ -159,6 +159,7 @@ export class AuditWriter {
             phase: c.phase,
             user_sub: c.userSub,
             user_claims: jsonParam(c.userClaims),
+            requested_by: c.requestedBy,
             agent_id: c.agentId,
             actor: jsonParam(c.actor),
             model: jsonParam(c.model),
