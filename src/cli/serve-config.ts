@@ -35,6 +35,8 @@ export interface ServeConfig {
   identity?: IdentityConfig;
   /** schema/gateway.schema.json */
   gateway?: GatewayConfig;
+  /** Forward-auth for proxies (/v1/authz/http; served when `identity` is configured). */
+  forward_auth?: { entrypoint?: string };
 }
 
 export interface ServeFlags {

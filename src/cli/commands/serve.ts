@@ -52,7 +52,7 @@ const exists = (p: string) =>
     () => false,
   );
 
-/** Builds `policies` into a bundle tarball at `output` (entrypoints airlock/decision and, if all are defined, airlock/admin and airlock/approve). */
+/** Builds `policies` into a bundle tarball at `output` (entrypoints airlock/decision and, if all are defined, airlock/admin, airlock/approve and airlock/http). */
 export async function buildDevBundle(policies: string, output: string, log: pino.Logger): Promise<void> {
   const tree = await loadPolicyTree([policies]);
   if (tree.sources.length === 0)
@@ -60,7 +60,7 @@ export async function buildDevBundle(policies: string, output: string, log: pino
   let built: ReturnType<typeof buildBundle>;
   try {
     built = buildBundle(tree, {
-      entrypoints: ['airlock/decision', 'airlock/admin', 'airlock/approve'],
+      entrypoints: ['airlock/decision', 'airlock/admin', 'airlock/approve', 'airlock/http'],
       revision: 'dev',
     });
   } catch {
@@ -150,6 +150,8 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
       database: { backend: store.backend, location: store.location },
       logger: log,
       defaultMetrics: true,
+      // Forward-auth (/v1/authz/http) needs verified bearer tokens: served with an identity section.
+      forwardAuth: identity ? { identity, entrypoint: config.forward_auth?.entrypoint } : undefined,
     });
     if (identity) await app.register(identityPlugin, { identity });
     if (config.gateway && identity) {
