@@ -66,7 +66,6 @@ function decodeSegment(segment: string): string {
   }
   if (/[/\\]/.test(decoded))
     throw new OriginalRequestError('the original path has an encoded slash or backslash');
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: refusing control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(decoded))
     throw new OriginalRequestError('the original path has a control character');
   if (decoded === '.' || decoded === '..')

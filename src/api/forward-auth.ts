@@ -61,6 +61,19 @@ function validDecision(result: unknown): result is HttpDecision {
   return Object.keys(headers).every((name) => !RESERVED_HEADERS.has(name.toLowerCase()));
 }
 
+/** Every header with all its values, names lower-cased (what node's headersDistinct gives, from rawHeaders). */
+function distinctHeaders(raw: readonly string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = Object.create(null);
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    const value = raw[i + 1] as string;
+    const list = out[name];
+    if (list) list.push(value);
+    else out[name] = [value];
+  }
+  return out;
+}
+
 function noDecision(reply: FastifyReply, detail: string, decisionId?: string) {
   if (decisionId) reply.header('x-airlock-decision-id', decisionId);
   reply.header('retry-after', '5');
@@ -102,7 +115,7 @@ export async function forwardAuthPlugin(app: FastifyInstance, options: ForwardAu
       original = originalRequest({
         method: request.method,
         url: request.url,
-        headers: request.raw.headersDistinct,
+        headers: distinctHeaders(request.raw.rawHeaders),
       });
     } catch (err) {
       if (!(err instanceof OriginalRequestError)) throw err;
