@@ -2,6 +2,7 @@
 // native decisions, health and metrics), each with its own body parser and error shape.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Engine, LiveData } from '../engine/index.js';
+import type { Identity } from '../identity/index.js';
 import { type AccessOptions, callerOfRequest, installAccessControl } from './access.js';
 import type { AdminAuthenticator } from './admin.js';
 import { authzenPlugin } from './authzen.js';
@@ -10,6 +11,7 @@ import { Decider } from './decider.js';
 import type { DecisionLog } from './decision-log.js';
 import { decisionsPlugin } from './decisions.js';
 import { replyProblem } from './errors.js';
+import { forwardAuthPlugin } from './forward-auth.js';
 import { healthPlugin } from './health.js';
 import { type ApiMetrics, createMetrics } from './metrics.js';
 import { opaDataPlugin } from './opa-data.js';
@@ -38,6 +40,8 @@ export interface ApiOptions {
   logger?: FastifyBaseLogger | undefined;
   defaultMetrics?: boolean;
   version?: string;
+  /** Forward-auth for proxies (/v1/authz/http): bearer tokens verified by `identity`, decided by `entrypoint` (default airlock/http). */
+  forwardAuth?: { identity: Identity; entrypoint?: string | undefined } | undefined;
 }
 
 export interface DecisionApi {
@@ -78,7 +82,9 @@ export async function buildApi(options: ApiOptions): Promise<DecisionApi> {
         ? 'authzen'
         : url === '/v1/decisions'
           ? 'decisions'
-          : undefined;
+          : url.startsWith('/v1/authz/http')
+            ? 'http'
+            : undefined;
     if (!api || (api === 'data' && request.method !== 'POST' && request.method !== 'GET')) return;
     const started = (request as unknown as { startedAt: bigint }).startedAt;
     metrics.latency.observe({ api }, Number(process.hrtime.bigint() - started) / 1e9);
@@ -112,6 +118,12 @@ export async function buildApi(options: ApiOptions): Promise<DecisionApi> {
     limits,
     ...(options.decisionEntrypoint ? { entrypoint: options.decisionEntrypoint } : {}),
   });
+  if (options.forwardAuth)
+    await app.register(forwardAuthPlugin, {
+      decider,
+      identity: options.forwardAuth.identity,
+      ...(options.forwardAuth.entrypoint ? { entrypoint: options.forwardAuth.entrypoint } : {}),
+    });
   await app.register(healthPlugin, {
     engine: options.engine,
     liveData: options.liveData,

@@ -45,6 +45,14 @@ export function effectLabel(d: Pick<Decision, 'defined' | 'result' | 'error'>): 
   return 'defined';
 }
 
+/** Forward-auth results: allow only for `allow: true`. */
+function httpEffectLabel(d: Pick<Decision, 'defined' | 'result' | 'error'>): string {
+  if (d.error) return 'error';
+  if (!d.defined) return 'undefined';
+  const r = d.result as { allow?: unknown } | null;
+  return r && typeof r === 'object' && r.allow === true ? 'allow' : 'deny';
+}
+
 export class DecisionLogError extends Error {
   constructor(cause: unknown) {
     super(
@@ -87,7 +95,10 @@ export class Decider {
       };
     }
     decision.evalNs = Number(process.hrtime.bigint() - started);
-    this.options.metrics.decisions.inc({ api, effect: effectLabel(decision) });
+    this.options.metrics.decisions.inc({
+      api,
+      effect: api === 'http' ? httpEffectLabel(decision) : effectLabel(decision),
+    });
     const log = this.options.log;
     const mode = this.options.logMode ?? 'sync';
     if (log && mode !== 'off') {

@@ -7,8 +7,8 @@ import { isObject } from '../engine/data-tree.js';
 
 export interface DecisionRecord {
   decisionId: string;
-  /** Which surface asked: `data` (OPA Data API), `authzen`, `decisions` (native). */
-  api: 'data' | 'authzen' | 'decisions';
+  /** Which surface asked: `data` (OPA Data API), `authzen`, `decisions` (native), `http` (forward-auth). */
+  api: 'data' | 'authzen' | 'decisions' | 'http';
   /** The data path (`airlock/decision`). */
   path: string;
   input: unknown;
@@ -44,6 +44,22 @@ export interface AuditRecorder {
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 const json = (v: unknown): Json => (v === undefined ? null : (v as Json));
 
+/** A forward-auth result is an allow only when `allow` is exactly true. */
+function httpEffect(out: Record<string, unknown> | undefined): Effect {
+  return out?.allow === true ? 'allow' : 'deny';
+}
+
+/** What a forward-auth decision was about: the original request line and host. */
+function httpRequestFacts(input: Record<string, unknown>): Json {
+  const text = (v: unknown) => (typeof v === 'string' ? v : null);
+  return {
+    proxy: text(input.proxy),
+    method: text(input.method),
+    host: text(input.host),
+    path: text(input.path),
+  };
+}
+
 /** The audit event for a decision: who, which agent and tool, the effect and reasons when the result is a decision object. */
 export function decisionEvent(r: DecisionRecord): AuditEventInput {
   const input = isObject(r.input) ? r.input : {};
@@ -56,7 +72,9 @@ export function decisionEvent(r: DecisionRecord): AuditEventInput {
     ? 'deny'
     : typeof out?.effect === 'string' && (EFFECTS as readonly string[]).includes(out.effect)
       ? (out.effect as Effect)
-      : null;
+      : r.api === 'http' && r.defined
+        ? httpEffect(out)
+        : null;
   const reasons =
     Array.isArray(out?.reasons) && out.reasons.every((x) => typeof x === 'string')
       ? (out.reasons as string[])
@@ -83,6 +101,7 @@ export function decisionEvent(r: DecisionRecord): AuditEventInput {
       path: r.path,
       ...(r.requestedBy ? { requested_via: r.requestedBy.via } : {}),
       defined: r.defined,
+      ...(r.api === 'http' ? { request: httpRequestFacts(input) } : {}),
       ...(r.defined && effect === null ? { result: json(r.result) } : {}),
     },
   };

@@ -21,3 +21,16 @@ export {
   decisionEvent,
 } from './decision-log.js';
 export { decisionValidators } from './decisions.js';
+export {
+  DEFAULT_HTTP_ENTRYPOINT,
+  type ForwardAuthOptions,
+  forwardAuthPlugin,
+  type HttpDecision,
+} from './forward-auth.js';
+export {
+  FORWARD_AUTH_PATH,
+  type OriginalRequest,
+  OriginalRequestError,
+  originalRequest,
+  type ProxyStyle,
+} from './forward-auth-request.js';

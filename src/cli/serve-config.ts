@@ -47,6 +47,8 @@ export interface ServeConfig {
   identity?: IdentityConfig;
   /** schema/gateway.schema.json */
   gateway?: GatewayConfig;
+  /** Forward-auth for proxies (/v1/authz/http; served when `identity` is configured). */
+  forward_auth?: { entrypoint?: string };
 }
 
 /** A static API client credential: its secret as a SHA-256, an environment variable or a secret source. */

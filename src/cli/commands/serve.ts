@@ -67,6 +67,7 @@ export const DEV_ENTRYPOINTS = [
   'airlock/admin',
   'airlock/approve',
   'airlock/system/authz',
+  'airlock/http',
 ];
 
 /**
@@ -223,6 +224,8 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
       database: { backend: store.backend, location: store.location },
       logger: log,
       defaultMetrics: true,
+      // Forward-auth (/v1/authz/http) needs verified bearer tokens: served with an identity section.
+      forwardAuth: identity ? { identity, entrypoint: config.forward_auth?.entrypoint } : undefined,
     });
     apiApp = app;
     if (config.gateway && identity && gatewayListen) {
