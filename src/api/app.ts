@@ -1,6 +1,7 @@
 // The decision service's fastify app: one encapsulated plugin per surface (OPA Data API, AuthZEN,
 // native decisions, health and metrics), each with its own body parser and error shape.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { AuditProbe } from '../audit/index.js';
 import type { Engine, LiveData } from '../engine/index.js';
 import type { AdminAuthenticator } from './admin.js';
 import { authzenPlugin } from './authzen.js';
@@ -9,7 +10,7 @@ import { Decider } from './decider.js';
 import type { DecisionLog } from './decision-log.js';
 import { decisionsPlugin } from './decisions.js';
 import { replyProblem } from './errors.js';
-import { healthPlugin } from './health.js';
+import { healthPlugin, metricsPlugin } from './health.js';
 import { type ApiMetrics, createMetrics } from './metrics.js';
 import { opaDataPlugin } from './opa-data.js';
 
@@ -27,6 +28,8 @@ export interface ApiOptions {
   decisionEntrypoint?: string;
   adminEntrypoint?: string;
   database?: { backend: string; location: string } | undefined;
+  /** Bounded check of the audit database for /health/ready (AuditStore.probe). */
+  databaseProbe?: (() => Promise<AuditProbe>) | undefined;
   /** A pino logger for requests and errors (default: no logging). */
   logger?: FastifyBaseLogger | undefined;
   defaultMetrics?: boolean;
@@ -106,9 +109,10 @@ export async function buildApi(options: ApiOptions): Promise<DecisionApi> {
   await app.register(healthPlugin, {
     engine: options.engine,
     liveData: options.liveData,
-    metrics,
     database: options.database,
+    probe: options.databaseProbe,
   });
+  await app.register(metricsPlugin, { metrics });
   return { app, metrics, decider };
 }
 

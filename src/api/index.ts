@@ -21,3 +21,4 @@ export {
   decisionEvent,
 } from './decision-log.js';
 export { decisionValidators } from './decisions.js';
+export { type Check, type HealthOptions, healthPlugin, metricsPlugin, readiness } from './health.js';

@@ -4,6 +4,7 @@ import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import pino from 'pino';
+import { Counter } from 'prom-client';
 import { approvalsPlugin } from '../../api/approvals.js';
 import {
   type AdminAuthenticator,
@@ -15,7 +16,14 @@ import {
   parseAddr,
   staticTokenAuthenticator,
 } from '../../api/index.js';
-import { AuditStore, databaseConfigFrom } from '../../audit/index.js';
+import type { ApiMetrics } from '../../api/metrics.js';
+import {
+  AuditStore,
+  CheckpointConfigError,
+  databaseConfigFrom,
+  type PreparedCheckpoints,
+  prepareCheckpoints,
+} from '../../audit/index.js';
 import { type BundleSource, buildBundle, bundleSource, Engine, LiveData } from '../../engine/index.js';
 import { ApprovalStore } from '../../gateway/approvals.js';
 import { gatewayPlugin, parseGatewayConfig } from '../../gateway/index.js';
@@ -99,8 +107,10 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
     strict: config.engine?.strict_builtin_errors,
     logger: log,
   });
+  const checkpoints = await loadCheckpoints(config, log);
   const store = await AuditStore.open({
     ...databaseConfigFrom({ databaseUrl: config.database?.url, dataDir: config.database?.data_dir }, {}),
+    ...(config.database?.timeout_ms ? { timeoutMs: config.database.timeout_ms } : {}),
     onConnectionError: (err) => log.error({ err: err.message }, 'database connection error'),
   });
   let bundles: BundleSource | undefined;
@@ -133,7 +143,7 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
       ...(tokens.length > 0 ? [staticTokenAuthenticator(tokens)] : []),
       ...(identity ? [identityAuthenticator(identity)] : []),
     ];
-    const { app } = await buildApi({
+    const { app, metrics } = await buildApi({
       engine,
       liveData: live,
       log: auditDecisionLog(store),
@@ -148,9 +158,11 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
         : {}),
       ...(config.engine?.admin_entrypoint ? { adminEntrypoint: config.engine.admin_entrypoint } : {}),
       database: { backend: store.backend, location: store.location },
+      databaseProbe: () => store.probe(),
       logger: log,
       defaultMetrics: true,
     });
+    if (checkpoints) startCheckpoints(store, checkpoints, metrics, log);
     if (identity) await app.register(identityPlugin, { identity });
     if (config.gateway && identity) {
       approvals = await mountGateway(app, config, { engine, store, identity, log });
@@ -179,7 +191,15 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
         l.stop();
         await app.close();
         await a?.close();
-        await store.close();
+        // Drains the audit writer, then writes the final checkpoint.
+        await store
+          .close()
+          .catch((err: Error) =>
+            log.error(
+              { err: err.message },
+              'audit store did not close cleanly (final checkpoint not written?)',
+            ),
+          );
       },
     };
   } catch (err) {
@@ -189,6 +209,69 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
     await store.close();
     throw err;
   }
+}
+
+/** Reads `audit.checkpoints` (key, sink, where to resume); a setting that cannot be used is a ConfigError. */
+async function loadCheckpoints(
+  config: ServeConfig,
+  log: pino.Logger,
+): Promise<PreparedCheckpoints | undefined> {
+  const section = config.audit?.checkpoints;
+  if (!section) return undefined;
+  try {
+    const prepared = await prepareCheckpoints(section);
+    if (prepared.ignoredLines > 0)
+      log.warn(
+        { sink: prepared.sink.name, lines: prepared.ignoredLines },
+        'checkpoint sink holds lines that are not checkpoints signed by this key (ignored for resuming)',
+      );
+    return prepared;
+  } catch (err) {
+    if (err instanceof CheckpointConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
+/** Signs the chain head every interval and at close; failures are logged and counted in /metrics. */
+function startCheckpoints(
+  store: AuditStore,
+  prepared: PreparedCheckpoints,
+  metrics: ApiMetrics,
+  log: pino.Logger,
+): void {
+  const written = new Counter({
+    name: 'airlock_audit_checkpoints_total',
+    help: 'Signed checkpoints of the audit chain head written to the sink',
+    registers: [metrics.registry],
+  });
+  const failed = new Counter({
+    name: 'airlock_audit_checkpoint_failures_total',
+    help: 'Timed checkpoints that failed (sink unreachable, database unavailable, chain not extending the last checkpoint)',
+    registers: [metrics.registry],
+  });
+  const from = prepared.resumeFrom;
+  store.startCheckpoints({
+    privateKey: prepared.privateKey,
+    sink: prepared.sink,
+    intervalMs: prepared.intervalMs,
+    ...(from ? { verifiedFrom: { seq: from.seq, hash: from.hash } } : {}),
+    onCheckpoint: (cp) => {
+      written.inc();
+      log.debug({ seq: cp.seq, sink: prepared.sink.name }, 'audit checkpoint written');
+    },
+    onError: (err) => {
+      failed.inc();
+      log.error({ err: err.message, sink: prepared.sink.name }, 'audit checkpoint failed');
+    },
+  });
+  log.info(
+    {
+      sink: prepared.sink.name,
+      interval_seconds: prepared.intervalMs / 1000,
+      resumed_from: from ? from.seq : null,
+    },
+    'audit checkpoints started',
+  );
 }
 
 /** Mounts /mcp/{virtual} and the approver API /v1/approvals; returns the approval store to close. */
