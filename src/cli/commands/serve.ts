@@ -82,6 +82,7 @@ export async function buildDevBundle(policies: string, output: string, log: pino
 /** Starts the service described by `config`; resolves once listening. */
 export async function startServer(config: ServeConfig, logger?: pino.Logger): Promise<RunningServer> {
   const log = logger ?? pino({ level: config.log_level ?? 'info' });
+  const checkpoints = await loadCheckpoints(config, log);
   const source = config.bundle?.source ?? DEFAULT_BUNDLE;
   const isUrl = /^https?:\/\//i.test(source);
   if (!isUrl && !(await exists(source))) {
@@ -107,7 +108,6 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
     strict: config.engine?.strict_builtin_errors,
     logger: log,
   });
-  const checkpoints = await loadCheckpoints(config, log);
   const store = await AuditStore.open({
     ...databaseConfigFrom({ databaseUrl: config.database?.url, dataDir: config.database?.data_dir }, {}),
     ...(config.database?.timeout_ms ? { timeoutMs: config.database.timeout_ms } : {}),
