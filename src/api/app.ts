@@ -1,6 +1,7 @@
 // The decision service's fastify app: one encapsulated plugin per surface (OPA Data API, AuthZEN,
 // native decisions, health and metrics), each with its own body parser and error shape.
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { AuditProbe } from '../audit/index.js';
 import type { Engine, LiveData } from '../engine/index.js';
 import type { Identity } from '../identity/index.js';
 import { type AccessOptions, callerOfRequest, installAccessControl } from './access.js';
@@ -12,7 +13,7 @@ import type { DecisionLog } from './decision-log.js';
 import { decisionsPlugin } from './decisions.js';
 import { replyProblem } from './errors.js';
 import { forwardAuthPlugin } from './forward-auth.js';
-import { healthPlugin } from './health.js';
+import { healthPlugin, metricsPlugin } from './health.js';
 import { type ApiMetrics, createMetrics } from './metrics.js';
 import { opaDataPlugin } from './opa-data.js';
 
@@ -36,6 +37,8 @@ export interface ApiOptions {
   decisionEntrypoint?: string;
   adminEntrypoint?: string;
   database?: { backend: string; location: string } | undefined;
+  /** Bounded check of the audit database for /health/ready (AuditStore.probe). */
+  databaseProbe?: (() => Promise<AuditProbe>) | undefined;
   /** A pino logger for requests and errors (default: no logging). */
   logger?: FastifyBaseLogger | undefined;
   defaultMetrics?: boolean;
@@ -127,9 +130,10 @@ export async function buildApi(options: ApiOptions): Promise<DecisionApi> {
   await app.register(healthPlugin, {
     engine: options.engine,
     liveData: options.liveData,
-    metrics,
     database: options.database,
+    probe: options.databaseProbe,
   });
+  await app.register(metricsPlugin, { metrics });
   return { app, metrics, decider };
 }
 

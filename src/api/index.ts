@@ -34,3 +34,4 @@ export {
   originalRequest,
   type ProxyStyle,
 } from './forward-auth-request.js';
+export { type Check, type HealthOptions, healthPlugin, metricsPlugin, readiness } from './health.js';

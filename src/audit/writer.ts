@@ -26,6 +26,13 @@ export interface WriterOptions {
   limits?: EventLimits;
   /** Source of event times (tests); times never go backwards along the chain whatever it returns. */
   clock?: () => Date;
+  /**
+   * `record` rejects if its event is not committed within this many milliseconds (default: no bound
+   * beyond the database's own). An event still queued then is dropped; one whose transaction is in
+   * flight may still commit (the trail then shows an event whose caller was told it failed, never the
+   * reverse).
+   */
+  timeoutMs?: number;
 }
 
 /** `record` failed: the event is not in the audit trail, so the caller must not go ahead. */
@@ -52,6 +59,8 @@ export interface WriterStats {
   batches: number;
   failedBatches: number;
   largestBatch: number;
+  /** `record` calls that gave up waiting (see `timeoutMs`). */
+  timeouts: number;
 }
 
 const jsonParam = (v: Json): string | null => (v === null ? null : JSON.stringify(v));
@@ -63,10 +72,17 @@ export class AuditWriter {
   readonly #lingerMs: number;
   readonly #limits: EventLimits;
   readonly #clock: () => Date;
+  readonly #timeoutMs: number | undefined;
   #queue: Pending[] = [];
   #running: Promise<void> | undefined;
   #closed = false;
-  readonly stats: WriterStats = { events: 0, batches: 0, failedBatches: 0, largestBatch: 0 };
+  readonly stats: WriterStats = {
+    events: 0,
+    batches: 0,
+    failedBatches: 0,
+    largestBatch: 0,
+    timeouts: 0,
+  };
 
   constructor(db: Kysely<AuditSchema>, options: WriterOptions = {}) {
     this.#db = db;
@@ -75,6 +91,7 @@ export class AuditWriter {
     this.#lingerMs = Math.max(0, options.lingerMs ?? 0);
     this.#limits = options.limits ?? DEFAULT_LIMITS;
     this.#clock = options.clock ?? (() => new Date());
+    this.#timeoutMs = options.timeoutMs && options.timeoutMs > 0 ? options.timeoutMs : undefined;
   }
 
   /**
@@ -90,7 +107,29 @@ export class AuditWriter {
       return Promise.reject(err);
     }
     return new Promise<Recorded>((resolve, reject) => {
-      this.#queue.push({ ...measured, resolve, reject });
+      const ms = this.#timeoutMs;
+      if (ms === undefined) {
+        this.#queue.push({ ...measured, resolve, reject });
+      } else {
+        const pending: Pending = {
+          ...measured,
+          resolve: (r) => {
+            clearTimeout(timer);
+            resolve(r);
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        };
+        const timer = setTimeout(() => {
+          const i = this.#queue.indexOf(pending);
+          if (i >= 0) this.#queue.splice(i, 1); // never sent: it will not be written
+          this.stats.timeouts++;
+          reject(new AuditWriteError(`audit event not committed within ${ms} ms`));
+        }, ms);
+        this.#queue.push(pending);
+      }
       if (!this.#running) this.#running = this.#drain();
     });
   }

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse as parseYaml } from 'yaml';
 import type { StaticAdminToken } from '../api/index.js';
+import type { CheckpointConfig } from '../audit/index.js';
 import { type GatewayConfig, GatewayConfigError, parseGatewayConfig } from '../gateway/index.js';
 import { type IdentityConfig, loadSecret, SecretUnavailableError } from '../identity/index.js';
 
@@ -31,7 +32,8 @@ export interface ServeConfig {
     decision_entrypoint?: string;
     admin_entrypoint?: string;
   };
-  database?: { url?: string; data_dir?: string };
+  database?: { url?: string; data_dir?: string; timeout_ms?: number };
+  audit?: { checkpoints?: CheckpointConfig };
   live_data?: { poll_interval_ms?: number };
   decision_log?: 'sync' | 'background' | 'off';
   limits?: { body_bytes?: number; json_depth?: number };
@@ -152,8 +154,9 @@ export async function resolveServeConfig(
         ...(flags.verificationAlg ? { algorithm: flags.verificationAlg } : {}),
       },
     };
-  if (flags.databaseUrl) c.database = { url: flags.databaseUrl };
-  else if (flags.dataDir) c.database = { data_dir: flags.dataDir };
+  const bound = c.database?.timeout_ms === undefined ? {} : { timeout_ms: c.database.timeout_ms };
+  if (flags.databaseUrl) c.database = { ...bound, url: flags.databaseUrl };
+  else if (flags.dataDir) c.database = { ...bound, data_dir: flags.dataDir };
   else if (env.DATABASE_URL) c.database = { ...c.database, url: env.DATABASE_URL };
   else if (env.AIRLOCK_DATA_DIR) c.database = { ...c.database, data_dir: env.AIRLOCK_DATA_DIR };
   const log = pick(flags.decisionLog, 'AIRLOCK_DECISION_LOG');

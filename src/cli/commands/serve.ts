@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino from 'pino';
+import { Counter } from 'prom-client';
 import { type AccessOptions, DEFAULT_AUTHZ_ENTRYPOINT } from '../../api/access.js';
 import { approvalsPlugin } from '../../api/approvals.js';
 import { replyProblem } from '../../api/errors.js';
@@ -19,8 +20,14 @@ import {
   parseAddr,
   staticTokenAuthenticator,
 } from '../../api/index.js';
-import { createMetrics } from '../../api/metrics.js';
-import { AuditStore, databaseConfigFrom } from '../../audit/index.js';
+import type { ApiMetrics } from '../../api/metrics.js';
+import {
+  AuditStore,
+  CheckpointConfigError,
+  databaseConfigFrom,
+  type PreparedCheckpoints,
+  prepareCheckpoints,
+} from '../../audit/index.js';
 import { type BundleSource, buildBundle, bundleSource, Engine, LiveData } from '../../engine/index.js';
 import { ApprovalStore } from '../../gateway/approvals.js';
 import { gatewayPlugin, parseGatewayConfig } from '../../gateway/index.js';
@@ -121,6 +128,7 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
     throw new ConfigError(
       `addr ${apiAddr} is not a loopback address and the API has no authentication: configure identity or api.clients (or AIRLOCK_ADMIN_TOKEN), or set api.allow_unauthenticated: true to serve it open`,
     );
+  const checkpoints = await loadCheckpoints(config, log);
   const source = config.bundle?.source ?? DEFAULT_BUNDLE;
   const isUrl = /^https?:\/\//i.test(source);
   if (!isUrl && !(await exists(source))) {
@@ -153,6 +161,7 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
   });
   const store = await AuditStore.open({
     ...databaseConfigFrom({ databaseUrl: config.database?.url, dataDir: config.database?.data_dir }, {}),
+    ...(config.database?.timeout_ms ? { timeoutMs: config.database.timeout_ms } : {}),
     onConnectionError: (err) => log.error({ err: err.message }, 'database connection error'),
   });
   let bundles: BundleSource | undefined;
@@ -207,7 +216,7 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
         'SECURITY: the API is served WITHOUT AUTHENTICATION beyond loopback (api.allow_unauthenticated: true): anyone who reaches it may ask decisions and read all data',
       );
     }
-    const { app } = await buildApi({
+    const { app, metrics } = await buildApi({
       engine,
       liveData: live,
       log: auditDecisionLog(store),
@@ -222,11 +231,13 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
         : {}),
       ...(config.engine?.admin_entrypoint ? { adminEntrypoint: config.engine.admin_entrypoint } : {}),
       database: { backend: store.backend, location: store.location },
+      databaseProbe: () => store.probe(),
       logger: log,
       defaultMetrics: true,
       // Forward-auth (/v1/authz/http) needs verified bearer tokens: served with an identity section.
       forwardAuth: identity ? { identity, entrypoint: config.forward_auth?.entrypoint } : undefined,
     });
+    if (checkpoints) startCheckpoints(store, checkpoints, metrics, log);
     apiApp = app;
     if (config.gateway && identity && gatewayListen) {
       // The agents' listener: MCP, the approver API, RFC 9728 metadata and /health; never the decision API.
@@ -245,14 +256,11 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
           `no route for ${request.method} ${request.url.split('?')[0]} on the agents' listener`,
         ),
       );
-      const agentMetrics = createMetrics(engine);
-      agents.addHook('onClose', async () => agentMetrics.close());
       await agents.register(healthPlugin, {
         engine,
         liveData: live,
-        metrics: agentMetrics,
         database: { backend: store.backend, location: store.location },
-        serveMetrics: false,
+        probe: () => store.probe(),
       });
       await agents.register(identityPlugin, { identity });
       approvals = await mountGateway(agents, config, { engine, store, identity, log });
@@ -286,7 +294,15 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
         await Promise.all([app.close(), agents?.close()]);
         await a?.close();
         await engine.close();
-        await store.close();
+        // Drains the audit writer, then writes the final checkpoint.
+        await store
+          .close()
+          .catch((err: Error) =>
+            log.error(
+              { err: err.message },
+              'audit store did not close cleanly (final checkpoint not written?)',
+            ),
+          );
       },
     };
   } catch (err) {
@@ -314,6 +330,69 @@ function inputLimitsFrom(config: ServeConfig) {
 export function isLoopback(host: string): boolean {
   const h = host.toLowerCase();
   return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** Reads `audit.checkpoints` (key, sink, where to resume); a setting that cannot be used is a ConfigError. */
+async function loadCheckpoints(
+  config: ServeConfig,
+  log: pino.Logger,
+): Promise<PreparedCheckpoints | undefined> {
+  const section = config.audit?.checkpoints;
+  if (!section) return undefined;
+  try {
+    const prepared = await prepareCheckpoints(section);
+    if (prepared.ignoredLines > 0)
+      log.warn(
+        { sink: prepared.sink.name, lines: prepared.ignoredLines },
+        'checkpoint sink holds lines that are not checkpoints signed by this key (ignored for resuming)',
+      );
+    return prepared;
+  } catch (err) {
+    if (err instanceof CheckpointConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
+/** Signs the chain head every interval and at close; failures are logged and counted in /metrics. */
+function startCheckpoints(
+  store: AuditStore,
+  prepared: PreparedCheckpoints,
+  metrics: ApiMetrics,
+  log: pino.Logger,
+): void {
+  const written = new Counter({
+    name: 'airlock_audit_checkpoints_total',
+    help: 'Signed checkpoints of the audit chain head written to the sink',
+    registers: [metrics.registry],
+  });
+  const failed = new Counter({
+    name: 'airlock_audit_checkpoint_failures_total',
+    help: 'Timed checkpoints that failed (sink unreachable, database unavailable, chain not extending the last checkpoint)',
+    registers: [metrics.registry],
+  });
+  const from = prepared.resumeFrom;
+  store.startCheckpoints({
+    privateKey: prepared.privateKey,
+    sink: prepared.sink,
+    intervalMs: prepared.intervalMs,
+    ...(from ? { verifiedFrom: { seq: from.seq, hash: from.hash } } : {}),
+    onCheckpoint: (cp) => {
+      written.inc();
+      log.debug({ seq: cp.seq, sink: prepared.sink.name }, 'audit checkpoint written');
+    },
+    onError: (err) => {
+      failed.inc();
+      log.error({ err: err.message, sink: prepared.sink.name }, 'audit checkpoint failed');
+    },
+  });
+  log.info(
+    {
+      sink: prepared.sink.name,
+      interval_seconds: prepared.intervalMs / 1000,
+      resumed_from: from ? from.seq : null,
+    },
+    'audit checkpoints started',
+  );
 }
 
 /** Mounts /mcp/{virtual} and the approver API /v1/approvals; returns the approval store to close. */
