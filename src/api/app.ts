@@ -10,6 +10,7 @@ import type { DecisionLog } from './decision-log.js';
 import { decisionsPlugin } from './decisions.js';
 import { replyProblem } from './errors.js';
 import { healthPlugin } from './health.js';
+import { hygieneFastifyOptions, hygienicLogger, installRequestHygiene } from './hygiene.js';
 import { type ApiMetrics, createMetrics } from './metrics.js';
 import { opaDataPlugin } from './opa-data.js';
 
@@ -26,6 +27,8 @@ export interface ApiOptions {
   /** Entrypoint of the native and AuthZEN APIs (default airlock/decision). */
   decisionEntrypoint?: string;
   adminEntrypoint?: string;
+  /** Base URL named by /.well-known/authzen-configuration (`authzen.base_url`). */
+  authzenBaseUrl?: string | undefined;
   database?: { backend: string; location: string } | undefined;
   /** A pino logger for requests and errors (default: no logging). */
   logger?: FastifyBaseLogger | undefined;
@@ -43,11 +46,14 @@ export interface DecisionApi {
 export async function buildApi(options: ApiOptions): Promise<DecisionApi> {
   const limits: BodyLimits = { ...DEFAULT_BODY_LIMITS, ...options.limits };
   const app = Fastify({
-    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    ...(options.logger ? { loggerInstance: hygienicLogger(options.logger) } : { logger: false }),
+    ...hygieneFastifyOptions,
     bodyLimit: limits.maxBytes,
     routerOptions: { maxParamLength: 2048 },
     return503OnClosing: true,
   });
+  // First hook: a credential in the query string is refused before anything else looks at the request.
+  installRequestHygiene(app);
   const metrics = createMetrics(options.engine, { defaultMetrics: options.defaultMetrics ?? false });
   app.addHook('onClose', async () => metrics.close());
   const decider = new Decider({
@@ -56,6 +62,7 @@ export async function buildApi(options: ApiOptions): Promise<DecisionApi> {
     logMode: options.logMode ?? 'sync',
     metrics,
     onLogError: (err) => app.log.error({ err: err.message }, 'decision not recorded in the audit trail'),
+    onEvalError: (err) => app.log.error({ err }, 'policy evaluation failed unexpectedly'),
   });
   // Latency of every decision surface.
   app.addHook('onRequest', async (request) => {
@@ -96,6 +103,7 @@ export async function buildApi(options: ApiOptions): Promise<DecisionApi> {
   await app.register(authzenPlugin, {
     decider,
     limits,
+    baseUrl: options.authzenBaseUrl,
     ...(options.decisionEntrypoint ? { entrypoint: options.decisionEntrypoint } : {}),
   });
   await app.register(decisionsPlugin, {

@@ -29,6 +29,7 @@ export interface ServeConfig {
   database?: { url?: string; data_dir?: string };
   live_data?: { poll_interval_ms?: number };
   decision_log?: 'sync' | 'background' | 'off';
+  authzen?: { base_url?: string };
   limits?: { body_bytes?: number; json_depth?: number };
   admin?: { tokens?: { sha256?: string; env?: string; sub: string; groups?: string[] }[] };
   /** schema/identity.schema.json */

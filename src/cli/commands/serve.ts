@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import pino from 'pino';
 import { approvalsPlugin } from '../../api/approvals.js';
+import { requestLogSerializers } from '../../api/hygiene.js';
 import {
   type AdminAuthenticator,
   anyAuthenticator,
@@ -24,6 +25,7 @@ import {
   type Identity,
   IdentityConfigError,
   identityPlugin,
+  PINO_REDACT_PATHS,
   SecretUnavailableError,
 } from '../../identity/index.js';
 import type { CliContext } from '../main.js';
@@ -73,7 +75,14 @@ export async function buildDevBundle(policies: string, output: string, log: pino
 
 /** Starts the service described by `config`; resolves once listening. */
 export async function startServer(config: ServeConfig, logger?: pino.Logger): Promise<RunningServer> {
-  const log = logger ?? pino({ level: config.log_level ?? 'info' });
+  const log =
+    logger ??
+    pino({
+      level: config.log_level ?? 'info',
+      // Request lines show the path and masked query only; credential headers never.
+      serializers: requestLogSerializers,
+      redact: PINO_REDACT_PATHS,
+    });
   const source = config.bundle?.source ?? DEFAULT_BUNDLE;
   const isUrl = /^https?:\/\//i.test(source);
   if (!isUrl && !(await exists(source))) {
@@ -148,6 +157,7 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
         : {}),
       ...(config.engine?.admin_entrypoint ? { adminEntrypoint: config.engine.admin_entrypoint } : {}),
       database: { backend: store.backend, location: store.location },
+      ...(config.authzen?.base_url ? { authzenBaseUrl: config.authzen.base_url } : {}),
       logger: log,
       defaultMetrics: true,
     });
