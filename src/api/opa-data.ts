@@ -51,7 +51,6 @@ function send(reply: FastifyReply, q: Query, status: number, body: unknown) {
 function pathOf(request: FastifyRequest): string[] {
   const tail = (request.params as { '*'?: string })['*'] ?? '';
   // Control characters (a decoded %00 among them) name no document and cannot be recorded.
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: that is what it looks for
   if (/[\u0000-\u001f\u007f]/.test(tail))
     throw new BodyError('the data path must not hold control characters (such as %00)', 400);
   try {
