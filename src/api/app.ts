@@ -14,6 +14,7 @@ import { decisionsPlugin } from './decisions.js';
 import { replyProblem } from './errors.js';
 import { forwardAuthPlugin } from './forward-auth.js';
 import { healthPlugin, metricsPlugin } from './health.js';
+import { hygieneFastifyOptions, hygienicLogger, installRequestHygiene } from './hygiene.js';
 import { type ApiMetrics, createMetrics } from './metrics.js';
 import { opaDataPlugin } from './opa-data.js';
 
@@ -36,6 +37,8 @@ export interface ApiOptions {
   /** Entrypoint of the native and AuthZEN APIs (default airlock/decision). */
   decisionEntrypoint?: string;
   adminEntrypoint?: string;
+  /** Base URL named by /.well-known/authzen-configuration (`authzen.base_url`). */
+  authzenBaseUrl?: string | undefined;
   database?: { backend: string; location: string } | undefined;
   /** Bounded check of the audit database for /health/ready (AuditStore.probe). */
   databaseProbe?: (() => Promise<AuditProbe>) | undefined;
@@ -57,11 +60,14 @@ export interface DecisionApi {
 export async function buildApi(options: ApiOptions): Promise<DecisionApi> {
   const limits: BodyLimits = { ...DEFAULT_BODY_LIMITS, ...options.limits };
   const app = Fastify({
-    ...(options.logger ? { loggerInstance: options.logger } : { logger: false }),
+    ...(options.logger ? { loggerInstance: hygienicLogger(options.logger) } : { logger: false }),
+    ...hygieneFastifyOptions,
     bodyLimit: limits.maxBytes,
     routerOptions: { maxParamLength: 2048 },
     return503OnClosing: true,
   });
+  // First hook: a credential in the query string is refused before anything else looks at the request.
+  installRequestHygiene(app);
   const metrics = createMetrics(options.engine, { defaultMetrics: options.defaultMetrics ?? false });
   app.addHook('onClose', async () => metrics.close());
   // Access control first: every route below (and any plugin registered later) is behind it.
@@ -72,6 +78,7 @@ export async function buildApi(options: ApiOptions): Promise<DecisionApi> {
     logMode: options.logMode ?? 'sync',
     metrics,
     onLogError: (err) => app.log.error({ err: err.message }, 'decision not recorded in the audit trail'),
+    onEvalError: (err) => app.log.error({ err }, 'policy evaluation failed unexpectedly'),
   });
   // Latency of every decision surface.
   app.addHook('onRequest', async (request) => {
@@ -114,6 +121,7 @@ export async function buildApi(options: ApiOptions): Promise<DecisionApi> {
   await app.register(authzenPlugin, {
     decider,
     limits,
+    baseUrl: options.authzenBaseUrl,
     ...(options.decisionEntrypoint ? { entrypoint: options.decisionEntrypoint } : {}),
   });
   await app.register(decisionsPlugin, {

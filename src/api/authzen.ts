@@ -3,7 +3,8 @@
 //   POST /access/v1/evaluations  {…defaults, evaluations: [{…}], options: {evaluations_semantic}} → {"evaluations": […]}
 //   GET  /.well-known/authzen-configuration  (PDP metadata)
 // The request maps onto Airlock's decision input (subject → user or agent, resource of type `tool` →
-// tool, action.name → action, context → context, and the AuthZEN request as `authzen`). The decision
+// tool, action.name → action, context → context, and the AuthZEN request as `authzen`), as a
+// request-phase decision (`phase: "request"`): an AuthZEN PEP asks before it acts. The decision
 // is true only for a policy result of `true` or `{"effect": "allow"}`: redaction and approval need a
 // gateway that executes them, so an AuthZEN PEP is told no, with the effect in the context.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -19,6 +20,11 @@ export interface AuthzenOptions {
   entrypoint?: string;
   /** Most evaluations in one batch (default 100). */
   maxEvaluations?: number;
+  /**
+   * Base URL the metadata document names (`authzen.base_url`). Without it the metadata names the
+   * address the request arrived on (the listener's own address, never the Host header).
+   */
+  baseUrl?: string | undefined;
 }
 
 type Obj = Record<string, unknown>;
@@ -48,6 +54,7 @@ export function authzenInput(req: Obj): Obj {
     throw new AuthzenRequestError('context must be an object');
   const p = subject.properties;
   const input: Obj = {
+    phase: 'request',
     action: action.name,
     context: req.context ?? {},
     authzen: { subject: req.subject, action: req.action, resource: req.resource, context: req.context ?? {} },
@@ -84,6 +91,22 @@ function response(d: Decision): Obj {
     if (Array.isArray(r.reasons)) context.reason_user = { reasons: r.reasons };
   } else if (!d.defined) context.reason_admin = { reason: 'policy result undefined' };
   return { decision: allow, context };
+}
+
+/** `http://<address>:<port>` of the socket the request arrived on (not the client's Host header). */
+function listenerBase(request: FastifyRequest): string {
+  let host = request.socket?.localAddress;
+  let port = request.socket?.localPort;
+  if (!host || !port) {
+    // Not a real socket (app.inject): the bound address, else loopback.
+    const bound = request.server.server.address();
+    host = typeof bound === 'object' && bound ? bound.address : '127.0.0.1';
+    port = typeof bound === 'object' && bound ? bound.port : 80;
+  }
+  if (host.startsWith('::ffff:') && host.includes('.')) host = host.slice(7);
+  if (host === '0.0.0.0') host = '127.0.0.1';
+  if (host === '::') host = '::1';
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 export async function authzenPlugin(app: FastifyInstance, options: AuthzenOptions): Promise<void> {
@@ -165,7 +188,7 @@ export async function authzenPlugin(app: FastifyInstance, options: AuthzenOption
   });
 
   app.get('/.well-known/authzen-configuration', async (request: FastifyRequest) => {
-    const base = `${request.protocol}://${request.host}`;
+    const base = options.baseUrl?.replace(/\/+$/, '') ?? listenerBase(request);
     return {
       policy_decision_point: base,
       access_evaluation_endpoint: `${base}/access/v1/evaluation`,

@@ -28,6 +28,8 @@ export interface DeciderOptions {
   logMode?: 'sync' | 'background' | 'off';
   metrics: ApiMetrics;
   onLogError?: (err: Error) => void;
+  /** An unexpected (non-EvaluationError) failure: logged, while the client sees only that evaluation failed. */
+  onEvalError?: (err: Error) => void;
 }
 
 /** The effect label for metrics: the decision object's effect, or defined/undefined/error. */
@@ -51,6 +53,20 @@ function httpEffectLabel(d: Pick<Decision, 'defined' | 'result' | 'error'>): str
   if (!d.defined) return 'undefined';
   const r = d.result as { allow?: unknown } | null;
   return r && typeof r === 'object' && r.allow === true ? 'allow' : 'deny';
+}
+
+/** Absolute file paths in front of a `.rego` file name (host paths of the machine that built the bundle). */
+const HOST_PATH = /(?<![\w.])(?:[A-Za-z]:)?[\\/](?:[^\s:\\/]+[\\/])*([^\s:\\/]+\.rego)(?=:\d)/g;
+
+/**
+ * An evaluation error as clients may see it: the rule's location stays (`decision.rego:25:13`), a host
+ * path in front of the file name goes; an error that is not an EvaluationError says only that
+ * evaluation failed (its text is internal).
+ */
+export function publicEvaluationError(err: unknown): EvaluationError {
+  if (!(err instanceof EvaluationError)) return new EvaluationError('policy evaluation failed');
+  const message = err.message.replace(HOST_PATH, '$1');
+  return message === err.message ? err : new EvaluationError(message, err.code);
 }
 
 export class DecisionLogError extends Error {
@@ -84,8 +100,8 @@ export class Decider {
       const r = await this.options.engine.query(path, input);
       decision = { decisionId, defined: r.defined, result: r.result, revision: r.revision, evalNs: 0 };
     } catch (err) {
-      const error =
-        err instanceof EvaluationError ? err : new EvaluationError(String((err as Error)?.message ?? err));
+      if (!(err instanceof EvaluationError)) this.options.onEvalError?.(err as Error);
+      const error = publicEvaluationError(err);
       decision = {
         decisionId,
         defined: false,

@@ -31,6 +31,16 @@ export interface OpaDataOptions {
 
 type Query = Record<string, string | undefined>;
 
+/** The query parameters this API reads; each may be given once (a repeated one is refused, 400). */
+const PARAMS = ['input', 'pretty', 'metrics', 'provenance'];
+
+function queryOf(request: FastifyRequest): Query {
+  const q = (request.query ?? {}) as Record<string, unknown>;
+  for (const name of PARAMS)
+    if (Array.isArray(q[name])) throw new BodyError(`${name} must be given once`, 400);
+  return q as Query;
+}
+
 const flag = (q: Query, name: string) => q[name] === '' || q[name] === 'true';
 
 function send(reply: FastifyReply, q: Query, status: number, body: unknown) {
@@ -40,6 +50,9 @@ function send(reply: FastifyReply, q: Query, status: number, body: unknown) {
 
 function pathOf(request: FastifyRequest): string[] {
   const tail = (request.params as { '*'?: string })['*'] ?? '';
+  // Control characters (a decoded %00 among them) name no document and cannot be recorded.
+  if (/[\u0000-\u001f\u007f]/.test(tail))
+    throw new BodyError('the data path must not hold control characters (such as %00)', 400);
   try {
     return parseDataPath(tail);
   } catch {
@@ -59,7 +72,7 @@ export async function opaDataPlugin(app: FastifyInstance, options: OpaDataOption
     warnMissingInput: boolean,
   ) => {
     const started = process.hrtime.bigint();
-    const q = request.query as Query;
+    const q = queryOf(request);
     const path = pathOf(request);
     const d = await decider.decide('data', path, input, request.apiCaller);
     if (d.error) {
@@ -100,20 +113,15 @@ export async function opaDataPlugin(app: FastifyInstance, options: OpaDataOption
     return answer(request, reply, has ? (body as { input: unknown }).input : undefined, !has);
   };
   const get = async (request: FastifyRequest, reply: FastifyReply) => {
-    const q = request.query as Query;
+    const q = queryOf(request);
     let input: unknown;
     if (q.input !== undefined) {
       if (q.input.length > options.limits.maxBytes)
         return replyOpaError(reply, 413, 'invalid_parameter', 'input parameter is too large');
       try {
-        input = parseJsonBody(q.input, options.limits.maxDepth);
+        input = parseJsonBody(q.input, options.limits.maxDepth, 'the input parameter');
       } catch (err) {
-        return replyOpaError(
-          reply,
-          400,
-          'invalid_parameter',
-          `input parameter is malformed: ${(err as Error).message}`,
-        );
+        return replyOpaError(reply, 400, 'invalid_parameter', (err as Error).message);
       }
     }
     return answer(request, reply, input, false);

@@ -36,6 +36,7 @@ export interface ServeConfig {
   audit?: { checkpoints?: CheckpointConfig };
   live_data?: { poll_interval_ms?: number };
   decision_log?: 'sync' | 'background' | 'off';
+  authzen?: { base_url?: string };
   limits?: { body_bytes?: number; json_depth?: number };
   /** Data-write credentials (kept for compatibility: each is also an API client, see `api.clients`). */
   admin?: { tokens?: { sha256?: string; env?: string; sub: string; groups?: string[] }[] };

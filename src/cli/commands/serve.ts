@@ -10,6 +10,7 @@ import { type AccessOptions, DEFAULT_AUTHZ_ENTRYPOINT } from '../../api/access.j
 import { approvalsPlugin } from '../../api/approvals.js';
 import { replyProblem } from '../../api/errors.js';
 import { healthPlugin } from '../../api/health.js';
+import { requestLogSerializers } from '../../api/hygiene.js';
 import {
   type AdminAuthenticator,
   anyAuthenticator,
@@ -36,6 +37,7 @@ import {
   type Identity,
   IdentityConfigError,
   identityPlugin,
+  PINO_REDACT_PATHS,
   SecretUnavailableError,
 } from '../../identity/index.js';
 import type { CliContext } from '../main.js';
@@ -112,7 +114,14 @@ export async function buildDevBundle(policies: string, output: string, log: pino
 
 /** Starts the service described by `config`; resolves once listening. */
 export async function startServer(config: ServeConfig, logger?: pino.Logger): Promise<RunningServer> {
-  const log = logger ?? pino({ level: config.log_level ?? 'info' });
+  const log =
+    logger ??
+    pino({
+      level: config.log_level ?? 'info',
+      // Request lines show the path and masked query only; credential headers never.
+      serializers: requestLogSerializers,
+      redact: PINO_REDACT_PATHS,
+    });
   const apiAddr = config.addr ?? DEFAULT_ADDR;
   const gatewayAddr = config.gateway ? (config.gateway.addr ?? DEFAULT_GATEWAY_ADDR) : undefined;
   const apiListen = parseAddr(apiAddr);
@@ -232,6 +241,7 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
       ...(config.engine?.admin_entrypoint ? { adminEntrypoint: config.engine.admin_entrypoint } : {}),
       database: { backend: store.backend, location: store.location },
       databaseProbe: () => store.probe(),
+      ...(config.authzen?.base_url ? { authzenBaseUrl: config.authzen.base_url } : {}),
       logger: log,
       defaultMetrics: true,
       // Forward-auth (/v1/authz/http) needs verified bearer tokens: served with an identity section.
