@@ -10,7 +10,12 @@ import { type AccessOptions, DEFAULT_AUTHZ_ENTRYPOINT } from '../../api/access.j
 import { approvalsPlugin } from '../../api/approvals.js';
 import { replyProblem } from '../../api/errors.js';
 import { healthPlugin } from '../../api/health.js';
-import { requestLogSerializers } from '../../api/hygiene.js';
+import {
+  hygieneFastifyOptions,
+  hygienicLogger,
+  installRequestHygiene,
+  requestLogSerializers,
+} from '../../api/hygiene.js';
 import {
   type AdminAuthenticator,
   anyAuthenticator,
@@ -252,10 +257,13 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
     if (config.gateway && identity && gatewayListen) {
       // The agents' listener: MCP, the approver API, RFC 9728 metadata and /health; never the decision API.
       const agents: FastifyInstance = Fastify({
-        loggerInstance: log as FastifyBaseLogger,
+        loggerInstance: hygienicLogger(log as FastifyBaseLogger),
+        ...hygieneFastifyOptions,
         routerOptions: { maxParamLength: 2048 },
         return503OnClosing: true,
       });
+      // As on the API listener: credentials in the query string are refused, query values never logged.
+      installRequestHygiene(agents);
       agentsApp = agents;
       agents.setNotFoundHandler((request, reply) =>
         replyProblem(
