@@ -267,10 +267,10 @@ for (const backend of backends()) {
         headers: JSON_TYPE,
         payload: { input: call('alice') },
       });
-      t.equal(r.statusCode, 500);
+      t.equal(r.statusCode, 503);
       t.same(r.json(), {
         code: 'internal_error',
-        message: 'the decision could not be recorded in the audit trail',
+        message: 'the decision could not be recorded in the audit trail, so none was made; try again later',
       });
       const p = await broken.app.inject({
         method: 'POST',
@@ -278,8 +278,11 @@ for (const backend of backends()) {
         headers: JSON_TYPE,
         payload: { ...call('alice'), phase: 'request', action: 'tools/call' },
       });
-      t.equal(p.statusCode, 500);
-      t.equal(p.json().detail, 'the decision could not be recorded in the audit trail');
+      t.equal(p.statusCode, 503);
+      t.equal(
+        p.json().detail,
+        'the decision could not be recorded in the audit trail, so none was made; try again later',
+      );
     });
 
     t.test('a bundle without a revision decides normally; recorded with revision null', async (t) => {
