@@ -1,6 +1,7 @@
 // One decision, whichever surface asked: evaluate, log to the audit trail, count. Shared by the OPA
 // Data API, AuthZEN and the native API.
 import { randomUUID } from 'node:crypto';
+import { isObject } from '../engine/data-tree.js';
 import { type Engine, EvaluationError } from '../engine/index.js';
 import type { DecisionLog, DecisionRecord } from './decision-log.js';
 import type { ApiMetrics } from './metrics.js';
@@ -122,7 +123,11 @@ export class Decider {
         decisionId,
         api,
         path: path.join('/'),
-        input,
+        // An input refused for its size is recorded without its arguments, which made it too large.
+        input:
+          decision.error?.code === 'input_too_large' && isObject(input)
+            ? { ...input, arguments: null }
+            : input,
         defined: decision.defined,
         result: decision.result,
         revision: decision.revision,

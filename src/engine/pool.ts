@@ -2,8 +2,8 @@
 // and data (worker.ts), one evaluation at a time. Evaluations wait in a bounded queue for a free
 // worker. Each has a hard deadline: at expiry its worker is terminated, which stops the Wasm where it
 // is, and a fresh one takes its place with the current policy and data. A worker that dies (out of
-// memory, crash) fails its evaluation and is replaced the same way. Inputs above HEAVY_INPUT_BYTES
-// may occupy all workers but one, so that a burst of large inputs leaves a worker to everyone else.
+// memory, crash) fails its evaluation and is replaced the same way. Inputs of HEAVY_INPUT_BYTES or
+// more never occupy the last ready worker, so that a burst of large inputs leaves one to everyone else.
 import { Worker } from 'node:worker_threads';
 import type { EngineLogger } from './engine.js';
 import type { Evaluation } from './policy.js';
@@ -198,13 +198,19 @@ export class WorkerPool {
   }
 
   #dispatch(): void {
-    const heavySlots = Math.max(1, this.#options.size - 1);
     for (const slot of this.#slots) {
       if (this.#queue.length === 0) return;
       if (!slot.ready || slot.retired || slot.job) continue;
+      // A heavy input starts only if a ready worker stays without one (a replacement still starting
+      // does not count); with a single worker there is nothing to keep.
+      let ready = 0;
       let heavyBusy = 0;
-      for (const s of this.#slots) if (s.job?.heavy) heavyBusy++;
-      const at = this.#queue.findIndex((j) => !j.heavy || heavyBusy < heavySlots);
+      for (const s of this.#slots) {
+        if (s.ready && !s.retired) ready++;
+        if (s.job?.heavy) heavyBusy++;
+      }
+      const heavyOk = this.#options.size === 1 || heavyBusy + 1 < ready;
+      const at = this.#queue.findIndex((j) => !j.heavy || heavyOk);
       if (at < 0) return;
       const job = this.#queue.splice(at, 1)[0]!;
       clearTimeout(job.waiting);
