@@ -17,6 +17,7 @@ import { openStore } from '../engine/fixture.js';
 import { startIdp } from '../identity/fixtures/idp.js';
 
 const RESOURCE = 'http://127.0.0.1/app';
+t.setTimeout(300_000); // an IdP, PGlite and a compiled policy: slow on a loaded machine
 
 // A test policy: the request path picks the answer; /echo/* returns the whole input in a header.
 const POLICY = `package airlock
