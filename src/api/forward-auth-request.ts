@@ -8,6 +8,8 @@
 // between. The path the policy sees is percent-decoded; a path that an upstream could read in more
 // than one way (dot segments, empty segments, encoded slashes or backslashes, control characters)
 // is refused rather than normalised, so the policy and the upstream always see the same path.
+// The check request's own query string is ignored in the header styles (Caddy's forward_auth keeps
+// the original query when it rewrites the URI to /v1/authz/http; X-Forwarded-Uri carries it too).
 
 export type ProxyStyle = 'nginx' | 'forwarded' | 'envoy';
 
@@ -137,8 +139,6 @@ export function originalRequest(check: CheckRequest): OriginalRequest {
     throw new OriginalRequestError(
       'the check request describes the original request in more than one way (X-Original-*, X-Forwarded-Uri/Method, or an appended path): refused',
     );
-  if (!envoy && suffix !== '')
-    throw new OriginalRequestError(`${FORWARD_AUTH_PATH} takes no query string of its own`);
   let proxy: ProxyStyle;
   let method: string | undefined;
   let target: string | undefined;

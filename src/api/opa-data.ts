@@ -1,4 +1,5 @@
-// OPA's Data API, so that Envoy's, Kong's and nginx's OPA integrations work unchanged:
+// OPA's Data API, for clients that read the result (it answers 200 for deny and for undefined, so it
+// must never be a proxy's auth_request/forward_auth target: that is /v1/authz/http, forward-auth.ts):
 //   POST /v1/data/{path}  {"input": …}  → 200 {"result": …, "decision_id": …}  (no "result" when undefined)
 //   GET  /v1/data/{path}?input=<JSON>   → the same
 //   PUT | PATCH | DELETE /v1/data/{path} → 204, live data under roots the bundle does not own (admin only)

@@ -17,6 +17,7 @@ import { openStore } from '../engine/fixture.js';
 import { startIdp } from '../identity/fixtures/idp.js';
 
 const RESOURCE = 'http://127.0.0.1/app';
+t.setTimeout(300_000); // an IdP, PGlite and a compiled policy: slow on a loaded machine
 
 // A test policy: the request path picks the answer; /echo/* returns the whole input in a header.
 const POLICY = `package airlock
@@ -276,7 +277,6 @@ t.test('an original request that is absent or ambiguous is 400 and never decided
     ['a bad method', nginx('/ok', 'GET /x')],
     ['a bad host', { ...nginx('/ok'), 'x-forwarded-host': 'a b' }],
     ['a bad scheme', { ...nginx('/ok'), 'x-forwarded-proto': 'gopher' }],
-    ['a query on the endpoint', nginx('/ok'), '/v1/authz/http?path=/ok'],
   ];
   for (const [name, headers, url] of cases) {
     const res = await check({ ...bearer, ...headers }, url);
@@ -292,6 +292,15 @@ t.test('an original request that is absent or ambiguous is 400 and never decided
   t.equal((await decisions()).length, before, 'none was decided');
 });
 
+t.test("the check request's own query string is not the original request's", async (t) => {
+  // Caddy's forward_auth keeps the original query when it rewrites the URI to /v1/authz/http.
+  const res = await check(
+    { ...bearer, 'x-forwarded-method': 'GET', 'x-forwarded-uri': '/deny?a=1' },
+    '/v1/authz/http?a=1&path=/ok',
+  );
+  t.equal(res.statusCode, 403);
+});
+
 t.test('originalRequest: trailing slash kept, query names free of prototype tricks', async (t) => {
   const r = originalRequest({
     method: 'GET',
@@ -300,7 +309,7 @@ t.test('originalRequest: trailing slash kept, query names free of prototype tric
   });
   t.equal(r.path, '/docs/');
   t.same(Object.keys(r.query), ['__proto__', 'constructor']);
-  t.same(r.query['__proto__'], ['x']);
+  t.same(Object.getOwnPropertyDescriptor(r.query, '__proto__')?.value, ['x']);
   t.throws(
     () => originalRequest({ method: 'GET', url: '/v1/authz/http/a/./b', headers: {} }),
     OriginalRequestError,
