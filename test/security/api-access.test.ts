@@ -39,6 +39,8 @@ t.teardown(async () => {
 });
 
 const env = {
+  // The configuration names the database: DATABASE_URL would override it.
+  DATABASE_URL: '',
   SEC_GATEWAY_SECRET: CLIENTS.gateway.secret,
   SEC_AGENT_SECRET: CLIENTS.agent.secret,
   SEC_PROXY_TOKEN: PROXY_TOKEN,
@@ -238,7 +240,10 @@ for (const backend of backends) {
         audience: RESOURCE,
         extra: { groups: ['gateways'] },
       });
-      const r = await post(`${api}/v1/decisions`, decisionInput.input, gw);
+      // The native API validates its input: the reference example, claimed for bob.
+      const native = JSON.parse(readFileSync('test/fixtures/decision-input.json', 'utf8'));
+      native.user.sub = 'bob';
+      const r = await post(`${api}/v1/decisions`, native, gw);
       t.equal(r.status, 200, 'a verified token of group gateways asks a decision');
       const body = (await r.json()) as { decision_id: string };
       decisionIds.push(body.decision_id);
@@ -284,7 +289,7 @@ for (const backend of backends) {
       const [proxyDecision, gatewayDecision] = decisionIds as [string, string];
       const q = await runAirlock(
         ['audit', 'query', ...backend.flags, '--user', 'bob', '--format', 'json'],
-        {},
+        { DATABASE_URL: '' },
         300_000,
       );
       t.equal(q.code, 0, q.stderr);
@@ -295,7 +300,7 @@ for (const backend of backends) {
       t.equal(rows.length, 2, '--user bob lists both decisions claimed for bob, whoever asked');
       const byCaller = await runAirlock(
         ['audit', 'query', ...backend.flags, '--requested-by', 'gateway-svc', '--format', 'json'],
-        {},
+        { DATABASE_URL: '' },
         300_000,
       );
       t.equal(byCaller.code, 0, byCaller.stderr);
@@ -306,7 +311,11 @@ for (const backend of backends) {
         '--requested-by lists what that caller asked',
       );
       t.match(mine[0], { user_sub: 'bob', requested_by: 'gateway-svc' });
-      const table = await runAirlock(['audit', 'query', ...backend.flags, '--user', 'bob'], {}, 300_000);
+      const table = await runAirlock(
+        ['audit', 'query', ...backend.flags, '--user', 'bob'],
+        { DATABASE_URL: '' },
+        300_000,
+      );
       t.match(table.stdout, /REQUESTED_BY/, 'the table shows who asked');
       t.match(table.stdout, /bob\s+edge-proxy/, 'next to the claimed user');
     });
@@ -316,7 +325,7 @@ for (const backend of backends) {
 t.test('a non-loopback API without authentication is a start-up error naming the setting', async (t) => {
   const r = await runAirlock(
     ['serve', '--addr', '0.0.0.0:0', '--bundle', bundle, '--data-dir', join(dir, 'open')],
-    { AIRLOCK_ADMIN_TOKEN: '' },
+    { AIRLOCK_ADMIN_TOKEN: '', DATABASE_URL: '' },
     300_000,
   );
   t.equal(r.code, 2);
