@@ -10,7 +10,7 @@ const MESSAGE = 'input is larger than 2048 bytes as JSON (engine.input_limits.ma
 const engine = new Engine({ workers: 1, inputLimits: { maxBytes: 2048 } });
 t.teardown(() => engine.close());
 await engine.loadFiles(await filesFromTarball(await fixtureBundle('limits')), 'test');
-const { app } = await buildApi({ engine });
+const { app } = await buildApi({ access: { mode: 'unauthenticated', via: 'test' }, engine });
 t.teardown(() => app.close());
 const input = JSON.parse(
   await readFile(new URL('../fixtures/decision-input.json', import.meta.url), 'utf8'),
