@@ -91,14 +91,16 @@ async function postgresBackend(adminUrl: string): Promise<Backend> {
   };
 }
 
-async function serve(backend: Backend, sink: string): Promise<AirlockProcess> {
+async function serve(backend: Backend, sink: string, intervalSeconds = 1): Promise<AirlockProcess> {
   const p = await startAirlockProcess({
     config: {
       addr: '127.0.0.1:0',
       log_level: 'debug',
       bundle: { source: bundle, poll_interval_ms: 0 },
       database: backend.database,
-      audit: { checkpoints: { interval_seconds: 1, signing_key: { file: privateKey }, sink } },
+      audit: {
+        checkpoints: { interval_seconds: intervalSeconds, signing_key: { file: privateKey }, sink },
+      },
     },
     env: { DATABASE_URL: '' },
     timeoutMs: SLOW,
@@ -200,6 +202,19 @@ t.test('PGlite: serve checkpoints expose a deleted tail', async (t) => {
   await again.stop();
   running.delete(again);
   t.equal(checkpointsIn(sink).length, before, 'nothing was signed over the shortened chain');
+});
+
+t.test('serve writes a checkpoint at shutdown', async (t) => {
+  // An interval longer than the test: only the shutdown can have written a checkpoint.
+  const sink = join(tmp, 'shutdown.ndjson');
+  const p = await serve(pgliteBackend(), sink, 3600);
+  for (let i = 0; i < 3; i++) t.equal(await decide(p.url), 200);
+  t.same(checkpointsIn(sink), [], 'nothing signed before shutdown');
+  t.equal(await p.stop(), 0);
+  running.delete(p);
+  const cps = checkpointsIn(sink);
+  t.equal(cps.length, 1, 'one checkpoint, written at shutdown');
+  t.equal(cps[0]?.seq, 3, 'covering the last decision');
 });
 
 const adminUrl = process.env.DATABASE_URL;
