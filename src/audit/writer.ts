@@ -52,6 +52,8 @@ interface Pending {
   bytes: number;
   resolve: (r: Recorded) => void;
   reject: (e: Error) => void;
+  /** Its caller was already told it failed (deadline): do not write it. */
+  expired?: boolean;
 }
 
 export interface WriterStats {
@@ -123,6 +125,7 @@ export class AuditWriter {
           },
         };
         const timer = setTimeout(() => {
+          pending.expired = true;
           const i = this.#queue.indexOf(pending);
           if (i >= 0) this.#queue.splice(i, 1); // never sent: it will not be written
           this.stats.timeouts++;
@@ -167,8 +170,9 @@ export class AuditWriter {
     }
   }
 
-  async #commit(batch: Pending[]): Promise<void> {
+  async #commit(all: Pending[]): Promise<void> {
     let recorded: Recorded[];
+    let batch = all;
     try {
       recorded = await this.#db.transaction().execute(async (tx) => {
         // Lock the chain and read its head in one round trip (migration 0002_chain_head).
@@ -182,6 +186,9 @@ export class AuditWriter {
           h && h.head_seq !== null && h.head_hash !== null && h.head_time !== null
             ? { seq: Number(h.head_seq), hash: h.head_hash, time: new Date(h.head_time) }
             : undefined;
+        // Events whose callers gave up while this transaction waited are left out: nobody acts on them.
+        batch = all.filter((p) => !p.expired);
+        if (batch.length === 0) return [];
         let seq = head ? head.seq : 0;
         let prevHash = head ? head.hash : GENESIS_HASH;
         const now = this.#clock().getTime();
@@ -228,7 +235,7 @@ export class AuditWriter {
       this.stats.failedBatches++;
       const why = err instanceof Error ? err.message : String(err);
       const failure = new AuditWriteError(`audit event not committed: ${why}`, { cause: err });
-      for (const p of batch) p.reject(failure);
+      for (const p of all) p.reject(failure);
       return;
     }
     this.stats.batches++;
