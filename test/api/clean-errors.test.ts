@@ -1,9 +1,13 @@
 // Client input gets a precise 4xx in the surface's error shape, never a 500, and no internal text
 // (host paths, database or validation messages) reaches clients. Runs on PGlite and, with
 // DATABASE_URL, on Postgres (where NUL and lone surrogates fail to store).
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t, { type Test as Tap } from 'tap';
-import { auditDecisionLog, buildApi } from '../../src/api/index.js';
-import { Engine, filesFromTarball } from '../../src/engine/index.js';
+import { auditDecisionLog, buildApi, publicEvaluationError } from '../../src/api/index.js';
+import { loadPolicyTree } from '../../src/cli/policy-files.js';
+import { buildBundle, Engine, EvaluationError, filesFromTarball } from '../../src/engine/index.js';
 import { backends, fixtureBundle } from '../engine/fixture.js';
 import { call, harness } from './harness.js';
 
@@ -321,3 +325,33 @@ for (const backend of backends()) {
     });
   });
 }
+
+t.test(
+  'error locations: bundle paths when Airlock builds, file names for foreign absolute paths',
+  async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'airlock-locations-'));
+    mkdirSync(join(dir, 'lib'));
+    writeFileSync(join(dir, 'lib', 'math.rego'), 'package lib.math\n\nhalf := 1 / input.d\n');
+    const tree = await loadPolicyTree([dir]);
+    const built = buildBundle(tree, { entrypoints: ['lib/math/half'] });
+    const engine = new Engine();
+    await engine.loadFiles(await filesFromTarball(built.tarball), 'test');
+    t.throws(() => engine.evaluate('lib/math/half', { d: 0 }), {
+      message: 'lib/math/half: lib/math.rego:3:9: eval_builtin_error: div: divide by zero',
+    });
+    t.equal(
+      publicEvaluationError(
+        new EvaluationError('airlock/decision: /home/ci/src/policies/lib/pii.rego:12:3: eval_type_error: x'),
+      ).message,
+      'airlock/decision: pii.rego:12:3: eval_type_error: x',
+    );
+    t.equal(
+      publicEvaluationError(new EvaluationError('a: C:\\build\\policies\\decision.rego:1:2: y')).message,
+      'a: decision.rego:1:2: y',
+    );
+    t.equal(
+      publicEvaluationError(new TypeError('x.trim is not a function')).message,
+      'policy evaluation failed',
+    );
+  },
+);
