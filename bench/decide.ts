@@ -45,6 +45,7 @@ async function serve(mode: string): Promise<void> {
   const store = await AuditStore.open({ dataDir: `memory://bench-${process.pid}` });
   const liveData = await LiveData.open(store.db, engine);
   const { app } = await buildApi({
+    access: { mode: 'unauthenticated', via: 'loopback' },
     engine,
     liveData,
     log: auditDecisionLog(store),

@@ -10,7 +10,15 @@
 // 4. Memory: RSS before and after N evaluations (BENCH_EVAL_N, default 1,000,000).
 // 5. The reference policies (policies/) on test/fixtures/decision-input.json: eval p50/p99 and
 //    the host built-in calls one decision makes, by name.
+// 6. Isolation (eval-isolation.ts): the reference decision in-thread vs through the Engine's
+//    worker pool, p50/p99 and the difference. BENCH_EVAL_ONLY=isolation runs only this section.
 import { readFileSync } from 'node:fs';
+
+if (process.env.BENCH_EVAL_ONLY === 'isolation') {
+  await import('./eval-isolation.js');
+  process.exit(0);
+}
+
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import * as jose from 'jose';
 import { loadPolicyTree } from '../src/cli/policy-files.js';
@@ -300,3 +308,6 @@ console.log(
   `  host built-in calls per decision: ${perDecision.reduce((n, [, c]) => n + c, 0)} ` +
     `(${perDecision.map(([n, c]) => `${n} ${c}`).join(', ')})`,
 );
+
+// 6. Isolation.
+await import('./eval-isolation.js');

@@ -129,10 +129,10 @@ async function serveGateway(): Promise<void> {
   const split: Split = { calls: 0, evaluations: 0, evaluateMs: 0, records: 0, recordMs: 0, upstreamMs: 0 };
   // Policy evaluations and audit commits timed from outside the gateway, by wrapping what it is given.
   const evaluate = engine.evaluate.bind(engine);
-  engine.evaluate = ((...args: Parameters<typeof evaluate>) => {
+  engine.evaluate = (async (...args: Parameters<typeof evaluate>) => {
     const t0 = performance.now();
     try {
-      return evaluate(...args);
+      return await evaluate(...args);
     } finally {
       split.evaluateMs += performance.now() - t0;
       split.evaluations++;

@@ -97,6 +97,13 @@ COMMENT ON FUNCTION airlock_audit_chain_head() IS 'Takes the transaction-scoped 
 INSERT INTO airlock_audit_migration (name, timestamp) VALUES ('0002_chain_head', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
 COMMIT;
 
+-- migration 0003_requested_by
+BEGIN;
+ALTER TABLE audit_events ADD COLUMN requested_by text;
+CREATE INDEX audit_events_requested_by_time_idx ON audit_events (requested_by, time, seq) WHERE requested_by IS NOT NULL;
+INSERT INTO airlock_audit_migration (name, timestamp) VALUES ('0003_requested_by', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
+COMMIT;
+
 -- The gateway's role: INSERT and SELECT only (no UPDATE, DELETE, TRUNCATE; not the owner).
 -- Create it once per cluster (needs CREATEROLE), choose the password yourself:
 -- CREATE ROLE airlock_gateway LOGIN PASSWORD '…';

@@ -84,7 +84,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoOutcome> {
       const running = await startServer(config, log);
       server = running;
       cleanups.push(() => running.close());
-      base = running.url;
+      base = running.gatewayUrl ?? running.url; // the agents' listener
       const resource = config.identity?.resource ?? `${base}/mcp`;
       const aliceToken = await started.userToken({
         sub: 'alice',

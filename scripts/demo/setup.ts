@@ -50,7 +50,10 @@ export async function writeDemoBundle(dir: string): Promise<string> {
   data.servers['ops-db'] = { ...data.servers['ops-db'], credentials: { mode: 'none', scopes: [] } };
   const built = buildBundle(
     { ...tree, data },
-    { entrypoints: ['airlock/decision', 'airlock/admin', 'airlock/approve'], revision: 'demo' },
+    {
+      entrypoints: ['airlock/decision', 'airlock/admin', 'airlock/approve', 'airlock/system/authz'],
+      revision: 'demo',
+    },
   );
   const file = join(dir, 'demo-bundle.tar.gz');
   await writeFile(file, built.tarball);
@@ -69,7 +72,8 @@ export interface DemoConfigInput {
 export function demoConfig(c: DemoConfigInput): ServeConfig {
   const url = `http://127.0.0.1:${c.port}`;
   return {
-    addr: `127.0.0.1:${c.port}`,
+    // The decision/admin API listens apart (any free loopback port); agents and approvers use c.port.
+    addr: '127.0.0.1:0',
     log_level: 'silent',
     bundle: { source: c.bundle, poll_interval_ms: 0 },
     database: { data_dir: c.dataDir },
@@ -96,6 +100,7 @@ export function demoConfig(c: DemoConfigInput): ServeConfig {
       },
     },
     gateway: {
+      addr: `127.0.0.1:${c.port}`,
       upstreams: [
         { name: 'github', transport: 'http', url: c.githubUrl, timeout_ms: 10_000 },
         {

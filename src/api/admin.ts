@@ -5,13 +5,13 @@
 // admin policy, or an evaluation error: refused.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
-import type { Identity } from '../identity/index.js';
+import { type Identity, IdentityError } from '../identity/index.js';
 
 export interface AdminCaller {
   sub: string;
   groups: string[];
   roles?: string[];
-  /** How the caller was identified: `token` (static admin token) or the token issuer. */
+  /** How the caller was identified: `client` (static API client credential) or the token issuer. */
   via: string;
 }
 
@@ -52,7 +52,7 @@ export function staticTokenAuthenticator(tokens: readonly StaticAdminToken[]): A
     const presented = sha256(bearer(request));
     for (const k of known)
       if (k.digest.length === presented.length && timingSafeEqual(k.digest, presented))
-        return { sub: k.sub, groups: [...k.groups], via: 'token' };
+        return { sub: k.sub, groups: [...k.groups], via: 'client' };
     throw new AdminAuthError('the bearer token is not a known admin credential');
   };
 }
@@ -64,6 +64,8 @@ export function identityAuthenticator(identity: Identity): AdminAuthenticator {
       const p = await identity.authenticate({ authorization: request.headers.authorization });
       return { sub: p.user.sub, groups: p.user.groups, roles: p.user.roles, via: p.user.iss };
     } catch (err) {
+      // An unreachable identity provider is not a bad credential: it keeps its 503.
+      if (err instanceof IdentityError && err.status === 503) throw err;
       throw new AdminAuthError(`credential refused: ${(err as Error).message}`);
     }
   };
@@ -72,12 +74,13 @@ export function identityAuthenticator(identity: Identity): AdminAuthenticator {
 /** Tries each authenticator in turn; the first that accepts wins. */
 export function anyAuthenticator(list: readonly AdminAuthenticator[]): AdminAuthenticator {
   return async (request) => {
-    let last: unknown = new AdminAuthError('no admin credential is configured: data writes are disabled');
+    let last: unknown = new AdminAuthError('no API credential is configured');
     for (const a of list) {
       try {
         return await a(request);
       } catch (err) {
-        last = err;
+        // An unreachable identity provider wins over "not a known static credential".
+        if (!(last instanceof IdentityError && last.status === 503)) last = err;
       }
     }
     throw last;

@@ -205,7 +205,7 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsPluginOptions> = async
   };
 
   /** What `airlock/approve` says of `who` answering `a` now; throws EvaluationError without a verdict. */
-  const verdictFor = (who: Approver, a: Approval): { allow: boolean; reasons: string[] } => {
+  const verdictFor = async (who: Approver, a: Approval): Promise<{ allow: boolean; reasons: string[] }> => {
     const input = {
       approver: who,
       approval: { approvers: a.approvers, expires_at: a.expiresAt.toISOString() },
@@ -214,7 +214,7 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsPluginOptions> = async
     };
     let verdict: unknown;
     try {
-      const r = engine.evaluate(entrypoint, input);
+      const r = await engine.evaluate(entrypoint, input);
       if (!r.defined) throw new EvaluationError(`${entrypoint} gave no result`);
       verdict = r.result;
     } catch (err) {
@@ -231,8 +231,8 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsPluginOptions> = async
    * Parked calls hold exact arguments, so a caller sees only their own and those the policy would
    * let them answer; anything else answers like an unknown id.
    */
-  const visibleTo = (who: Approver, a: Approval): boolean =>
-    a.requester.sub === who.sub || verdictFor(who, a).allow;
+  const visibleTo = async (who: Approver, a: Approval): Promise<boolean> =>
+    a.requester.sub === who.sub || (await verdictFor(who, a)).allow;
 
   const unavailable = (reply: FastifyReply, err: unknown) => {
     if (!(err instanceof EvaluationError)) throw err;
@@ -288,7 +288,9 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsPluginOptions> = async
       ...(after !== undefined ? { after: after as string } : {}),
     });
     try {
-      return { approvals: list.filter((a) => visibleTo(who, a)).map(approvalJson) };
+      const visible: Approval[] = [];
+      for (const a of list) if (await visibleTo(who, a)) visible.push(a);
+      return { approvals: visible.map(approvalJson) };
     } catch (err) {
       return unavailable(reply, err);
     }
@@ -300,7 +302,7 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsPluginOptions> = async
     const a = await store.get(request.params.id);
     let visible: boolean;
     try {
-      visible = a !== undefined && visibleTo(who, a);
+      visible = a !== undefined && (await visibleTo(who, a));
     } catch (err) {
       return unavailable(reply, err);
     }
@@ -363,7 +365,7 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsPluginOptions> = async
       // Denying is answering too: only someone policy accepts as an approver may do either.
       let verdict: { allow: boolean; reasons: string[] };
       try {
-        verdict = verdictFor(who, current);
+        verdict = await verdictFor(who, current);
       } catch (err) {
         if (err instanceof EvaluationError) {
           request.log.warn({ err: err.message, approval: id }, 'approval answer refused: no policy verdict');

@@ -3,12 +3,14 @@
 //   POST /access/v1/evaluations  {…defaults, evaluations: [{…}], options: {evaluations_semantic}} → {"evaluations": […]}
 //   GET  /.well-known/authzen-configuration  (PDP metadata)
 // The request maps onto Airlock's decision input (subject → user or agent, resource of type `tool` →
-// tool, action.name → action, context → context, and the AuthZEN request as `authzen`). The decision
+// tool, action.name → action, context → context, and the AuthZEN request as `authzen`), as a
+// request-phase decision (`phase: "request"`): an AuthZEN PEP asks before it acts. The decision
 // is true only for a policy result of `true` or `{"effect": "allow"}`: redaction and approval need a
 // gateway that executes them, so an AuthZEN PEP is told no, with the effect in the context.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { EvaluationError } from '../engine/index.js';
 import { type BodyLimits, installJsonParser } from './body.js';
-import type { Decider, Decision } from './decider.js';
+import type { Decider, Decision, RequestedBy } from './decider.js';
 import { replyProblem, useProblemErrors } from './errors.js';
 
 export interface AuthzenOptions {
@@ -18,6 +20,11 @@ export interface AuthzenOptions {
   entrypoint?: string;
   /** Most evaluations in one batch (default 100). */
   maxEvaluations?: number;
+  /**
+   * Base URL the metadata document names (`authzen.base_url`). Without it the metadata names the
+   * address the request arrived on (the listener's own address, never the Host header).
+   */
+  baseUrl?: string | undefined;
 }
 
 type Obj = Record<string, unknown>;
@@ -47,6 +54,7 @@ export function authzenInput(req: Obj): Obj {
     throw new AuthzenRequestError('context must be an object');
   const p = subject.properties;
   const input: Obj = {
+    phase: 'request',
     action: action.name,
     context: req.context ?? {},
     authzen: { subject: req.subject, action: req.action, resource: req.resource, context: req.context ?? {} },
@@ -85,6 +93,22 @@ function response(d: Decision): Obj {
   return { decision: allow, context };
 }
 
+/** `http://<address>:<port>` of the socket the request arrived on (not the client's Host header). */
+function listenerBase(request: FastifyRequest): string {
+  let host = request.socket?.localAddress;
+  let port = request.socket?.localPort;
+  if (!host || !port) {
+    // Not a real socket (app.inject): the bound address, else loopback.
+    const bound = request.server.server.address();
+    host = typeof bound === 'object' && bound ? bound.address : '127.0.0.1';
+    port = typeof bound === 'object' && bound ? bound.port : 80;
+  }
+  if (host.startsWith('::ffff:') && host.includes('.')) host = host.slice(7);
+  if (host === '0.0.0.0') host = '127.0.0.1';
+  if (host === '::') host = '::1';
+  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
 export async function authzenPlugin(app: FastifyInstance, options: AuthzenOptions): Promise<void> {
   installJsonParser(app, options.limits);
   useProblemErrors(app);
@@ -97,11 +121,16 @@ export async function authzenPlugin(app: FastifyInstance, options: AuthzenOption
     return payload;
   });
 
-  const evaluate = async (req: Obj) =>
-    response(await options.decider.decide('authzen', path, authzenInput(req)));
+  const evaluate = async (req: Obj, by: RequestedBy | null) => {
+    const d = await options.decider.decide('authzen', path, authzenInput(req), by);
+    if (d.error?.code === 'input_too_large') throw d.error;
+    return response(d);
+  };
   const bad = (reply: Parameters<typeof replyProblem>[0], err: unknown) => {
     if (err instanceof AuthzenRequestError)
       return replyProblem(reply, 400, 'bad-request', 'Bad AuthZEN request', err.message);
+    if (err instanceof EvaluationError && err.code === 'input_too_large')
+      return replyProblem(reply, 413, 'input-too-large', 'Input too large', err.message);
     throw err;
   };
 
@@ -109,7 +138,7 @@ export async function authzenPlugin(app: FastifyInstance, options: AuthzenOption
     if (!isObj(request.body))
       return replyProblem(reply, 400, 'bad-request', 'Bad AuthZEN request', 'body must be a JSON object');
     try {
-      return await evaluate(request.body);
+      return await evaluate(request.body, request.apiCaller);
     } catch (err) {
       return bad(reply, err);
     }
@@ -121,7 +150,7 @@ export async function authzenPlugin(app: FastifyInstance, options: AuthzenOption
       return replyProblem(reply, 400, 'bad-request', 'Bad AuthZEN request', 'body must be a JSON object');
     try {
       const items = body.evaluations;
-      if (items === undefined) return await evaluate(body);
+      if (items === undefined) return await evaluate(body, request.apiCaller);
       if (!Array.isArray(items)) throw new AuthzenRequestError('evaluations must be an array');
       if (items.length > max) throw new AuthzenRequestError(`at most ${max} evaluations per request`);
       const options_ = isObj(body.options) ? body.options : {};
@@ -147,7 +176,7 @@ export async function authzenPlugin(app: FastifyInstance, options: AuthzenOption
       });
       const out: Obj[] = [];
       for (const r of requests) {
-        const res = await evaluate(r);
+        const res = await evaluate(r, request.apiCaller);
         out.push(res);
         if (semantic === 'deny_on_first_deny' && res.decision === false) break;
         if (semantic === 'permit_on_first_permit' && res.decision === true) break;
@@ -159,7 +188,7 @@ export async function authzenPlugin(app: FastifyInstance, options: AuthzenOption
   });
 
   app.get('/.well-known/authzen-configuration', async (request: FastifyRequest) => {
-    const base = `${request.protocol}://${request.host}`;
+    const base = options.baseUrl?.replace(/\/+$/, '') ?? listenerBase(request);
     return {
       policy_decision_point: base,
       access_evaluation_endpoint: `${base}/access/v1/evaluation`,

@@ -1,5 +1,8 @@
 // Request bodies: JSON only, bounded in size (fastify's bodyLimit) and in nesting depth (checked by a
-// linear scan before parsing, so a deeply nested body never reaches JSON.parse's recursion).
+// linear scan before parsing, so a deeply nested body never reaches JSON.parse's recursion). Values the
+// audit trail could not record as decided are refused with 400 rather than altered: strings (and member
+// names) holding U+0000 or a lone UTF-16 surrogate (`"\ud800"`: not Unicode text; Postgres' jsonb
+// stores neither), and numbers too large for a double (`1e999`, which JSON.parse turns into Infinity).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { jsonDepth } from '../engine/index.js';
 
@@ -24,15 +27,61 @@ export class BodyError extends Error {
 }
 
 /** Parses a JSON body within the depth limit; throws BodyError (400). */
-export function parseJsonBody(text: string, maxDepth: number): unknown {
+export function parseJsonBody(text: string, maxDepth: number, what = 'body'): unknown {
   if (text.trim() === '') return undefined;
   if (jsonDepth(text, maxDepth) < 0)
-    throw new BodyError(`body is nested deeper than ${maxDepth} levels`, 400);
+    throw new BodyError(`${what} is nested deeper than ${maxDepth} levels`, 400);
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
-    throw new BodyError(`body is not valid JSON: ${(err as Error).message}`, 400);
+    throw new BodyError(`${what} is not valid JSON: ${(err as Error).message}`, 400);
   }
+  const bad = unstorable(value, '');
+  if (bad)
+    throw new BodyError(`${what} is refused: ${bad.length > 300 ? `${bad.slice(0, 300)}…` : bad}`, 400);
+  return value;
+}
+
+function badText(s: string): string | undefined {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0) return 'U+0000';
+    if (c >= 0xd800 && c <= 0xdbff) {
+      const next = s.charCodeAt(i + 1);
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return `a lone UTF-16 surrogate (\\u${c.toString(16)})`;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) return `a lone UTF-16 surrogate (\\u${c.toString(16)})`;
+  }
+  return undefined;
+}
+
+const pointer = (path: string, key: string) => `${path}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;
+
+/** Why a parsed JSON value cannot be decided and recorded as given (with its JSON Pointer), or undefined. */
+export function unstorable(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') {
+    const why = badText(value);
+    return why ? `the string at ${path || '/'} holds ${why}` : undefined;
+  }
+  if (typeof value === 'number')
+    return Number.isFinite(value) ? undefined : `the number at ${path || '/'} is out of range`;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const why = unstorable(value[i], `${path}/${i}`);
+      if (why) return why;
+    }
+    return undefined;
+  }
+  if (typeof value === 'object' && value !== null)
+    for (const [k, v] of Object.entries(value)) {
+      const name = badText(k);
+      // The key itself is not echoed into the pointer: it holds the unprintable text.
+      if (name) return `a member name under ${path || '/'} holds ${name}`;
+      const why = unstorable(v, pointer(path, k));
+      if (why) return why;
+    }
+  return undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 // One decision, whichever surface asked: evaluate, log to the audit trail, count. Shared by the OPA
 // Data API, AuthZEN and the native API.
 import { randomUUID } from 'node:crypto';
+import { isObject } from '../engine/data-tree.js';
 import { type Engine, EvaluationError } from '../engine/index.js';
 import type { DecisionLog, DecisionRecord } from './decision-log.js';
 import type { ApiMetrics } from './metrics.js';
@@ -15,6 +16,12 @@ export interface Decision {
   evalNs: number;
 }
 
+/** The authenticated API caller who asked (recorded as `requested_by`, apart from the input's claimed user). */
+export interface RequestedBy {
+  sub: string;
+  via: string;
+}
+
 export interface DeciderOptions {
   engine: Engine;
   log?: DecisionLog | undefined;
@@ -22,6 +29,8 @@ export interface DeciderOptions {
   logMode?: 'sync' | 'background' | 'off';
   metrics: ApiMetrics;
   onLogError?: (err: Error) => void;
+  /** An unexpected (non-EvaluationError) failure: logged, while the client sees only that evaluation failed. */
+  onEvalError?: (err: Error) => void;
 }
 
 /** The effect label for metrics: the decision object's effect, or defined/undefined/error. */
@@ -37,6 +46,28 @@ export function effectLabel(d: Pick<Decision, 'defined' | 'result' | 'error'>): 
   )
     return r.effect;
   return 'defined';
+}
+
+/** Forward-auth results: allow only for `allow: true`. */
+function httpEffectLabel(d: Pick<Decision, 'defined' | 'result' | 'error'>): string {
+  if (d.error) return 'error';
+  if (!d.defined) return 'undefined';
+  const r = d.result as { allow?: unknown } | null;
+  return r && typeof r === 'object' && r.allow === true ? 'allow' : 'deny';
+}
+
+/** Absolute file paths in front of a `.rego` file name (host paths of the machine that built the bundle). */
+const HOST_PATH = /(?<![\w.])(?:[A-Za-z]:)?[\\/](?:[^\s:\\/]+[\\/])*([^\s:\\/]+\.rego)(?=:\d)/g;
+
+/**
+ * An evaluation error as clients may see it: the rule's location stays (`decision.rego:25:13`), a host
+ * path in front of the file name goes; an error that is not an EvaluationError says only that
+ * evaluation failed (its text is internal).
+ */
+export function publicEvaluationError(err: unknown): EvaluationError {
+  if (!(err instanceof EvaluationError)) return new EvaluationError('policy evaluation failed');
+  const message = err.message.replace(HOST_PATH, '$1');
+  return message === err.message ? err : new EvaluationError(message, err.code);
 }
 
 export class DecisionLogError extends Error {
@@ -57,16 +88,21 @@ export class Decider {
   }
 
   /** Evaluates `path` (entrypoint or data path) and logs it. Throws DecisionLogError when a sync log fails. */
-  async decide(api: DecisionRecord['api'], path: readonly string[], input: unknown): Promise<Decision> {
+  async decide(
+    api: DecisionRecord['api'],
+    path: readonly string[],
+    input: unknown,
+    requestedBy?: RequestedBy | null,
+  ): Promise<Decision> {
     const decisionId = randomUUID();
     const started = process.hrtime.bigint();
     let decision: Decision;
     try {
-      const r = this.options.engine.query(path, input);
+      const r = await this.options.engine.query(path, input);
       decision = { decisionId, defined: r.defined, result: r.result, revision: r.revision, evalNs: 0 };
     } catch (err) {
-      const error =
-        err instanceof EvaluationError ? err : new EvaluationError(String((err as Error)?.message ?? err));
+      if (!(err instanceof EvaluationError)) this.options.onEvalError?.(err as Error);
+      const error = publicEvaluationError(err);
       decision = {
         decisionId,
         defined: false,
@@ -76,7 +112,10 @@ export class Decider {
       };
     }
     decision.evalNs = Number(process.hrtime.bigint() - started);
-    this.options.metrics.decisions.inc({ api, effect: effectLabel(decision) });
+    this.options.metrics.decisions.inc({
+      api,
+      effect: api === 'http' ? httpEffectLabel(decision) : effectLabel(decision),
+    });
     const log = this.options.log;
     const mode = this.options.logMode ?? 'sync';
     if (log && mode !== 'off') {
@@ -84,12 +123,17 @@ export class Decider {
         decisionId,
         api,
         path: path.join('/'),
-        input,
+        // An input refused for its size is recorded without its arguments, which made it too large.
+        input:
+          decision.error?.code === 'input_too_large' && isObject(input)
+            ? { ...input, arguments: null }
+            : input,
         defined: decision.defined,
         result: decision.result,
         revision: decision.revision,
         evalMs: decision.evalNs / 1e6,
         ...(decision.error ? { error: decision.error.message } : {}),
+        ...(requestedBy ? { requestedBy: { sub: requestedBy.sub, via: requestedBy.via } } : {}),
       };
       const written = log.decision(record);
       if (mode === 'sync') {

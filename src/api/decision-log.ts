@@ -7,8 +7,8 @@ import { isObject } from '../engine/data-tree.js';
 
 export interface DecisionRecord {
   decisionId: string;
-  /** Which surface asked: `data` (OPA Data API), `authzen`, `decisions` (native). */
-  api: 'data' | 'authzen' | 'decisions';
+  /** Which surface asked: `data` (OPA Data API), `authzen`, `decisions` (native), `http` (forward-auth). */
+  api: 'data' | 'authzen' | 'decisions' | 'http';
   /** The data path (`airlock/decision`). */
   path: string;
   input: unknown;
@@ -17,6 +17,8 @@ export interface DecisionRecord {
   revision: string | null;
   error?: string;
   evalMs: number;
+  /** The authenticated API caller who asked, when the request came over the API. */
+  requestedBy?: { sub: string; via: string };
 }
 
 export interface DataChangeRecord {
@@ -39,8 +41,45 @@ export interface AuditRecorder {
   record(event: AuditEventInput): Promise<unknown>;
 }
 
-const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+/** Longest id or name recorded in its own column (the audit's limit for short text fields). */
+const MAX_COLUMN_TEXT = 1024;
+
+/**
+ * A column value from client input: a non-empty string within the column limit, else null (an empty or
+ * overlong id names nobody; the event's details say which fields were left out, so the decision is
+ * still recorded, never refused with a 500).
+ */
+function column(v: unknown, name: string, unrecorded: string[]): string | null {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'string' && v !== '' && v.length <= MAX_COLUMN_TEXT) return v;
+  unrecorded.push(name);
+  return null;
+}
 const json = (v: unknown): Json => (v === undefined ? null : (v as Json));
+
+/** A forward-auth result is an allow only when `allow` is exactly true. */
+function httpEffect(out: Record<string, unknown> | undefined): Effect {
+  return out?.allow === true ? 'allow' : 'deny';
+}
+
+/** What a forward-auth decision was about: the original request line and host. */
+function httpRequestFacts(input: Record<string, unknown>): Json {
+  const text = (v: unknown) => (typeof v === 'string' ? v : null);
+  return {
+    proxy: text(input.proxy),
+    method: text(input.method),
+    host: text(input.host),
+    path: text(input.path),
+  };
+}
+
+/** Most bytes of a non-decision result copied into the event (an echo of a large input would double it). */
+const MAX_RESULT_DETAIL = 64 * 1024;
+
+function resultDetail(result: unknown): Record<string, Json> {
+  const size = Buffer.byteLength(JSON.stringify(result ?? null));
+  return size <= MAX_RESULT_DETAIL ? { result: json(result) } : { result_omitted_bytes: size };
+}
 
 /** The audit event for a decision: who, which agent and tool, the effect and reasons when the result is a decision object. */
 export function decisionEvent(r: DecisionRecord): AuditEventInput {
@@ -54,32 +93,42 @@ export function decisionEvent(r: DecisionRecord): AuditEventInput {
     ? 'deny'
     : typeof out?.effect === 'string' && (EFFECTS as readonly string[]).includes(out.effect)
       ? (out.effect as Effect)
-      : null;
+      : r.api === 'http' && r.defined
+        ? httpEffect(out)
+        : null;
   const reasons =
     Array.isArray(out?.reasons) && out.reasons.every((x) => typeof x === 'string')
       ? (out.reasons as string[])
       : null;
   const phase = input.phase === 'request' || input.phase === 'response' ? input.phase : null;
+  const unrecorded: string[] = [];
+  const sub = column(user?.sub, 'user.sub', unrecorded);
+  const toolName = column(tool?.name, 'tool.name', unrecorded);
   return {
     kind: 'decision',
     decisionId: r.decisionId,
+    ...(r.requestedBy ? { requestedBy: r.requestedBy.sub } : {}),
     phase,
-    user: typeof user?.sub === 'string' ? { sub: user.sub } : null,
-    agentId: str(agent?.id),
+    user: sub !== null ? { sub } : null,
+    agentId: column(agent?.id, 'agent.id', unrecorded),
     model: json(input.model),
-    virtualServer: str(server?.virtual),
-    upstreamServer: str(server?.name),
-    target: typeof tool?.name === 'string' ? { type: 'tool', name: tool.name } : null,
+    virtualServer: column(server?.virtual, 'server.virtual', unrecorded),
+    upstreamServer: column(server?.name, 'server.name', unrecorded),
+    target: toolName !== null ? { type: 'tool', name: toolName } : null,
     arguments: json(input.arguments),
     effect,
     reasons: r.error ? [`evaluation failed: ${r.error}`] : reasons,
-    bundleRevision: r.revision,
+    // A bundle built without a revision (`opa build`'s default) is recorded with none: null, not "".
+    bundleRevision: r.revision || null,
     timings: { policy_ms: Math.round(r.evalMs * 1000) / 1000 },
     details: {
       api: r.api,
       path: r.path,
+      ...(r.requestedBy ? { requested_via: r.requestedBy.via } : {}),
       defined: r.defined,
-      ...(r.defined && effect === null ? { result: json(r.result) } : {}),
+      ...(r.api === 'http' ? { request: httpRequestFacts(input) } : {}),
+      ...(r.defined && effect === null ? resultDetail(r.result) : {}),
+      ...(unrecorded.length > 0 ? { unrecorded_fields: unrecorded } : {}),
     },
   };
 }

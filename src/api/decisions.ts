@@ -57,8 +57,10 @@ export async function decisionsPlugin(app: FastifyInstance, options: DecisionsOp
         'Invalid decision input',
         describeErrors(validInput.errors),
       );
-    const d = await options.decider.decide('decisions', path, request.body);
+    const d = await options.decider.decide('decisions', path, request.body, request.apiCaller);
     const base = { decision_id: d.decisionId, revision: d.revision };
+    if (d.error?.code === 'input_too_large')
+      return replyProblem(reply, 413, 'input-too-large', 'Input too large', d.error.message);
     if (d.error)
       return {
         ...base,

@@ -32,7 +32,12 @@ export function replyProblem(
 /** Status and message for errors fastify raises before a handler runs (body too large, bad media type…). */
 export function classify(err: FastifyError | Error): { status: number; message: string } {
   if (err instanceof BodyError) return { status: err.status, message: err.message };
-  if (err.name === 'DecisionLogError') return { status: 500, message: err.message };
+  // The audit database is down, frozen or refusing: nothing was decided; the cause is logged, not sent.
+  if (err.name === 'DecisionLogError')
+    return {
+      status: 503,
+      message: 'the decision could not be recorded in the audit trail, so none was made; try again later',
+    };
   const e = err as FastifyError;
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return { status: 413, message: 'request body is too large' };
   if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')

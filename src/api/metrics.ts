@@ -6,6 +6,10 @@ export interface ApiMetrics {
   registry: Registry;
   decisions: Counter<'api' | 'effect'>;
   latency: Histogram<'api'>;
+  /** API requests refused for a missing or bad credential, or an unreachable identity provider. */
+  authFailures: Counter<'reason'>;
+  /** Authenticated API requests the authorization policy refused. */
+  authzDenials: Counter;
   /** Detaches the engine listeners. */
   close(): void;
 }
@@ -24,6 +28,17 @@ export function createMetrics(engine: Engine, options: { defaultMetrics?: boolea
     help: 'Time to answer a decision request, from parsed body to response (policy evaluation and audit logging)',
     labelNames: ['api'] as const,
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  const authFailures = new Counter({
+    name: 'airlock_api_authentication_failures_total',
+    help: 'API requests refused before authorization, by reason (missing, invalid, idp_unavailable)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const authzDenials = new Counter({
+    name: 'airlock_api_authorization_denials_total',
+    help: 'Authenticated API requests refused by the authorization entrypoint (or for want of a decision)',
     registers: [registry],
   });
   const bundleInfo = new Gauge({
@@ -64,6 +79,8 @@ export function createMetrics(engine: Engine, options: { defaultMetrics?: boolea
     registry,
     decisions,
     latency,
+    authFailures,
+    authzDenials,
     close() {
       engine.off('activated', onActivated);
       engine.off('loadFailed', onFailed);

@@ -1,4 +1,5 @@
-// OPA's Data API, so that Envoy's, Kong's and nginx's OPA integrations work unchanged:
+// OPA's Data API, for clients that read the result (it answers 200 for deny and for undefined, so it
+// must never be a proxy's auth_request/forward_auth target: that is /v1/authz/http, forward-auth.ts):
 //   POST /v1/data/{path}  {"input": …}  → 200 {"result": …, "decision_id": …}  (no "result" when undefined)
 //   GET  /v1/data/{path}?input=<JSON>   → the same
 //   PUT | PATCH | DELETE /v1/data/{path} → 204, live data under roots the bundle does not own (admin only)
@@ -31,6 +32,16 @@ export interface OpaDataOptions {
 
 type Query = Record<string, string | undefined>;
 
+/** The query parameters this API reads; each may be given once (a repeated one is refused, 400). */
+const PARAMS = ['input', 'pretty', 'metrics', 'provenance'];
+
+function queryOf(request: FastifyRequest): Query {
+  const q = (request.query ?? {}) as Record<string, unknown>;
+  for (const name of PARAMS)
+    if (Array.isArray(q[name])) throw new BodyError(`${name} must be given once`, 400);
+  return q as Query;
+}
+
 const flag = (q: Query, name: string) => q[name] === '' || q[name] === 'true';
 
 function send(reply: FastifyReply, q: Query, status: number, body: unknown) {
@@ -40,6 +51,9 @@ function send(reply: FastifyReply, q: Query, status: number, body: unknown) {
 
 function pathOf(request: FastifyRequest): string[] {
   const tail = (request.params as { '*'?: string })['*'] ?? '';
+  // Control characters (a decoded %00 among them) name no document and cannot be recorded.
+  if (/[\u0000-\u001f\u007f]/.test(tail))
+    throw new BodyError('the data path must not hold control characters (such as %00)', 400);
   try {
     return parseDataPath(tail);
   } catch {
@@ -59,11 +73,13 @@ export async function opaDataPlugin(app: FastifyInstance, options: OpaDataOption
     warnMissingInput: boolean,
   ) => {
     const started = process.hrtime.bigint();
-    const q = request.query as Query;
+    const q = queryOf(request);
     const path = pathOf(request);
-    const d = await decider.decide('data', path, input);
+    const d = await decider.decide('data', path, input, request.apiCaller);
     if (d.error) {
-      const status = d.error.code === 'no_policy' ? 503 : 500;
+      if (d.error.code === 'input_too_large')
+        return replyOpaError(reply, 413, 'invalid_parameter', d.error.message);
+      const status = d.error.code === 'no_policy' || d.error.code === 'overloaded' ? 503 : 500;
       return replyOpaError(reply, status, 'internal_error', d.error.message);
     }
     const body: Record<string, unknown> = {};
@@ -98,20 +114,15 @@ export async function opaDataPlugin(app: FastifyInstance, options: OpaDataOption
     return answer(request, reply, has ? (body as { input: unknown }).input : undefined, !has);
   };
   const get = async (request: FastifyRequest, reply: FastifyReply) => {
-    const q = request.query as Query;
+    const q = queryOf(request);
     let input: unknown;
     if (q.input !== undefined) {
       if (q.input.length > options.limits.maxBytes)
         return replyOpaError(reply, 413, 'invalid_parameter', 'input parameter is too large');
       try {
-        input = parseJsonBody(q.input, options.limits.maxDepth);
+        input = parseJsonBody(q.input, options.limits.maxDepth, 'the input parameter');
       } catch (err) {
-        return replyOpaError(
-          reply,
-          400,
-          'invalid_parameter',
-          `input parameter is malformed: ${(err as Error).message}`,
-        );
+        return replyOpaError(reply, 400, 'invalid_parameter', (err as Error).message);
       }
     }
     return answer(request, reply, input, false);
@@ -143,7 +154,7 @@ export async function opaDataPlugin(app: FastifyInstance, options: OpaDataOption
     const entrypoint = options.adminEntrypoint ?? 'airlock/admin';
     let allowed = false;
     try {
-      const r = decider.engine.evaluate(entrypoint, {
+      const r = await decider.engine.evaluate(entrypoint, {
         method: method.toUpperCase(),
         path: `/${path.join('/')}`,
         principal: caller,

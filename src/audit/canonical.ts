@@ -8,6 +8,8 @@
 //        actor, model, virtual_server, upstream_server, target_type, target_name, arguments, result,
 //        effect, reasons, approval_id, bundle_revision, timings, details
 //      The string members are the column values; the others are the `jsonb` values as stored.
+//      One optional member is added only when its column is not NULL, so events written before it
+//      existed keep their hashes: requested_by (string, migration 0003).
 //   2. Serialise it with the JSON Canonicalization Scheme (RFC 8785): members sorted by the UTF-16
 //      code units of their names, no whitespace, ECMAScript number formatting, minimal string escapes.
 //   3. Encode that text as UTF-8.
@@ -162,6 +164,7 @@ export function measuredEvent(
     phase: oneOf(input.phase, PHASES, '/phase'),
     userSub: user === null ? null : text(user.sub, '/user/sub', limits),
     userClaims: user === null ? null : json(user.claims, '/user/claims', limits),
+    requestedBy: text(input.requestedBy, '/requestedBy', limits),
     agentId: text(input.agentId, '/agentId', limits),
     actor: json(input.actor, '/actor', limits),
     model: json(input.model, '/model', limits),
@@ -218,6 +221,8 @@ export function eventFields(e: Omit<AuditEvent, 'prevHash' | 'hash'>): Record<st
     bundle_revision: e.bundleRevision,
     timings: e.timings,
     details: e.details,
+    // Optional member: present only when set (see the encoding above).
+    ...(e.requestedBy !== null && e.requestedBy !== undefined ? { requested_by: e.requestedBy } : {}),
   };
 }
 

@@ -19,6 +19,8 @@ export interface CheckpointerOptions {
   verifiedFrom?: { seq: number; hash: string };
   /** Receives failures of timed checkpoints (a failed sink, a broken chain). */
   onError?: (err: Error) => void;
+  /** Told of every checkpoint written (timed, on demand or final). */
+  onCheckpoint?: (cp: Checkpoint) => void;
 }
 
 export class Checkpointer {
@@ -90,6 +92,7 @@ export class Checkpointer {
     const cp = signCheckpoint(head, this.#options.privateKey);
     await this.#options.sink.write(cp);
     this.#last = { seq: cp.seq, hash: cp.hash };
+    this.#options.onCheckpoint?.(cp);
     return cp;
   }
 

@@ -4,12 +4,33 @@
 import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect } from 'kysely';
+import {
+  type CompiledQuery,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  Kysely,
+  PostgresDialect,
+  type PostgresPool,
+  type PostgresPoolClient,
+  type QueryResult,
+  type TransactionSettings,
+} from 'kysely';
 import { PGliteDialect } from 'kysely-pglite-dialect';
 import pg from 'pg';
 import type { AuditSchema } from './schema.js';
 
 export const DEFAULT_DATA_DIR = './.airlock/data';
+/** Default bound on every database wait (connect, pool, statement, lock), in milliseconds. */
+export const DEFAULT_DATABASE_TIMEOUT_MS = 10_000;
+
+/** A wait for the database ran past its bound. */
+export class DatabaseTimeoutError extends Error {
+  constructor(what: string, ms: number) {
+    super(`database ${what} timed out after ${ms} ms`);
+    this.name = 'DatabaseTimeoutError';
+  }
+}
 
 export interface DatabaseConfig {
   /** `postgres://…`; when absent, PGlite is used. */
@@ -18,9 +39,18 @@ export interface DatabaseConfig {
   dataDir?: string | undefined;
   /** Postgres pool size (default 10). */
   poolSize?: number;
-  /** Postgres: give up connecting after this many milliseconds (default 5000). */
+  /**
+   * The bound on every wait for the database, in milliseconds (default 10 000): connecting, getting a
+   * client from the pool, a statement, a lock. On Postgres it sets `connectionTimeoutMillis` (which pg
+   * also applies to pool acquisition), `query_timeout` (client side: a frozen server still gives up),
+   * and the server-side `statement_timeout` and `lock_timeout`; a session left idle inside a
+   * transaction for three times as long is ended by the server. On PGlite (in-process, one connection)
+   * it bounds the wait for the connection and for each statement.
+   */
+  timeoutMs?: number;
+  /** Postgres: give up connecting (or waiting for a pooled client) after this long (default `timeoutMs`). */
   connectTimeoutMs?: number;
-  /** Postgres: fail a query (and so `record`) that takes longer than this (default 30 000). */
+  /** Postgres: fail a query (and so `record`) that takes longer than this (default `timeoutMs`). */
   queryTimeoutMs?: number;
   /** Called with errors of idle pooled connections (e.g. the server went away). */
   onConnectionError?: (err: Error) => void;
@@ -124,7 +154,7 @@ interface SharedPglite {
 }
 const pglites = new Map<string, Promise<SharedPglite>>();
 
-async function openPglite(dataDir: string): Promise<AuditDatabase> {
+async function openPglite(dataDir: string, timeoutMs: number): Promise<AuditDatabase> {
   const memory = dataDir.startsWith('memory://');
   const key = memory ? dataDir : resolve(dataDir);
   let shared = pglites.get(key);
@@ -138,7 +168,7 @@ async function openPglite(dataDir: string): Promise<AuditDatabase> {
       try {
         const client = new PGlite(memory ? dataDir : key);
         await client.waitReady;
-        const db = new Kysely<AuditSchema>({ dialect: new PGliteDialect(client) });
+        const db = new Kysely<AuditSchema>({ dialect: boundedDialect(new PGliteDialect(client), timeoutMs) });
         handles.set(db, { backend: 'pglite', client });
         return { db, refs: 0, unlock };
       } catch (err) {
@@ -172,21 +202,29 @@ async function openPglite(dataDir: string): Promise<AuditDatabase> {
 }
 
 function openPostgres(config: DatabaseConfig & { databaseUrl: string }): AuditDatabase {
+  const bound = config.timeoutMs ?? DEFAULT_DATABASE_TIMEOUT_MS;
   const pool = new pg.Pool({
     connectionString: config.databaseUrl,
     max: config.poolSize ?? 10,
-    connectionTimeoutMillis: config.connectTimeoutMs ?? 5000,
-    query_timeout: config.queryTimeoutMs ?? 30_000,
+    // pg-pool applies it both to opening a connection and to waiting for a free pooled client.
+    connectionTimeoutMillis: config.connectTimeoutMs ?? bound,
+    // Client side: answers even when the server is frozen or the network silently drops packets.
+    query_timeout: config.queryTimeoutMs ?? bound,
+    // Server side: the statement is cancelled there too, and lock waits (the chain's advisory lock,
+    // the live data table lock, kysely's migration lock) give up rather than queue forever.
+    statement_timeout: config.queryTimeoutMs ?? bound,
+    lock_timeout: bound,
     // A gateway frozen inside a transaction would hold the chain lock for every replica: the server
     // ends such sessions (the transaction rolls back, the frozen caller's record fails).
-    idle_in_transaction_session_timeout: 30_000,
+    idle_in_transaction_session_timeout: Math.max(3 * bound, 1000),
+    keepAlive: true,
   });
   // Without a listener, an idle connection dropped by the server would crash the process.
   pool.on('error', (err) => config.onConnectionError?.(err));
   // A checked-out client whose server goes away emits 'error' too (besides failing its query); pg-pool
   // only listens while the client is idle, so without this an outage could crash the gateway.
   pool.on('connect', (client) => client.on('error', (err) => config.onConnectionError?.(err)));
-  const db = new Kysely<AuditSchema>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<AuditSchema>({ dialect: new PostgresDialect({ pool: discardingPool(pool) }) });
   handles.set(db, { backend: 'postgres', pool });
   let closed = false;
   return {
@@ -211,5 +249,137 @@ export async function openDatabase(config: DatabaseConfig = {}): Promise<AuditDa
     }
     return openPostgres({ ...config, databaseUrl: config.databaseUrl });
   }
-  return openPglite(config.dataDir ?? DEFAULT_DATA_DIR);
+  return openPglite(config.dataDir ?? DEFAULT_DATA_DIR, config.timeoutMs ?? DEFAULT_DATABASE_TIMEOUT_MS);
+}
+
+/**
+ * The pool kysely sees. A pg client whose query failed at the connection level (a client-side timeout,
+ * a broken socket) is out of step with its server: kysely would hand it back to the pool and the next
+ * caller would queue behind the stuck statement. Such a client refuses further queries at once (so a
+ * ROLLBACK after a timeout does not wait a second bound) and is destroyed on release.
+ */
+function discardingPool(pool: pg.Pool): PostgresPool {
+  return {
+    async connect(): Promise<PostgresPoolClient> {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      return {
+        async query(sqlText: string, parameters: readonly unknown[]) {
+          if (broken) throw broken;
+          try {
+            return await client.query(sqlText, parameters as unknown[]);
+          } catch (err) {
+            // Errors from the server (a constraint, a statement_timeout) carry an SQLSTATE and leave the
+            // session usable; anything else means the connection cannot be trusted.
+            if (!(err instanceof pg.DatabaseError)) broken = err as Error;
+            throw err;
+          }
+        },
+        release() {
+          client.release(broken);
+        },
+      } as unknown as PostgresPoolClient;
+    },
+    end: () => pool.end(),
+  };
+}
+
+/** Rejects with DatabaseTimeoutError if `promise` has not settled within `ms`. */
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new DatabaseTimeoutError(what, ms)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * A dialect whose waits are bounded: acquiring the connection and each statement. For PGlite, which
+ * runs in-process on one connection: a statement that overruns still finishes inside PGlite, so the
+ * connection goes back to the next caller only once everything sent on it has settled (nobody's
+ * statements interleave with another's transaction); a connection granted after its caller gave up is
+ * released at once.
+ */
+export function boundedDialect(inner: Dialect, ms: number): Dialect {
+  return {
+    createAdapter: () => inner.createAdapter(),
+    createQueryCompiler: () => inner.createQueryCompiler(),
+    createIntrospector: (db) => inner.createIntrospector(db),
+    createDriver: () => new BoundedDriver(inner.createDriver(), ms),
+  };
+}
+
+class BoundedConnection implements DatabaseConnection {
+  readonly pending = new Set<Promise<unknown>>();
+  constructor(
+    readonly inner: DatabaseConnection,
+    readonly ms: number,
+  ) {}
+  executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
+    const run = this.inner.executeQuery<R>(query);
+    const settled = run.then(
+      () => {},
+      () => {},
+    );
+    this.pending.add(settled);
+    void settled.finally(() => this.pending.delete(settled));
+    return within(run, this.ms, 'statement');
+  }
+  streamQuery<R>(query: CompiledQuery, chunkSize?: number): AsyncIterableIterator<QueryResult<R>> {
+    return this.inner.streamQuery<R>(query, chunkSize);
+  }
+}
+
+class BoundedDriver implements Driver {
+  readonly #inner: Driver;
+  readonly #ms: number;
+  constructor(inner: Driver, ms: number) {
+    this.#inner = inner;
+    this.#ms = ms;
+  }
+  init(): Promise<void> {
+    return this.#inner.init();
+  }
+  async acquireConnection(): Promise<DatabaseConnection> {
+    const acquiring = this.#inner.acquireConnection();
+    let conn: DatabaseConnection;
+    try {
+      conn = await within(acquiring, this.#ms, 'connection wait');
+    } catch (err) {
+      // Granted after its caller gave up: hand it straight back.
+      acquiring.then(
+        (late) => this.#inner.releaseConnection(late),
+        () => {},
+      );
+      throw err;
+    }
+    return new BoundedConnection(conn, this.#ms);
+  }
+  beginTransaction(conn: DatabaseConnection, settings: TransactionSettings): Promise<void> {
+    return this.#inner.beginTransaction(conn, settings);
+  }
+  commitTransaction(conn: DatabaseConnection): Promise<void> {
+    return this.#inner.commitTransaction(conn);
+  }
+  rollbackTransaction(conn: DatabaseConnection): Promise<void> {
+    return this.#inner.rollbackTransaction(conn);
+  }
+  async releaseConnection(conn: DatabaseConnection): Promise<void> {
+    const c = conn as BoundedConnection;
+    // Overrun statements still run inside the backend: release once they are done.
+    const release = Promise.all([...c.pending]).then(() => this.#inner.releaseConnection(c.inner));
+    if (c.pending.size === 0) await release;
+    else release.catch(() => {});
+  }
+  destroy(): Promise<void> {
+    return this.#inner.destroy();
+  }
 }

@@ -7,7 +7,14 @@ export type OutputFormat = (typeof FORMATS)[number];
 
 /** An event as JSON output shows it (snake_case, like the table and the HTTP API). */
 export function eventToJson(e: AuditEvent): Record<string, unknown> {
-  return { ...eventFields(e), prev_hash: e.prevHash, hash: e.hash };
+  const { requested_by, ...fields } = eventFields(e);
+  const out: Record<string, unknown> = {};
+  // requested_by (always shown, null when absent) right after the claimed user.
+  for (const [k, v] of Object.entries(fields)) {
+    out[k] = v;
+    if (k === 'user_claims') out.requested_by = requested_by ?? null;
+  }
+  return { ...out, prev_hash: e.prevHash, hash: e.hash };
 }
 
 const CSV_COLUMNS = Object.keys(
@@ -19,6 +26,7 @@ const CSV_COLUMNS = Object.keys(
     phase: null,
     userSub: null,
     userClaims: null,
+    requestedBy: null,
     agentId: null,
     actor: null,
     model: null,
@@ -68,6 +76,7 @@ const TABLE_COLUMNS: [string, (e: AuditEvent) => string, number][] = [
   ['TIME', (e) => e.time.toISOString(), 24],
   ['KIND', (e) => e.kind, 18],
   ['USER', (e) => e.userSub ?? '', 24],
+  ['REQUESTED_BY', (e) => e.requestedBy ?? '', 24],
   ['AGENT', (e) => e.agentId ?? '', 20],
   ['TOOL', (e) => e.targetName ?? '', 24],
   ['EFFECT', (e) => e.effect ?? '', 16],

@@ -24,12 +24,22 @@ export {
   streamSink,
   verifyCheckpoint,
 } from './checkpoint.js';
+export {
+  type CheckpointConfig,
+  CheckpointConfigError,
+  DEFAULT_CHECKPOINT_INTERVAL_SECONDS,
+  type PreparedCheckpoints,
+  prepareCheckpoints,
+} from './checkpoint-config.js';
 export { Checkpointer, type CheckpointerOptions } from './checkpointer.js';
 export {
   type AuditDatabase,
+  boundedDialect,
   type DatabaseConfig,
+  DatabaseTimeoutError,
   DataDirInUseError,
   DEFAULT_DATA_DIR,
+  DEFAULT_DATABASE_TIMEOUT_MS,
   databaseConfigFrom,
   openDatabase,
   redactUrl,
@@ -55,7 +65,7 @@ export {
   queryEvents,
 } from './query.js';
 export type { AuditSchema } from './schema.js';
-export { AuditStore, type AuditStoreOptions } from './store.js';
+export { type AuditProbe, AuditStore, type AuditStoreOptions } from './store.js';
 export * from './types.js';
 export {
   type BreakKind,

@@ -16,6 +16,7 @@ export function rowToEvent(r: EventRow): AuditEvent {
     phase: r.phase as Phase | null,
     userSub: r.user_sub,
     userClaims: (r.user_claims ?? null) as Json,
+    requestedBy: r.requested_by ?? null,
     agentId: r.agent_id,
     actor: (r.actor ?? null) as Json,
     model: (r.model ?? null) as Json,
@@ -37,8 +38,10 @@ export function rowToEvent(r: EventRow): AuditEvent {
 }
 
 export interface AuditQuery {
-  /** User `sub`. */
+  /** User `sub` (the subject the decision input claims). */
   user?: string | undefined;
+  /** The authenticated caller who asked for the decision over the API. */
+  requestedBy?: string | undefined;
   agent?: string | undefined;
   /** Tool, resource or prompt name. */
   tool?: string | undefined;
@@ -109,6 +112,7 @@ export function buildQuery(db: Kysely<AuditSchema>, q: AuditQuery) {
   const desc = q.order === 'desc';
   let qb = db.selectFrom('audit_events').selectAll();
   if (q.user !== undefined) qb = qb.where('user_sub', '=', q.user);
+  if (q.requestedBy !== undefined) qb = qb.where('requested_by', '=', q.requestedBy);
   if (q.agent !== undefined) qb = qb.where('agent_id', '=', q.agent);
   if (q.tool !== undefined) qb = qb.where('target_name', '=', q.tool);
   if (q.server !== undefined) {
@@ -163,6 +167,7 @@ export async function chainHead(
 
 const PARAMS = [
   'user',
+  'requested_by',
   'agent',
   'tool',
   'server',
@@ -244,6 +249,9 @@ export function auditQueryFromParams(
     switch (name as (typeof PARAMS)[number]) {
       case 'user':
         q.user = v;
+        break;
+      case 'requested_by':
+        q.requestedBy = v;
         break;
       case 'agent':
         q.agent = v;

@@ -14,6 +14,8 @@ export interface AuditEventsTable {
   phase: string | null;
   user_sub: string | null;
   user_claims: JsonColumn;
+  /** Migration 0003. */
+  requested_by: string | null;
   agent_id: string | null;
   actor: JsonColumn;
   model: JsonColumn;

@@ -1,7 +1,13 @@
 // The audit store as the rest of Airlock uses it: one database, migrated, with its writer.
-import type { Kysely } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { Checkpointer, type CheckpointerOptions } from './checkpointer.js';
-import { type AuditDatabase, type DatabaseConfig, openDatabase } from './database.js';
+import {
+  type AuditDatabase,
+  type DatabaseConfig,
+  DatabaseTimeoutError,
+  DEFAULT_DATABASE_TIMEOUT_MS,
+  openDatabase,
+} from './database.js';
 import { migrateToLatest, pendingMigrations } from './migrations/index.js';
 import { type AuditPage, type AuditQuery, chainHead, queryEvents } from './query.js';
 import type { AuditSchema } from './schema.js';
@@ -20,18 +26,79 @@ export interface AuditStoreOptions extends DatabaseConfig {
   checkpoints?: CheckpointerOptions;
 }
 
+/** What `probe()` found: whether the database answers and the trail can be appended to. */
+export interface AuditProbe {
+  /** The database answered a query within the bound. */
+  reachable: boolean;
+  /** The session may insert into the audit table (privilege, not read-only). */
+  writable: boolean;
+  /** Why not, fit for a health answer (no URL, no password). */
+  error?: string;
+}
+
 export class AuditStore {
   readonly writer: AuditWriter;
-  /** Present when `checkpoints` were configured; already started. */
-  readonly checkpointer: Checkpointer | undefined;
   readonly #database: AuditDatabase;
+  readonly #timeoutMs: number;
+  #checkpointer: Checkpointer | undefined;
+  #probing: Promise<AuditProbe> | undefined;
 
   private constructor(database: AuditDatabase, options: AuditStoreOptions) {
     this.#database = database;
-    this.writer = new AuditWriter(database.db, options.writer);
-    this.checkpointer = options.checkpoints
-      ? new Checkpointer(database.db, options.checkpoints).start()
-      : undefined;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_DATABASE_TIMEOUT_MS;
+    this.writer = new AuditWriter(database.db, { timeoutMs: this.#timeoutMs, ...options.writer });
+    if (options.checkpoints) this.startCheckpoints(options.checkpoints);
+  }
+
+  /** Present once checkpoints were configured (at open or by `startCheckpoints`); already started. */
+  get checkpointer(): Checkpointer | undefined {
+    return this.#checkpointer;
+  }
+
+  /** Starts signed checkpoints on an interval; `close()` then writes a final one after the last event. */
+  startCheckpoints(options: CheckpointerOptions): Checkpointer {
+    if (this.#checkpointer) throw new Error('checkpoints are already started');
+    this.#checkpointer = new Checkpointer(this.#database.db, options).start();
+    return this.#checkpointer;
+  }
+
+  /**
+   * Asks the database, within the bound, whether it answers and whether this session may append to the
+   * trail. Concurrent callers share one probe, so health checks during an outage hold one connection at
+   * most.
+   */
+  probe(): Promise<AuditProbe> {
+    this.#probing ??= this.#probe().finally(() => {
+      this.#probing = undefined;
+    });
+    return this.#probing;
+  }
+
+  async #probe(): Promise<AuditProbe> {
+    const ms = this.#timeoutMs;
+    const query = sql<{ can_insert: boolean; read_only: string }>`
+      SELECT has_table_privilege('audit_events', 'INSERT') AS can_insert,
+             current_setting('transaction_read_only') AS read_only`.execute(this.db);
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const { rows } = await Promise.race([
+        query,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new DatabaseTimeoutError('health probe', ms)), ms);
+        }),
+      ]);
+      const r = rows[0];
+      if (!r?.can_insert)
+        return { reachable: true, writable: false, error: 'no INSERT privilege on audit_events' };
+      if (r.read_only === 'on')
+        return { reachable: true, writable: false, error: 'the database session is read-only' };
+      return { reachable: true, writable: true };
+    } catch (err) {
+      query.catch(() => {});
+      return { reachable: false, writable: false, error: probeError(err) };
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Opens (and by default migrates) the store named by `options`. */
@@ -91,9 +158,21 @@ export class AuditStore {
   async close(): Promise<void> {
     try {
       await this.writer.close();
-      await this.checkpointer?.stop();
+      await this.#checkpointer?.stop();
     } finally {
       await this.#database.close();
     }
   }
+}
+
+/** A short reason for a failed probe: timeouts and connection errors by name, never a URL. */
+function probeError(err: unknown): string {
+  if (err instanceof DatabaseTimeoutError) return err.message;
+  const e = err as { code?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : undefined;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  if (/timeout/i.test(message)) return `database did not answer in time (${message})`;
+  if (code && /^E[A-Z]+$/.test(code)) return `database unreachable (${code})`;
+  if (code) return `database error ${code}`;
+  return 'database unreachable';
 }

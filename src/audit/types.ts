@@ -34,6 +34,11 @@ export interface AuditEventInput {
   decisionId?: string | null;
   phase?: Phase | null;
   user?: { sub: string; claims?: Json } | null;
+  /**
+   * Who asked, when that is not the user: the authenticated API caller of a decision asked over the
+   * decision API (a gateway, a proxy), recorded apart from the user the input claims.
+   */
+  requestedBy?: string | null;
   agentId?: string | null;
   /** The RFC 8693 actor chain (`act` claim), outermost first. */
   actor?: Json;
@@ -63,6 +68,8 @@ export interface AuditEvent {
   phase: Phase | null;
   userSub: string | null;
   userClaims: Json;
+  /** The authenticated caller who asked for the decision (null for the gateway's own events). */
+  requestedBy: string | null;
   agentId: string | null;
   actor: Json;
   model: Json;

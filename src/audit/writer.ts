@@ -26,6 +26,13 @@ export interface WriterOptions {
   limits?: EventLimits;
   /** Source of event times (tests); times never go backwards along the chain whatever it returns. */
   clock?: () => Date;
+  /**
+   * `record` rejects if its event is not committed within this many milliseconds (default: no bound
+   * beyond the database's own). An event still queued then is dropped; one whose transaction is in
+   * flight may still commit (the trail then shows an event whose caller was told it failed, never the
+   * reverse).
+   */
+  timeoutMs?: number;
 }
 
 /** `record` failed: the event is not in the audit trail, so the caller must not go ahead. */
@@ -45,6 +52,8 @@ interface Pending {
   bytes: number;
   resolve: (r: Recorded) => void;
   reject: (e: Error) => void;
+  /** Its caller was already told it failed (deadline): do not write it. */
+  expired?: boolean;
 }
 
 export interface WriterStats {
@@ -52,6 +61,8 @@ export interface WriterStats {
   batches: number;
   failedBatches: number;
   largestBatch: number;
+  /** `record` calls that gave up waiting (see `timeoutMs`). */
+  timeouts: number;
 }
 
 const jsonParam = (v: Json): string | null => (v === null ? null : JSON.stringify(v));
@@ -63,10 +74,17 @@ export class AuditWriter {
   readonly #lingerMs: number;
   readonly #limits: EventLimits;
   readonly #clock: () => Date;
+  readonly #timeoutMs: number | undefined;
   #queue: Pending[] = [];
   #running: Promise<void> | undefined;
   #closed = false;
-  readonly stats: WriterStats = { events: 0, batches: 0, failedBatches: 0, largestBatch: 0 };
+  readonly stats: WriterStats = {
+    events: 0,
+    batches: 0,
+    failedBatches: 0,
+    largestBatch: 0,
+    timeouts: 0,
+  };
 
   constructor(db: Kysely<AuditSchema>, options: WriterOptions = {}) {
     this.#db = db;
@@ -75,6 +93,7 @@ export class AuditWriter {
     this.#lingerMs = Math.max(0, options.lingerMs ?? 0);
     this.#limits = options.limits ?? DEFAULT_LIMITS;
     this.#clock = options.clock ?? (() => new Date());
+    this.#timeoutMs = options.timeoutMs && options.timeoutMs > 0 ? options.timeoutMs : undefined;
   }
 
   /**
@@ -90,7 +109,30 @@ export class AuditWriter {
       return Promise.reject(err);
     }
     return new Promise<Recorded>((resolve, reject) => {
-      this.#queue.push({ ...measured, resolve, reject });
+      const ms = this.#timeoutMs;
+      if (ms === undefined) {
+        this.#queue.push({ ...measured, resolve, reject });
+      } else {
+        const pending: Pending = {
+          ...measured,
+          resolve: (r) => {
+            clearTimeout(timer);
+            resolve(r);
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
+        };
+        const timer = setTimeout(() => {
+          pending.expired = true;
+          const i = this.#queue.indexOf(pending);
+          if (i >= 0) this.#queue.splice(i, 1); // never sent: it will not be written
+          this.stats.timeouts++;
+          reject(new AuditWriteError(`audit event not committed within ${ms} ms`));
+        }, ms);
+        this.#queue.push(pending);
+      }
       if (!this.#running) this.#running = this.#drain();
     });
   }
@@ -128,8 +170,9 @@ export class AuditWriter {
     }
   }
 
-  async #commit(batch: Pending[]): Promise<void> {
+  async #commit(all: Pending[]): Promise<void> {
     let recorded: Recorded[];
+    let batch = all;
     try {
       recorded = await this.#db.transaction().execute(async (tx) => {
         // Lock the chain and read its head in one round trip (migration 0002_chain_head).
@@ -143,6 +186,9 @@ export class AuditWriter {
           h && h.head_seq !== null && h.head_hash !== null && h.head_time !== null
             ? { seq: Number(h.head_seq), hash: h.head_hash, time: new Date(h.head_time) }
             : undefined;
+        // Events whose callers gave up while this transaction waited are left out: nobody acts on them.
+        batch = all.filter((p) => !p.expired);
+        if (batch.length === 0) return [];
         let seq = head ? head.seq : 0;
         let prevHash = head ? head.hash : GENESIS_HASH;
         const now = this.#clock().getTime();
@@ -159,6 +205,7 @@ export class AuditWriter {
             phase: c.phase,
             user_sub: c.userSub,
             user_claims: jsonParam(c.userClaims),
+            requested_by: c.requestedBy,
             agent_id: c.agentId,
             actor: jsonParam(c.actor),
             model: jsonParam(c.model),
@@ -188,7 +235,7 @@ export class AuditWriter {
       this.stats.failedBatches++;
       const why = err instanceof Error ? err.message : String(err);
       const failure = new AuditWriteError(`audit event not committed: ${why}`, { cause: err });
-      for (const p of batch) p.reject(failure);
+      for (const p of all) p.reject(failure);
       return;
     }
     this.stats.batches++;

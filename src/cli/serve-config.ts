@@ -5,8 +5,9 @@ import { readFile } from 'node:fs/promises';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse as parseYaml } from 'yaml';
 import type { StaticAdminToken } from '../api/index.js';
+import type { CheckpointConfig } from '../audit/index.js';
 import { type GatewayConfig, GatewayConfigError, parseGatewayConfig } from '../gateway/index.js';
-import type { IdentityConfig } from '../identity/index.js';
+import { type IdentityConfig, loadSecret, SecretUnavailableError } from '../identity/index.js';
 
 export interface ServeConfig {
   addr?: string;
@@ -21,20 +22,45 @@ export interface ServeConfig {
   };
   engine?: {
     timeout_ms?: number;
+    workers?: number;
+    worker_memory_mb?: number;
+    queue_length?: number;
+    queue_wait_ms?: number;
+    input_limits?: { max_bytes?: number; max_depth?: number; max_nodes?: number };
     memory_max_pages?: number;
     strict_builtin_errors?: boolean;
     decision_entrypoint?: string;
     admin_entrypoint?: string;
   };
-  database?: { url?: string; data_dir?: string };
+  database?: { url?: string; data_dir?: string; timeout_ms?: number };
+  audit?: { checkpoints?: CheckpointConfig };
   live_data?: { poll_interval_ms?: number };
   decision_log?: 'sync' | 'background' | 'off';
+  authzen?: { base_url?: string };
   limits?: { body_bytes?: number; json_depth?: number };
+  /** Data-write credentials (kept for compatibility: each is also an API client, see `api.clients`). */
   admin?: { tokens?: { sha256?: string; env?: string; sub: string; groups?: string[] }[] };
+  /** Access control of the API listener (docs/api.md). */
+  api?: {
+    authz_entrypoint?: string;
+    allow_unauthenticated?: boolean;
+    clients?: ApiClientConfig[];
+  };
   /** schema/identity.schema.json */
   identity?: IdentityConfig;
   /** schema/gateway.schema.json */
   gateway?: GatewayConfig;
+  /** Forward-auth for proxies (/v1/authz/http; served when `identity` is configured). */
+  forward_auth?: { entrypoint?: string };
+}
+
+/** A static API client credential: its secret as a SHA-256, an environment variable or a secret source. */
+export interface ApiClientConfig {
+  sub: string;
+  groups?: string[];
+  sha256?: string;
+  env?: string;
+  secret?: { env: string } | { file: string };
 }
 
 export interface ServeFlags {
@@ -129,8 +155,9 @@ export async function resolveServeConfig(
         ...(flags.verificationAlg ? { algorithm: flags.verificationAlg } : {}),
       },
     };
-  if (flags.databaseUrl) c.database = { url: flags.databaseUrl };
-  else if (flags.dataDir) c.database = { data_dir: flags.dataDir };
+  const bound = c.database?.timeout_ms === undefined ? {} : { timeout_ms: c.database.timeout_ms };
+  if (flags.databaseUrl) c.database = { ...bound, url: flags.databaseUrl };
+  else if (flags.dataDir) c.database = { ...bound, data_dir: flags.dataDir };
   else if (env.DATABASE_URL) c.database = { ...c.database, url: env.DATABASE_URL };
   else if (env.AIRLOCK_DATA_DIR) c.database = { ...c.database, data_dir: env.AIRLOCK_DATA_DIR };
   const log = pick(flags.decisionLog, 'AIRLOCK_DECISION_LOG');
@@ -152,16 +179,34 @@ export async function resolveServeConfig(
   return c;
 }
 
-/** Admin tokens from the configuration (tokens named by environment variable are read now). */
-export function adminTokens(c: ServeConfig, env: NodeJS.ProcessEnv = process.env): StaticAdminToken[] {
+/**
+ * Static API client credentials: `api.clients` and (for compatibility) `admin.tokens`, which includes
+ * AIRLOCK_ADMIN_TOKEN. Secrets named by environment variable or file are read now.
+ */
+export function apiClients(c: ServeConfig, env: NodeJS.ProcessEnv = process.env): StaticAdminToken[] {
   const out: StaticAdminToken[] = [];
-  for (const t of c.admin?.tokens ?? []) {
+  for (const t of [...(c.api?.clients ?? []), ...(c.admin?.tokens ?? [])] as ApiClientConfig[]) {
+    if (t.sub === 'anonymous')
+      throw new ConfigError('API client sub "anonymous" is reserved for unauthenticated callers');
+    if (t.secret) {
+      try {
+        out.push({ token: loadSecret(t.secret, env).reveal(), sub: t.sub, groups: t.groups ?? [] });
+      } catch (err) {
+        if (err instanceof SecretUnavailableError)
+          throw new ConfigError(`API client ${t.sub}: ${err.message}`);
+        throw err;
+      }
+      continue;
+    }
     if (t.sha256) out.push({ token: `sha256:${t.sha256}`, sub: t.sub, groups: t.groups ?? [] });
     else if (t.env) {
       const v = env[t.env];
-      if (!v) throw new ConfigError(`admin token variable ${t.env} is not set`);
+      if (!v) throw new ConfigError(`API client ${t.sub}: variable ${t.env} is not set`);
       out.push({ token: v, sub: t.sub, groups: t.groups ?? [] });
     }
   }
   return out;
 }
+
+/** Admin tokens: the static API client credentials (kept name). */
+export const adminTokens = apiClients;

@@ -18,19 +18,42 @@ export interface BuiltBundle {
   tarball: Buffer;
 }
 
+/**
+ * The sources named by their path inside the bundle (`lib/pii.rego`, not the host path they were read
+ * from), so that the locations compiled into the Wasm — which evaluation errors quote — carry no host
+ * paths; `onDisk` maps a bundle path back for compile errors shown to the developer. Two sources with
+ * the same bundle path keep their names as found.
+ */
+export function bundleNamedSources(tree: SourceTree): { sources: Source[]; onDisk(file: string): string } {
+  const named = tree.sources.map((s) => tree.bundlePaths?.get(s.file) ?? s.file);
+  const unique = new Set(named).size === named.length;
+  const back = new Map<string, string>();
+  const sources = tree.sources.map((s, i) => {
+    const file = unique ? named[i]! : s.file;
+    back.set(file, s.file);
+    return { ...s, file };
+  });
+  return { sources, onDisk: (file) => back.get(file) ?? file };
+}
+
 /** Compiles `tree`; throws BundleError listing the compile errors. */
 export function buildBundle(
   tree: SourceTree,
   options: { entrypoints?: string[]; revision?: string; optimize?: boolean } = {},
 ): BuiltBundle {
   if (tree.sources.length === 0) throw new BundleError('no .rego files to build');
+  const named = bundleNamedSources(tree);
   const result = compile({
-    sources: tree.sources,
+    sources: named.sources,
     entrypoints: options.entrypoints ?? [],
     optimize: options.optimize ?? true,
   });
   if (!result.wasm || result.errors.length > 0)
-    throw new BundleError(`policies do not compile:\n${result.errors.map((e) => formatError(e)).join('\n')}`);
+    throw new BundleError(
+      `policies do not compile:\n${result.errors
+        .map((e) => formatError({ ...e, location: { ...e.location, file: named.onDisk(e.location.file) } }))
+        .join('\n')}`,
+    );
   if (result.entrypoints.length === 0)
     throw new BundleError(
       'no entrypoint: name one (e.g. airlock/decision) or annotate a rule with `entrypoint: true`',

@@ -1,27 +1,38 @@
 // The engine: holds the active policy and swaps it atomically, merges live data into the bundle's, and
-// answers queries against `data`. Evaluations run to completion on the policy they started on (they
-// are synchronous); a bundle that fails to load leaves the active one serving and is reported.
+// answers queries against `data`. A bundle that fails to load leaves the active one serving and is
+// reported; it is checked on this thread before any worker sees it.
 //
-// Bounds. Memory: each module gets a WebAssembly.Memory with a maximum (MemoryLimits); an evaluation
-// that needs more fails. Time: evaluations are synchronous calls into Wasm on the event loop, which a
-// timer cannot interrupt; Rego compiled by Airlock has no unbounded loops (no recursion, iteration over
-// finite collections) so work is bounded by input and data size, which the API bounds. The engine
-// measures every evaluation and one that ran past `timeoutMs` is discarded as an error (fail closed)
-// and counted. Pre-emptive limits (a worker thread per evaluation) are left for later: they cost a
-// thread hop on every decision.
+// Evaluation runs off the main event loop, in a pool of worker threads (pool.ts, worker.ts) that each
+// hold the active policy and the merged data; a new policy or data document is posted to every
+// worker before the call that installs it returns, and each worker handles messages in order, so an
+// evaluation that starts afterwards sees it. Pure data reads (no entrypoint at or around the path)
+// are answered here from the same merged document.
+//
+// Bounds. Input: its size, nesting and number of values are checked here before it is sent
+// (input-limits.ts; 'input_too_large'). Time: every evaluation has a hard deadline (`timeoutMs`);
+// at expiry its worker is terminated, which stops the Wasm wherever it is, the evaluation fails with
+// 'timeout' and a fresh worker takes the place. Memory: each module gets a WebAssembly.Memory with a
+// maximum (MemoryLimits) and each worker a V8 heap limit (`workerMemoryMb`); a worker that runs out
+// fails its evaluation and is replaced. Waiting: a bounded queue (`queueLength`, `queueWaitMs`;
+// 'overloaded'). All of these are errors, so callers deny (fail closed).
 import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
 import { BundleError } from '../rego/bundle.js';
 import { bundleFromFiles, overlapsRoots, type PolicyBundle } from './bundle.js';
-import { deepMerge, getAt, isObject, withoutPath } from './data-tree.js';
+import { deepMerge, getAt, withoutPath } from './data-tree.js';
 import type { BundleFiles } from './files.js';
+import { DEFAULT_INPUT_LIMITS, encodeInput, InputLimitError, type InputLimits } from './input-limits.js';
 import {
   type CompiledModule,
   compileModule,
   type Evaluation,
   type MemoryLimits,
   PolicyInstance,
+  wireOf,
 } from './policy.js';
+import { HEAVY_INPUT_BYTES, type PoolRequest, WorkerPool } from './pool.js';
+import { evaluatesAt } from './query.js';
 import type { VerificationConfig } from './signature.js';
 
 export interface EngineLogger {
@@ -34,18 +45,31 @@ export interface EngineOptions {
   /** With a key, unsigned or badly signed bundles are refused. */
   verification?: VerificationConfig | undefined;
   memory?: MemoryLimits | undefined;
-  /** Evaluations that take longer are discarded as errors (default 1000 ms: wall-clock, so GC pauses and a busy machine count too). */
+  /** Hard deadline of one evaluation, from the moment a worker starts it (default 1000 ms, wall clock). */
   timeoutMs?: number | undefined;
   strict?: boolean | undefined;
   logger?: EngineLogger | undefined;
-  now?: () => bigint;
+  /** Evaluation worker threads (default: the CPUs available, from 2 to 4). */
+  workers?: number | undefined;
+  /** V8 heap limit of each worker, in MB (default 128). */
+  workerMemoryMb?: number | undefined;
+  /** Most evaluations waiting for a worker (default 512); more are refused as 'overloaded'. */
+  queueLength?: number | undefined;
+  /** Longest wait for a worker (default twice the deadline); longer is 'overloaded'. */
+  queueWaitMs?: number | undefined;
+  inputLimits?: Partial<InputLimits> | undefined;
+}
+
+/** The default number of evaluation workers on this machine. */
+export function defaultWorkers(): number {
+  return Math.min(4, Math.max(2, availableParallelism()));
 }
 
 /** Evaluation failed: the caller must deny (fail closed). */
 export class EvaluationError extends Error {
   constructor(
     message: string,
-    readonly code: 'no_policy' | 'eval_error' | 'timeout' = 'eval_error',
+    readonly code: 'no_policy' | 'eval_error' | 'timeout' | 'input_too_large' | 'overloaded' = 'eval_error',
   ) {
     super(message);
     this.name = 'EvaluationError';
@@ -74,6 +98,8 @@ export interface EngineStatus {
   activations: number;
   loadFailures: number;
   evaluationTimeouts: number;
+  /** Evaluation workers replaced after a deadline or a crash. */
+  workerRestarts: number;
 }
 
 export interface QueryResult extends Evaluation {
@@ -86,8 +112,11 @@ export interface EngineEvents {
 }
 
 interface Active {
-  policy: PolicyInstance;
+  bundle: PolicyBundle;
+  entrypoints: ReadonlySet<string>;
   info: BundleInfo;
+  /** Bundle data with live data merged in, as the workers hold it. */
+  data: Record<string, unknown>;
 }
 
 export class Engine extends EventEmitter<EngineEvents> {
@@ -101,10 +130,33 @@ export class Engine extends EventEmitter<EngineEvents> {
   #timeouts = 0;
   /** The last compiled module, by SHA-256 of its bytes: bundles that change only data skip compilation. */
   #compiled: { digest: string; module: CompiledModule } | undefined;
+  readonly #pool: WorkerPool;
+  readonly #limits: InputLimits;
+  #closed = false;
 
   constructor(options: EngineOptions = {}) {
     super();
     this.#options = options;
+    const timeoutMs = options.timeoutMs ?? 1000;
+    this.#limits = { ...DEFAULT_INPUT_LIMITS, ...options.inputLimits };
+    this.#pool = new WorkerPool({
+      size: Math.max(1, options.workers ?? defaultWorkers()),
+      timeoutMs,
+      memoryMb: options.workerMemoryMb ?? 128,
+      queueLength: options.queueLength ?? 512,
+      queueWaitMs: options.queueWaitMs ?? 2 * timeoutMs,
+      logger: options.logger,
+      fail: (code, message) => new EvaluationError(message, code === 'closed' ? 'no_policy' : code),
+      onTimeout: () => {
+        this.#timeouts++;
+      },
+    });
+  }
+
+  /** Stops the evaluation workers; evaluations waiting or running fail, later ones fail with 'no_policy'. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#pool.close();
   }
 
   get verification(): VerificationConfig | undefined {
@@ -154,24 +206,26 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   async #activate(bundle: PolicyBundle, origin: string): Promise<BundleInfo> {
-    let policy: PolicyInstance;
+    let module: CompiledModule;
+    let data: Record<string, unknown>;
+    let dataText: string;
     try {
       const digest = createHash('sha256').update(bundle.wasm).digest('hex');
-      let module = this.#compiled?.digest === digest ? this.#compiled.module : undefined;
-      if (!module) {
-        module = await compileModule(bundle.wasm);
-        this.#compiled = { digest, module };
+      let compiled = this.#compiled?.digest === digest ? this.#compiled.module : undefined;
+      if (!compiled) {
+        compiled = await compileModule(bundle.wasm);
+        this.#compiled = { digest, module: compiled };
       }
-      policy = await PolicyInstance.load(
+      module = compiled;
+      // Checked here, once: the module instantiates, exports the entrypoints and takes the data.
+      const check = await PolicyInstance.load(
         bundle,
-        {
-          memory: this.#options.memory,
-          strict: this.#options.strict ?? false,
-          ...(this.#options.now ? { now: this.#options.now } : {}),
-        },
+        { memory: this.#options.memory, strict: this.#options.strict ?? false },
         module,
       );
-      policy.setData(this.#mergedFor(bundle));
+      data = this.#mergedFor(bundle);
+      dataText = JSON.stringify(data);
+      check.setDataText(dataText);
     } catch (err) {
       throw this.#failed(origin, new BundleError(`cannot load the policy module: ${(err as Error).message}`));
     }
@@ -183,7 +237,17 @@ export class Engine extends EventEmitter<EngineEvents> {
       origin,
       activatedAt: new Date().toISOString(),
     };
-    this.#active = { policy, info }; // the swap: the next evaluation uses the new policy
+    // The swap: from here every evaluation is sent after the new policy, so it runs on it.
+    this.#active = { bundle, entrypoints: new Set(bundle.entrypoints), info, data };
+    await this.#pool.setPolicy({
+      module,
+      wire: wireOf(bundle.wasm),
+      entrypoints: bundle.entrypoints,
+      revision: info.revision,
+      memory: this.#options.memory,
+      strict: this.#options.strict ?? false,
+      data: dataText,
+    });
     this.#activations++;
     this.#options.logger?.info({ origin, revision: info.revision }, 'bundle activated');
     this.emit('activated', info);
@@ -203,7 +267,9 @@ export class Engine extends EventEmitter<EngineEvents> {
   setLiveData(doc: Record<string, unknown>): void {
     this.#live = doc;
     const active = this.#active;
-    if (active) active.policy.setData(this.#mergedFor(active.policy.bundle));
+    if (!active) return;
+    active.data = this.#mergedFor(active.bundle);
+    this.#pool.setData(JSON.stringify(active.data));
   }
 
   get liveData(): Record<string, unknown> {
@@ -229,36 +295,37 @@ export class Engine extends EventEmitter<EngineEvents> {
       activations: this.#activations,
       loadFailures: this.#loadFailures,
       evaluationTimeouts: this.#timeouts,
+      workerRestarts: this.#pool.restarts,
     };
   }
 
-  /** Evaluates one entrypoint. Throws EvaluationError (deny) on any failure. */
-  evaluate(entrypoint: string, input: unknown): QueryResult {
+  #current(): Active {
+    if (this.#closed) throw new EvaluationError('the engine is closed', 'no_policy');
     const active = this.#active;
     if (!active) throw new EvaluationError('no policy bundle is active', 'no_policy');
-    if (!active.policy.entrypoints.has(entrypoint))
-      throw new EvaluationError(`${entrypoint} is not an entrypoint of the active bundle`);
-    return { ...this.#run(active, entrypoint, input), revision: active.info.revision };
+    return active;
   }
 
-  #run(active: Active, entrypoint: string, input: unknown): Evaluation {
-    const started = performance.now();
-    let out: Evaluation;
+  #encode(input: unknown): string | undefined {
     try {
-      out = active.policy.evaluate(entrypoint, input);
+      return encodeInput(input, this.#limits);
     } catch (err) {
-      throw new EvaluationError(`${entrypoint}: ${(err as Error).message}`);
+      if (err instanceof InputLimitError) throw new EvaluationError(err.message, 'input_too_large');
+      throw new EvaluationError(`the input is not a JSON value: ${(err as Error).message}`);
     }
-    const limit = this.#options.timeoutMs ?? 1000;
-    const took = performance.now() - started;
-    if (took > limit) {
-      this.#timeouts++;
-      throw new EvaluationError(
-        `${entrypoint}: evaluation took ${took.toFixed(1)} ms, over the ${limit} ms limit`,
-        'timeout',
-      );
-    }
-    return out;
+  }
+
+  #run(request: PoolRequest, label: string): Promise<QueryResult> {
+    const heavy = (request.input?.length ?? 0) >= HEAVY_INPUT_BYTES;
+    return this.#pool.run(request, label, heavy);
+  }
+
+  /** Evaluates one entrypoint in a worker. Rejects with EvaluationError (deny) on any failure. */
+  async evaluate(entrypoint: string, input: unknown): Promise<QueryResult> {
+    const active = this.#current();
+    if (!active.entrypoints.has(entrypoint))
+      throw new EvaluationError(`${entrypoint} is not an entrypoint of the active bundle`);
+    return this.#run({ kind: 'evaluate', entrypoint, input: this.#encode(input) }, entrypoint);
   }
 
   /**
@@ -266,42 +333,13 @@ export class Engine extends EventEmitter<EngineEvents> {
    * yields an object of their values over the data there; a path below an entrypoint descends into its
    * value; otherwise the data document answers. Rules that are not entrypoints cannot be read.
    */
-  query(path: readonly string[], input: unknown): QueryResult {
-    const active = this.#active;
-    if (!active) throw new EvaluationError('no policy bundle is active', 'no_policy');
-    const revision = active.info.revision;
-    const key = path.join('/');
-    const entrypoints = [...active.policy.entrypoints];
-    if (active.policy.entrypoints.has(key)) return { ...this.#run(active, key, input), revision };
-    const parent = entrypoints.filter((e) => key.startsWith(`${e}/`)).sort((a, b) => b.length - a.length)[0];
-    if (parent !== undefined) {
-      const up = this.#run(active, parent, input);
-      if (!up.defined) return { defined: false, revision };
-      const value = getAt(up.result, key.slice(parent.length + 1).split('/'));
+  async query(path: readonly string[], input: unknown): Promise<QueryResult> {
+    const active = this.#current();
+    if (!evaluatesAt(path, active.entrypoints)) {
+      const value = getAt(active.data, path);
+      const revision = active.info.revision;
       return value === undefined ? { defined: false, revision } : { defined: true, result: value, revision };
     }
-    const data = this.#mergedFor(active.policy.bundle);
-    const base = getAt(data, path);
-    const below = entrypoints.filter((e) => key === '' || e.startsWith(`${key}/`));
-    if (below.length === 0)
-      return base === undefined ? { defined: false, revision } : { defined: true, result: base, revision };
-    let doc: Record<string, unknown> = isObject(base) ? base : {};
-    for (const e of below.sort()) {
-      const r = this.#run(active, e, input);
-      if (!r.defined) continue;
-      const rel = (key === '' ? e : e.slice(key.length + 1)).split('/');
-      let nested: Record<string, unknown> = {};
-      const leaf = nested;
-      let node = leaf;
-      for (let i = 0; i < rel.length - 1; i++) {
-        const next: Record<string, unknown> = {};
-        node[rel[i]!] = next;
-        node = next;
-      }
-      node[rel[rel.length - 1]!] = r.result;
-      nested = leaf;
-      doc = deepMerge(doc, nested);
-    }
-    return { defined: true, result: doc, revision };
+    return this.#run({ kind: 'query', path: [...path], input: this.#encode(input) }, path.join('/'));
   }
 }

@@ -1,7 +1,7 @@
 // The policy engine: bundles in (file, directory, HTTP with ETag polling; signed or not), decisions out.
 export { bundleFromFiles, overlapsRoots, type PolicyBundle, underRoots } from './bundle.js';
 export { type DataPath, getAt, parseDataPath } from './data-tree.js';
-export { type BuiltBundle, buildBundle, type SourceTree } from './dev.js';
+export { type BuiltBundle, buildBundle, bundleNamedSources, type SourceTree } from './dev.js';
 export {
   type BundleInfo,
   Engine,

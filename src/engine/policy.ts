@@ -1,8 +1,11 @@
 // One loaded policy: the bundle's Wasm module in the stock SDK, with the host built-ins, its data set,
-// memory bounded. Evaluation is synchronous and single-threaded; the engine owns the instance.
+// memory bounded. Evaluation is synchronous and single-threaded: the engine runs instances in its
+// evaluation workers (worker.ts) and loads one on its own thread only to check a bundle.
 import { type LoadedPolicy, loadPolicy } from '@open-policy-agent/opa-wasm';
 import { hostBuiltins, newEvaluation } from '../rego/builtins/host/index.js';
-import { speaksTaggedWire, withCallSite } from '../rego/wasm/index.js';
+import type { WireMode } from '../rego/builtins/host/value.js';
+// call-site.js rather than the back end's index: workers load this file and need no compiler.
+import { speaksTaggedWire, withCallSite } from '../rego/wasm/call-site.js';
 import type { PolicyBundle } from './bundle.js';
 
 export interface MemoryLimits {
@@ -40,20 +43,28 @@ export function compileModule(bytes: Uint8Array): Promise<CompiledModule> {
   return wasmApi.compile(bytes);
 }
 
+/** How a compiled module is instantiated: what `load` reads from a bundle, and workers get by message. */
+export interface InstanceSpec {
+  /** Modules compiled by Airlock speak the tagged wire in host calls; those built by OPA, plain JSON. */
+  wire: WireMode;
+  /** The manifest's entrypoints: each must be exported. */
+  entrypoints: readonly string[];
+}
+
+/** The host-call wire `wasm` speaks. */
+export function wireOf(wasm: Uint8Array): WireMode {
+  return speaksTaggedWire(wasm) ? 'tagged' : 'plain';
+}
+
 export class PolicyInstance {
   readonly #policy: LoadedPolicy;
   readonly #builtins: ReturnType<typeof hostBuiltins>;
   readonly entrypoints: ReadonlySet<string>;
 
-  private constructor(
-    readonly bundle: PolicyBundle,
-    policy: LoadedPolicy,
-    builtins: ReturnType<typeof hostBuiltins>,
-  ) {
+  private constructor(policy: LoadedPolicy, builtins: ReturnType<typeof hostBuiltins>) {
     this.#policy = policy;
     this.#builtins = builtins;
-    const exported = new Set(Object.keys(policy.entrypoints as Record<string, number>));
-    this.entrypoints = exported;
+    this.entrypoints = new Set(Object.keys(policy.entrypoints as Record<string, number>));
   }
 
   /**
@@ -65,19 +76,31 @@ export class PolicyInstance {
     options: PolicyOptions = {},
     compiled?: CompiledModule,
   ): Promise<PolicyInstance> {
+    const module = compiled ?? (await compileModule(bundle.wasm));
+    return PolicyInstance.instantiate(
+      module,
+      { wire: wireOf(bundle.wasm), entrypoints: bundle.entrypoints },
+      options,
+    );
+  }
+
+  /** Instantiates a compiled module; checks the entrypoints are exported. */
+  static async instantiate(
+    module: CompiledModule,
+    spec: InstanceSpec,
+    options: PolicyOptions = {},
+  ): Promise<PolicyInstance> {
     const initial = options.memory?.initialPages ?? 16;
     const maximum = Math.max(initial, options.memory?.maximumPages ?? 2048);
     const builtins = hostBuiltins({
       strict: options.strict ?? false,
-      // Modules compiled by Airlock speak the tagged wire in host calls; those built by OPA, plain JSON.
-      wire: speaksTaggedWire(bundle.wasm) ? 'tagged' : 'plain',
+      wire: spec.wire,
       ...(options.now ? { now: options.now } : {}),
       print: options.print ?? (() => {}),
     });
-    const module = compiled ?? (await compileModule(bundle.wasm));
     const policy = await loadPolicy(module as never, { initial, maximum }, builtins);
-    const instance = new PolicyInstance(bundle, policy, builtins);
-    const missing = bundle.entrypoints.filter((e) => !instance.entrypoints.has(e));
+    const instance = new PolicyInstance(policy, builtins);
+    const missing = spec.entrypoints.filter((e) => !instance.entrypoints.has(e));
     if (missing.length > 0)
       throw new Error(`the module does not export the manifest's entrypoint(s) ${missing.join(', ')}`);
     return instance;
@@ -85,15 +108,24 @@ export class PolicyInstance {
 
   /** Replaces the data document (bundle data merged with live data). */
   setData(data: Record<string, unknown>): void {
-    this.#policy.setData(encoder.encode(JSON.stringify(data)).buffer as ArrayBuffer);
+    this.setDataText(JSON.stringify(data));
+  }
+
+  /** Replaces the data document, given as JSON text. */
+  setDataText(text: string): void {
+    this.#policy.setData(encoder.encode(text).buffer as ArrayBuffer);
   }
 
   /** Evaluates an entrypoint. Throws on evaluation errors (callers fail closed). */
   evaluate(entrypoint: string, input: unknown): Evaluation {
+    return this.evaluateText(entrypoint, input === undefined ? undefined : JSON.stringify(input));
+  }
+
+  /** Evaluates an entrypoint on an input given as JSON text (undefined: no input). */
+  evaluateText(entrypoint: string, input: string | undefined): Evaluation {
     newEvaluation(this.#builtins);
     // The SDK treats a falsy input as absent: pass the JSON text so that `false`, 0 and "" arrive.
-    const arg =
-      input === undefined ? undefined : (encoder.encode(JSON.stringify(input)).buffer as ArrayBuffer);
+    const arg = input === undefined ? undefined : (encoder.encode(input).buffer as ArrayBuffer);
     let rows: unknown;
     try {
       rows = this.#policy.evaluate(arg, entrypoint);

@@ -43,6 +43,8 @@ export interface ApprovalSettings {
 }
 
 export interface GatewayConfig {
+  /** The agents' listener (default 127.0.0.1:8080), apart from the API listener. */
+  addr?: string;
   upstreams: UpstreamConfig[];
   virtual_servers: VirtualServerConfig[];
   limits?: GatewayLimits;

@@ -1,6 +1,6 @@
 // The decision the engine returns for airlock/decision, checked for shape. Anything malformed is an
 // error: the gateway fails closed.
-import type { Engine } from '../engine/index.js';
+import { type Engine, EvaluationError } from '../engine/index.js';
 
 export const DECISION_ENTRYPOINT = 'airlock/decision';
 
@@ -22,6 +22,8 @@ export const DEFAULT_APPROVAL_TTL_SECONDS = 3600;
 /** The engine could not produce a usable decision (no bundle, evaluation error, malformed output). */
 export class DecisionError extends Error {
   override name = 'DecisionError';
+  /** Set when the input passed the engine's input limits: the caller's request is at fault. */
+  inputTooLarge = false;
 }
 
 const EFFECTS = new Set(['allow', 'deny', 'redact', 'require_approval']);
@@ -32,7 +34,11 @@ export async function decide(engine: Engine, input: unknown): Promise<Decision> 
   try {
     evaluation = await engine.evaluate(DECISION_ENTRYPOINT, input);
   } catch (err) {
-    throw new DecisionError(`policy evaluation failed: ${err instanceof Error ? err.message : String(err)}`);
+    const failure = new DecisionError(
+      `policy evaluation failed: ${err instanceof Error ? err.message : String(err)}`,
+    );
+    failure.inputTooLarge = err instanceof EvaluationError && err.code === 'input_too_large';
+    throw failure;
   }
   const r = evaluation.result as Record<string, unknown> | undefined;
   if (!evaluation.defined || r === null || typeof r !== 'object')

@@ -201,6 +201,13 @@ export class Gateway {
         ...(about.target ? { target: about.target } : {}),
         details: { action: input.action, evaluation_failed: true },
       } as AuditEventInput).catch(() => {}); // the call fails closed either way
+      // Oversized request arguments are the caller's invalid params; an oversized upstream result is not.
+      if (err instanceof DecisionError && err.inputTooLarge)
+        throw gatewayError(
+          input.phase === 'request' ? GatewayErrorCode.InvalidParams : GatewayErrorCode.PolicyUnavailable,
+          `no policy decision, nothing forwarded: ${clientPolicyText(message)}`,
+          { decision_id: input.request.id },
+        );
       throw gatewayError(
         GatewayErrorCode.PolicyUnavailable,
         `no policy decision, nothing forwarded: policy evaluation failed: ${clientPolicyText(message)}`,

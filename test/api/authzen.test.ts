@@ -14,6 +14,7 @@ const request = (user: string, tool: string, extra: Record<string, unknown> = {}
 t.test('request mapping onto the decision input', async (t) => {
   const input = authzenInput(request('alice', 'get_file'));
   t.match(input, {
+    phase: 'request',
     action: 'tools/call',
     user: { sub: 'alice', groups: ['eng'] },
     agent: { id: 'devops-agent' },

@@ -242,7 +242,10 @@ for (const backend of backends()) {
     t.test('no bundle: 503, health says why', async (t) => {
       const { Engine } = await import('../../src/engine/index.js');
       const { buildApi } = await import('../../src/api/index.js');
-      const empty = await buildApi({ engine: new Engine() });
+      const empty = await buildApi({
+        engine: new Engine(),
+        access: { mode: 'unauthenticated', via: 'test' },
+      });
       t.teardown(() => empty.app.close());
       const r = await empty.app.inject({
         method: 'POST',

@@ -19,6 +19,7 @@ export async function harness(backend: 'pglite' | 'postgres' = 'pglite', options
   const { store, drop } = await openStore(backend);
   const liveData = await LiveData.open(store.db, engine, { pollIntervalMs: 0 });
   const api = await buildApi({
+    access: { mode: 'unauthenticated', via: 'test' },
     engine,
     liveData,
     log: auditDecisionLog(store),

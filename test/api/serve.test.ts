@@ -3,8 +3,10 @@ import { generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pino from 'pino';
 import t from 'tap';
-import { startServer } from '../../src/cli/commands/serve.js';
+import { AuditStore } from '../../src/audit/index.js';
+import { isLoopback, startServer } from '../../src/cli/commands/serve.js';
 import { adminTokens, resolveServeConfig } from '../../src/cli/serve-config.js';
 import { FIXTURE_DIR, fixtureBundle } from '../engine/fixture.js';
 import { call } from './harness.js';
@@ -122,6 +124,75 @@ t.test('with no bundle file, builds one from the policies directory', async (t) 
     }),
     /does not exist, and there is no .* directory/,
   );
+});
+
+t.test('no API credentials: served open on loopback only, every caller recorded as anonymous', async (t) => {
+  const lines: Record<string, unknown>[] = [];
+  const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
+  const bundle = join(dir, 'bundles', 'airlock.tar.gz'); // built by the test above
+  const dataDir = join(dir, 'db-open');
+  const server = await startServer(
+    { addr: '127.0.0.1:0', bundle: { source: bundle, poll_interval_ms: 0 }, database: { data_dir: dataDir } },
+    logger,
+  );
+  const r = await fetch(`${server.url}/v1/data/airlock/decision`, {
+    method: 'POST',
+    body: JSON.stringify({ input: call('bob') }),
+  });
+  t.equal(r.status, 200, "the README's quick start works without a credential on loopback");
+  const { decision_id } = (await r.json()) as { decision_id: string };
+  t.ok(
+    lines.some((l) => l.level === 40 && /the API has no authentication/.test(String(l.msg))),
+    'a warning says the API is unauthenticated',
+  );
+  t.match(
+    lines.find((l) => / listening$/.test(String(l.msg))),
+    { api_access: 'unauthenticated' },
+  );
+  await server.close();
+  const store = await AuditStore.open({ dataDir });
+  t.teardown(() => store.close());
+  const [event] = (await store.query({ decisionId: decision_id })).events;
+  t.equal(event?.userSub, 'bob', 'the claimed user');
+  t.equal(event?.requestedBy, 'anonymous', 'asked by an unauthenticated caller');
+  t.match(event?.details, { requested_via: 'loopback' });
+  t.ok((await store.verify()).ok, 'the chain verifies');
+
+  t.ok(isLoopback('127.0.0.1') && isLoopback('::1') && isLoopback('localhost') && isLoopback('127.1.2.3'));
+  t.notOk(isLoopback('0.0.0.0') || isLoopback('') || isLoopback('::') || isLoopback('10.0.0.1'));
+  await t.rejects(
+    startServer({ addr: '0.0.0.0:0', log_level: 'silent', bundle: { source: bundle } }),
+    /addr 0\.0\.0\.0:0 is not a loopback address and the API has no authentication: .*api\.allow_unauthenticated: true/,
+  );
+});
+
+t.test('an API credential but no authz entrypoint in the bundle: every request is refused', async (t) => {
+  const bundle = join(dir, 'bundles', 'airlock.tar.gz'); // the fixture policies define no airlock/system/authz
+  const closed = await startServer({
+    addr: '127.0.0.1:0',
+    log_level: 'silent',
+    bundle: { source: bundle, poll_interval_ms: 0 },
+    database: { data_dir: join(dir, 'db-closed') },
+    api: { clients: [{ sub: 'root', groups: ['admins'], env: 'AIRLOCK_TEST_ROOT_TOKEN' }] },
+  }).catch((err) => err as Error);
+  t.match(closed, { message: /API client root: variable AIRLOCK_TEST_ROOT_TOKEN is not set/ });
+  process.env.AIRLOCK_TEST_ROOT_TOKEN = 'root-secret-for-tests';
+  t.teardown(() => delete process.env.AIRLOCK_TEST_ROOT_TOKEN);
+  const guarded = await startServer({
+    addr: '127.0.0.1:0',
+    log_level: 'silent',
+    bundle: { source: bundle, poll_interval_ms: 0 },
+    database: { data_dir: join(dir, 'db-closed') },
+    api: { clients: [{ sub: 'root', groups: ['admins'], env: 'AIRLOCK_TEST_ROOT_TOKEN' }] },
+  });
+  t.teardown(() => guarded.close());
+  const anon = await fetch(`${guarded.url}/v1/data`);
+  t.equal(anon.status, 401);
+  const root = await fetch(`${guarded.url}/v1/data`, {
+    headers: { authorization: 'Bearer root-secret-for-tests' },
+  });
+  t.equal(root.status, 403, 'no airlock/system/authz: refused (fail closed)');
+  t.equal((await fetch(`${guarded.url}/health`)).status, 200, 'health stays open');
 });
 
 t.test('airlock build --signing-key writes a bundle the engine verifies', async (t) => {

@@ -100,7 +100,7 @@ t.test('query prints events as table, json, ndjson and csv', async (t) => {
   const table = await airlock('audit', 'query', ...db, '--user', 'alice');
   t.equal(table.code, 0, table.err);
   const lines = table.out.trim().split('\n');
-  t.match(lines[0], /^SEQ\s+TIME\s+KIND\s+USER\s+AGENT\s+TOOL\s+EFFECT\s+DECISION$/);
+  t.match(lines[0], /^SEQ\s+TIME\s+KIND\s+USER\s+REQUESTED_BY\s+AGENT\s+TOOL\s+EFFECT\s+DECISION$/);
   t.equal(lines.length, 1 + 3, 'alice has 3 of the first 12 events');
   t.ok(lines.slice(1).every((l) => / alice /.test(l)));
 

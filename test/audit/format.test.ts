@@ -24,6 +24,7 @@ const event: AuditEvent = {
   phase: 'request',
   userSub: '+cmd',
   userClaims: null,
+  requestedBy: null,
   agentId: 'agent, "quoted"\nline',
   actor: null,
   model: { name: 'm' },

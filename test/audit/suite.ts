@@ -326,6 +326,7 @@ export function auditSuite(t: Test, backend: Backend): void {
                ...forged,
                userSub: null,
                userClaims: null,
+               requestedBy: null,
                agentId: null,
                actor: null,
                model: null,

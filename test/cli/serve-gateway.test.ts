@@ -56,11 +56,13 @@ const server = await startServer(
       bundle: { source: join(dir, 'airlock.tar.gz'), policies: 'policies' },
       database: { data_dir: join(dir, 'data') },
       identity,
-      gateway,
+      gateway: { ...gateway, addr: '127.0.0.1:0' },
     },
     'test',
   ),
 );
+// Two listeners: the agents' (MCP, approvals) and the API (decisions, data).
+const agentsUrl = server.gatewayUrl!;
 t.teardown(async () => {
   await server.close();
   await github.close();
@@ -75,7 +77,7 @@ const bob = await token('bob', ['security']);
 
 const agent = new Client({ name: 'devops-agent', version: '1.0.0' });
 await agent.connect(
-  new StreamableHTTPClientTransport(new URL(`${server.url}/mcp/devops`), {
+  new StreamableHTTPClientTransport(new URL(`${agentsUrl}/mcp/devops`), {
     requestInit: {
       headers: { authorization: `Bearer ${alice}`, 'x-airlock-model': 'anthropic/claude-sonnet-4' },
     },
@@ -84,7 +86,7 @@ await agent.connect(
 t.teardown(() => agent.close());
 
 const approvals = (path: string, bearer: string, method = 'GET') =>
-  fetch(`${server.url}/v1/approvals${path}`, {
+  fetch(`${agentsUrl}/v1/approvals${path}`, {
     method,
     headers: {
       authorization: `Bearer ${bearer}`,
@@ -158,9 +160,29 @@ t.test("instant revocation: an admin's live data write, and alice's very next ca
     headers: { authorization: `Bearer ${alice}`, 'content-type': 'application/json' },
     body: 'true',
   });
-  // OPA's Data API answers a policy refusal with 401 and code "unauthorized".
-  t.equal(notAdmin.status, 401);
-  t.match(await notAdmin.json(), { code: 'unauthorized', message: /rejected by administrative policy/ });
+  // The API authorization policy (airlock/system/authz) refuses a caller outside admins and writers.
+  t.equal(notAdmin.status, 403);
+  t.match(await notAdmin.json(), {
+    code: 'unauthorized',
+    message: /rejected by the API authorization policy/,
+  });
+  const security = await fetch(`${server.url}/v1/data/overrides/x`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${bob}`, 'content-type': 'application/json' },
+    body: 'true',
+  });
+  // A data writer passes authz; the admin policy (airlock/admin) then refuses a root it may not write.
+  t.equal(security.status, 401);
+  t.match(await security.json(), { code: 'unauthorized', message: /rejected by administrative policy/ });
+});
+
+t.test("the agents' listener and the API listener are apart", async (t) => {
+  t.not(agentsUrl, server.url);
+  const admin = await token('carol', ['admins']);
+  const onAgents = await fetch(`${agentsUrl}/v1/data`, { headers: { authorization: `Bearer ${admin}` } });
+  t.equal(onAgents.status, 404, 'no decision or Data API where agents connect');
+  const mcpOnApi = await fetch(`${server.url}/mcp/devops`, { headers: { authorization: `Bearer ${alice}` } });
+  t.equal(mcpOnApi.status, 403, 'an agent token on the API listener gets nothing (authz refuses MCP paths)');
 });
 
 t.test('a gateway needs identity, and every HTTP upstream a credential mode', async (t) => {

@@ -227,6 +227,7 @@ t.test('the reference policies: every test passes and the bundle builds and deci
     'decision_test',
     'admin_test',
     'approve_test',
+    'system_authz_test',
     'identity_test',
     'access_test',
     'pii_test',
@@ -245,6 +246,7 @@ t.test('the reference policies: every test passes and the bundle builds and deci
     'airlock/admin',
     'airlock/approve',
     'airlock/decision',
+    'airlock/system/authz',
   ]);
   t.notOk(bundle.manifest.roots?.includes('revocations'), 'revocations stay writable through the Data API');
   t.ok(bundle.wasm, 'the bundle carries policy.wasm');

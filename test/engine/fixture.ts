@@ -5,7 +5,13 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { AuditStore } from '../../src/audit/index.js';
 import { loadPolicyTree } from '../../src/cli/policy-files.js';
-import { buildBundle, type SigningConfig, signBundle, tarballFromFiles } from '../../src/engine/index.js';
+import {
+  buildBundle,
+  type PolicyBundle,
+  type SigningConfig,
+  signBundle,
+  tarballFromFiles,
+} from '../../src/engine/index.js';
 import { writeBundle } from '../../src/rego/bundle.js';
 
 export const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/engine/policy', import.meta.url));
@@ -86,4 +92,24 @@ export async function openStore(
       await c.end();
     },
   };
+}
+
+export const STRESS_DIR = fileURLToPath(new URL('../fixtures/engine/stress', import.meta.url));
+export const STRESS_ENTRYPOINTS = [
+  'stress/spin',
+  'stress/pairs',
+  'stress/formatted',
+  'stress/revoked',
+  'stress/echo',
+];
+
+let stress: Promise<PolicyBundle> | undefined;
+
+/** The stress policy (test/fixtures/engine/stress): evaluations as costly as their input asks. */
+export function stressBundle(): Promise<PolicyBundle> {
+  stress ??= (async () => {
+    const tree = await loadPolicyTree([STRESS_DIR]);
+    return buildBundle(tree, { entrypoints: STRESS_ENTRYPOINTS, revision: 'stress', optimize: false }).bundle;
+  })();
+  return stress;
 }

@@ -4,8 +4,8 @@ import { DataWriteError, Engine, filesFromTarball, LiveData } from '../../src/en
 import { backends, fixtureBundle, openStore } from './fixture.js';
 
 const call = (sub: string) => ({ user: { sub }, agent: { id: 'devops-agent' }, tool: { name: 'get_file' } });
-const effect = (e: Engine, sub: string) =>
-  (e.evaluate('airlock/decision', call(sub)).result as { effect: string }).effect;
+const effect = async (e: Engine, sub: string) =>
+  ((await e.evaluate('airlock/decision', call(sub))).result as { effect: string }).effect;
 
 async function engine() {
   const e = new Engine();
@@ -22,13 +22,13 @@ for (const backend of backends()) {
     t.teardown(() => live.stop());
 
     t.test('PUT applies before the write resolves', async (t) => {
-      t.equal(effect(e1, 'mallory'), 'allow');
+      t.equal(await effect(e1, 'mallory'), 'allow');
       const { version } = await live.write(
         { op: 'put', path: ['revocations', 'users', 'mallory'], value: true },
         'admin',
       );
       t.ok(version > 0);
-      t.equal(effect(e1, 'mallory'), 'deny');
+      t.equal(await effect(e1, 'mallory'), 'deny');
       t.same(live.document, { revocations: { users: { mallory: true } } });
     });
 
@@ -44,10 +44,10 @@ for (const backend of backends()) {
         },
         'admin',
       );
-      t.equal(effect(e1, 'mallory'), 'allow');
-      t.equal(effect(e1, 'trudy'), 'deny');
+      t.equal(await effect(e1, 'mallory'), 'allow');
+      t.equal(await effect(e1, 'trudy'), 'deny');
       await live.write({ op: 'delete', path: ['revocations', 'users', 'trudy'] }, 'admin');
-      t.equal(effect(e1, 'trudy'), 'allow');
+      t.equal(await effect(e1, 'trudy'), 'allow');
       await t.rejects(live.write({ op: 'delete', path: ['revocations', 'users', 'nobody'] }, 'admin'), {
         name: 'DataWriteError',
         status: 404,
@@ -76,14 +76,14 @@ for (const backend of backends()) {
       const e2 = await engine();
       const replica = await LiveData.open(store.db, e2, { pollIntervalMs: 0 });
       t.teardown(() => replica.stop());
-      t.equal(effect(e2, 'eve'), 'deny', 'loaded at start');
+      t.equal(await effect(e2, 'eve'), 'deny', 'loaded at start');
       await live.write({ op: 'put', path: ['revocations', 'users', 'oscar'], value: true }, 'admin');
-      t.equal(effect(e2, 'oscar'), 'allow', 'not yet polled');
+      t.equal(await effect(e2, 'oscar'), 'allow', 'not yet polled');
       t.equal(await replica.refresh(), true);
-      t.equal(effect(e2, 'oscar'), 'deny', 'seen after the poll');
+      t.equal(await effect(e2, 'oscar'), 'deny', 'seen after the poll');
       await live.write({ op: 'delete', path: ['revocations'] }, 'admin');
       await replica.refresh();
-      t.equal(effect(e2, 'eve'), 'allow', 'a deleted root reaches the replica (tombstone)');
+      t.equal(await effect(e2, 'eve'), 'allow', 'a deleted root reaches the replica (tombstone)');
       t.same(replica.document, {});
     });
 

@@ -67,3 +67,27 @@ t.test('an audit failure stops the call before it is forwarded', async (t) => {
   t.notMatch(err.message, /database is down/, "the store's own text stays in the gateway");
   t.equal(crm.calls.length, 0);
 });
+
+t.test('arguments over the input limits: -32602, a deny, nothing forwarded', async (t) => {
+  const small = await referenceEngine({ inputLimits: { maxBytes: 4096 } });
+  t.teardown(() => small.close());
+  const crm = await crmUpstream();
+  const airlock = await startAirlock(crm.url, { engine: small });
+  const client = await connectClient(airlock.base);
+  t.teardown(async () => {
+    await client.close();
+    await airlock.close();
+    await crm.close();
+  });
+  const err = await rpcError(
+    client.callTool({ name: 'crm__lookup_customer', arguments: { id: 'C-1', note: 'x'.repeat(8000) } }),
+  );
+  t.equal(err.code, -32602, 'invalid params');
+  t.equal(err.code, GatewayErrorCode.InvalidParams);
+  t.match(err.message, /input is larger than 4096 bytes as JSON \(engine\.input_limits\.max_bytes\)/);
+  t.equal(crm.calls.length, 0, 'nothing was forwarded');
+  // The same call within the limits goes through.
+  const ok = await client.callTool({ name: 'crm__lookup_customer', arguments: { id: 'C-1' } });
+  t.equal(ok.isError ?? false, false);
+  t.equal(crm.calls.length, 1);
+});

@@ -15,7 +15,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { type AuditEventInput, AuditStore } from '../../src/audit/index.js';
 import { loadPolicyTree } from '../../src/cli/policy-files.js';
-import { buildBundle, Engine } from '../../src/engine/index.js';
+import { buildBundle, Engine, type EngineOptions } from '../../src/engine/index.js';
 import { ApprovalStore, type ApprovalStoreOptions } from '../../src/gateway/approvals.js';
 import {
   type GatewayConfig,
@@ -33,13 +33,13 @@ export const STDIO_UPSTREAM = fileURLToPath(
 export const CARD = '4111 1111 1111 1111';
 
 /** An engine running the reference policies; crm is made external, zendesk redacts PII arguments. */
-export async function referenceEngine(): Promise<Engine> {
+export async function referenceEngine(options: EngineOptions = {}): Promise<Engine> {
   const tree = await loadPolicyTree([POLICIES]);
   const data = structuredClone(tree.data) as { servers: Record<string, Record<string, unknown>> };
   data.servers.crm = { ...data.servers.crm, external: true };
   data.servers.zendesk = { ...data.servers.zendesk, pii_arguments: 'redact' };
   const built = buildBundle({ ...tree, data }, { entrypoints: ['airlock/decision', 'airlock/approve'] });
-  const engine = new Engine();
+  const engine = new Engine(options);
   await engine.activate(built.bundle, 'test');
   return engine;
 }

@@ -5,6 +5,7 @@
 import { type Kysely, type Migration, Migrator, sql } from 'kysely';
 import * as m0001 from './0001_audit_events.js';
 import * as m0002 from './0002_chain_head.js';
+import * as m0003 from './0003_requested_by.js';
 
 /** Kysely's bookkeeping tables for these migrations (kept apart from other parts' migrations). */
 export const MIGRATION_TABLE = 'airlock_audit_migration';
@@ -27,7 +28,7 @@ export interface MigrationSet {
 }
 
 /** Every migration, in order. Never edit one that has shipped: add a new one. */
-export const MIGRATIONS: readonly MigrationStep[] = [m0001, m0002];
+export const MIGRATIONS: readonly MigrationStep[] = [m0001, m0002, m0003];
 
 export const AUDIT_MIGRATIONS: MigrationSet = {
   label: 'audit',

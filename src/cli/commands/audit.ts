@@ -109,6 +109,7 @@ interface VerifyFlags extends DbOptions {
 
 interface QueryFlags extends DbOptions {
   user?: string;
+  requestedBy?: string;
   agent?: string;
   tool?: string;
   server?: string;
@@ -192,7 +193,11 @@ export function registerAudit(cli: Command, ctx: CliContext): void {
     audit
       .command('query')
       .description('List audit events matching filters, oldest first, paginated by sequence number')
-      .option('--user <sub>', "user's subject (sub)")
+      .option('--user <sub>', "user's subject (sub): the user the decision input claims")
+      .option(
+        '--requested-by <sub>',
+        'the authenticated API caller (gateway, proxy, service) who asked for the decision',
+      )
       .option('--agent <id>', 'agent id')
       .option('--tool <name>', 'tool, resource or prompt name')
       .option('--server <name>', 'virtual or upstream server name')
@@ -229,6 +234,7 @@ giving the --after value that continues; json output carries it as "next"; --all
       if (opts.limit < 1) throw new UsageError('--limit must be at least 1');
       q = {
         user: opts.user,
+        requestedBy: opts.requestedBy,
         agent: opts.agent,
         tool: opts.tool,
         server: opts.server,

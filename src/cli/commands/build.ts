@@ -1,7 +1,7 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
-import { signBundle } from '../../engine/index.js';
+import { bundleNamedSources, signBundle } from '../../engine/index.js';
 import { formatError } from '../../rego/ast.js';
 import { writeBundle } from '../../rego/bundle.js';
 import { compile } from '../../rego/compile.js';
@@ -55,9 +55,14 @@ export function registerBuild(cli: Command, ctx: CliContext): void {
         ctx.exitCode = 1;
         return;
       }
-      const result = compile({ sources: tree.sources, entrypoints: opts.entrypoint });
+      // Compiled under their bundle paths: evaluation errors quote these locations to clients.
+      const named = bundleNamedSources(tree);
+      const result = compile({ sources: named.sources, entrypoints: opts.entrypoint });
       if (!result.wasm || !result.plan) {
-        for (const e of result.errors) ctx.out(`${formatError(e)}\n`);
+        for (const e of result.errors)
+          ctx.out(
+            `${formatError({ ...e, location: { ...e.location, file: named.onDisk(e.location.file) } })}\n`,
+          );
         ctx.err(`${result.errors.length} error(s)\n`);
         ctx.exitCode = 1;
         return;

@@ -3,8 +3,19 @@
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Command } from 'commander';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino from 'pino';
+import { Counter } from 'prom-client';
+import { type AccessOptions, DEFAULT_AUTHZ_ENTRYPOINT } from '../../api/access.js';
 import { approvalsPlugin } from '../../api/approvals.js';
+import { replyProblem } from '../../api/errors.js';
+import { healthPlugin } from '../../api/health.js';
+import {
+  hygieneFastifyOptions,
+  hygienicLogger,
+  installRequestHygiene,
+  requestLogSerializers,
+} from '../../api/hygiene.js';
 import {
   type AdminAuthenticator,
   anyAuthenticator,
@@ -15,7 +26,14 @@ import {
   parseAddr,
   staticTokenAuthenticator,
 } from '../../api/index.js';
-import { AuditStore, databaseConfigFrom } from '../../audit/index.js';
+import type { ApiMetrics } from '../../api/metrics.js';
+import {
+  AuditStore,
+  CheckpointConfigError,
+  databaseConfigFrom,
+  type PreparedCheckpoints,
+  prepareCheckpoints,
+} from '../../audit/index.js';
 import { type BundleSource, buildBundle, bundleSource, Engine, LiveData } from '../../engine/index.js';
 import { ApprovalStore } from '../../gateway/approvals.js';
 import { gatewayPlugin, parseGatewayConfig } from '../../gateway/index.js';
@@ -24,12 +42,13 @@ import {
   type Identity,
   IdentityConfigError,
   identityPlugin,
+  PINO_REDACT_PATHS,
   SecretUnavailableError,
 } from '../../identity/index.js';
 import type { CliContext } from '../main.js';
 import { loadPolicyTree } from '../policy-files.js';
 import {
-  adminTokens,
+  apiClients,
   ConfigError,
   resolveServeConfig,
   type ServeConfig,
@@ -37,11 +56,15 @@ import {
 } from '../serve-config.js';
 
 export const DEFAULT_BUNDLE = 'bundles/airlock.tar.gz';
+/** The agents' listener of a configured gateway. */
+export const DEFAULT_GATEWAY_ADDR = '127.0.0.1:8080';
 export const DEFAULT_POLICIES = 'policies';
 
 export interface RunningServer {
-  /** `http://host:port` actually bound. */
+  /** `http://host:port` of the API listener actually bound (decisions, Data API, AuthZEN, metrics). */
   url: string;
+  /** `http://host:port` of the agents' listener (MCP, approver API), when a gateway is configured. */
+  gatewayUrl?: string;
   engine: Engine;
   close(): Promise<void>;
 }
@@ -52,20 +75,43 @@ const exists = (p: string) =>
     () => false,
   );
 
-/** Builds `policies` into a bundle tarball at `output` (entrypoints airlock/decision and, if all are defined, airlock/admin and airlock/approve). */
+/** The reference bundle's entrypoints, as `airlock serve` builds it from policies/. */
+export const DEV_ENTRYPOINTS = [
+  'airlock/decision',
+  'airlock/admin',
+  'airlock/approve',
+  'airlock/system/authz',
+  'airlock/http',
+];
+
+/**
+ * Builds `policies` into a bundle tarball at `output`: every entrypoint of DEV_ENTRYPOINTS when all are
+ * defined; else airlock/decision with airlock/system/authz; else airlock/decision alone (then every
+ * authenticated API request is refused: no authz entrypoint, fail closed).
+ */
 export async function buildDevBundle(policies: string, output: string, log: pino.Logger): Promise<void> {
   const tree = await loadPolicyTree([policies]);
   if (tree.sources.length === 0)
     throw new ConfigError(`no bundle at ${output} and no .rego files under ${policies} to build one from`);
-  let built: ReturnType<typeof buildBundle>;
-  try {
-    built = buildBundle(tree, {
-      entrypoints: ['airlock/decision', 'airlock/admin', 'airlock/approve'],
-      revision: 'dev',
-    });
-  } catch {
-    built = buildBundle(tree, { entrypoints: ['airlock/decision'], revision: 'dev' });
+  let built: ReturnType<typeof buildBundle> | undefined;
+  for (const entrypoints of [
+    DEV_ENTRYPOINTS,
+    ['airlock/decision', DEFAULT_AUTHZ_ENTRYPOINT],
+    ['airlock/decision'],
+  ]) {
+    try {
+      built = buildBundle(tree, { entrypoints, revision: 'dev' });
+      break;
+    } catch (err) {
+      if (entrypoints.length === 1) throw err;
+    }
   }
+  if (!built) throw new ConfigError(`cannot build a bundle from ${policies}`);
+  if (!built.bundle.entrypoints.includes(DEFAULT_AUTHZ_ENTRYPOINT))
+    log.warn(
+      { policies },
+      `${policies} defines no ${DEFAULT_AUTHZ_ENTRYPOINT}: every authenticated API request will be refused`,
+    );
   await mkdir(dirname(output), { recursive: true });
   await writeFile(output, built.tarball);
   log.info({ output, entrypoints: built.bundle.entrypoints }, `built ${output} from ${policies}`);
@@ -73,7 +119,30 @@ export async function buildDevBundle(policies: string, output: string, log: pino
 
 /** Starts the service described by `config`; resolves once listening. */
 export async function startServer(config: ServeConfig, logger?: pino.Logger): Promise<RunningServer> {
-  const log = logger ?? pino({ level: config.log_level ?? 'info' });
+  const log =
+    logger ??
+    pino({
+      level: config.log_level ?? 'info',
+      // Request lines show the path and masked query only; credential headers never.
+      serializers: requestLogSerializers,
+      redact: PINO_REDACT_PATHS,
+    });
+  const apiAddr = config.addr ?? DEFAULT_ADDR;
+  const gatewayAddr = config.gateway ? (config.gateway.addr ?? DEFAULT_GATEWAY_ADDR) : undefined;
+  const apiListen = parseAddr(apiAddr);
+  const gatewayListen = gatewayAddr ? parseAddr(gatewayAddr) : undefined;
+  if (gatewayListen && gatewayListen.port !== 0 && gatewayAddr === apiAddr)
+    throw new ConfigError(
+      `gateway.addr and addr are both ${apiAddr}: the agents' listener and the API listener must differ`,
+    );
+  // Read the API client secrets and check that a non-loopback API is not open, before anything starts.
+  const clients = apiClients(config);
+  const authenticated = clients.length > 0 || config.identity !== undefined;
+  if (!authenticated && !isLoopback(apiListen.host) && config.api?.allow_unauthenticated !== true)
+    throw new ConfigError(
+      `addr ${apiAddr} is not a loopback address and the API has no authentication: configure identity or api.clients (or AIRLOCK_ADMIN_TOKEN), or set api.allow_unauthenticated: true to serve it open`,
+    );
+  const checkpoints = await loadCheckpoints(config, log);
   const source = config.bundle?.source ?? DEFAULT_BUNDLE;
   const isUrl = /^https?:\/\//i.test(source);
   if (!isUrl && !(await exists(source))) {
@@ -95,17 +164,25 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
         }
       : undefined,
     timeoutMs: config.engine?.timeout_ms,
+    workers: config.engine?.workers,
+    workerMemoryMb: config.engine?.worker_memory_mb,
+    queueLength: config.engine?.queue_length,
+    queueWaitMs: config.engine?.queue_wait_ms,
+    inputLimits: inputLimitsFrom(config),
     memory: config.engine?.memory_max_pages ? { maximumPages: config.engine.memory_max_pages } : undefined,
     strict: config.engine?.strict_builtin_errors,
     logger: log,
   });
   const store = await AuditStore.open({
     ...databaseConfigFrom({ databaseUrl: config.database?.url, dataDir: config.database?.data_dir }, {}),
+    ...(config.database?.timeout_ms ? { timeoutMs: config.database.timeout_ms } : {}),
     onConnectionError: (err) => log.error({ err: err.message }, 'database connection error'),
   });
   let bundles: BundleSource | undefined;
   let live: LiveData | undefined;
   let approvals: ApprovalStore | undefined;
+  let apiApp: FastifyInstance | undefined;
+  let agentsApp: FastifyInstance | undefined;
   try {
     bundles = bundleSource(source, engine, {
       pollIntervalMs: config.bundle?.poll_interval_ms ?? (isUrl ? 10_000 : 2_000),
@@ -128,17 +205,37 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
     const identity = config.identity
       ? createIdentity(config.identity, { warn: (message) => log.warn(message) })
       : undefined;
-    const tokens = adminTokens(config);
-    const admins: AdminAuthenticator[] = [
-      ...(tokens.length > 0 ? [staticTokenAuthenticator(tokens)] : []),
+    // Static client credentials first (no network), then tokens verified by the identity part.
+    const authenticators: AdminAuthenticator[] = [
+      ...(clients.length > 0 ? [staticTokenAuthenticator(clients)] : []),
       ...(identity ? [identityAuthenticator(identity)] : []),
     ];
-    const { app } = await buildApi({
+    let access: AccessOptions;
+    if (authenticators.length > 0)
+      access = {
+        mode: 'authenticated',
+        authenticate: anyAuthenticator(authenticators),
+        authzEntrypoint: config.api?.authz_entrypoint ?? DEFAULT_AUTHZ_ENTRYPOINT,
+      };
+    else if (isLoopback(apiListen.host)) {
+      access = { mode: 'unauthenticated', via: 'loopback' };
+      log.warn(
+        { address: apiAddr },
+        'the API has no authentication (no identity section, no api.clients): serving it on loopback only, every caller recorded as requested_by "anonymous"',
+      );
+    } else {
+      access = { mode: 'unauthenticated', via: 'unauthenticated' };
+      log.error(
+        { address: apiAddr, setting: 'api.allow_unauthenticated' },
+        'SECURITY: the API is served WITHOUT AUTHENTICATION beyond loopback (api.allow_unauthenticated: true): anyone who reaches it may ask decisions and read all data',
+      );
+    }
+    const { app, metrics } = await buildApi({
       engine,
       liveData: live,
       log: auditDecisionLog(store),
       logMode: config.decision_log ?? 'sync',
-      admin: admins.length > 0 ? anyAuthenticator(admins) : undefined,
+      access,
       limits: {
         ...(config.limits?.body_bytes ? { maxBytes: config.limits.body_bytes } : {}),
         ...(config.limits?.json_depth ? { maxDepth: config.limits.json_depth } : {}),
@@ -148,22 +245,55 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
         : {}),
       ...(config.engine?.admin_entrypoint ? { adminEntrypoint: config.engine.admin_entrypoint } : {}),
       database: { backend: store.backend, location: store.location },
+      databaseProbe: () => store.probe(),
+      ...(config.authzen?.base_url ? { authzenBaseUrl: config.authzen.base_url } : {}),
       logger: log,
       defaultMetrics: true,
+      // Forward-auth (/v1/authz/http) needs verified bearer tokens: served with an identity section.
+      forwardAuth: identity ? { identity, entrypoint: config.forward_auth?.entrypoint } : undefined,
     });
-    if (identity) await app.register(identityPlugin, { identity });
-    if (config.gateway && identity) {
-      approvals = await mountGateway(app, config, { engine, store, identity, log });
+    if (checkpoints) startCheckpoints(store, checkpoints, metrics, log);
+    apiApp = app;
+    if (config.gateway && identity && gatewayListen) {
+      // The agents' listener: MCP, the approver API, RFC 9728 metadata and /health; never the decision API.
+      const agents: FastifyInstance = Fastify({
+        loggerInstance: hygienicLogger(log as FastifyBaseLogger),
+        ...hygieneFastifyOptions,
+        routerOptions: { maxParamLength: 2048 },
+        return503OnClosing: true,
+      });
+      // As on the API listener: credentials in the query string are refused, query values never logged.
+      installRequestHygiene(agents);
+      agentsApp = agents;
+      agents.setNotFoundHandler((request, reply) =>
+        replyProblem(
+          reply,
+          404,
+          'not-found',
+          'Not found',
+          `no route for ${request.method} ${request.url.split('?')[0]} on the agents' listener`,
+        ),
+      );
+      await agents.register(healthPlugin, {
+        engine,
+        liveData: live,
+        database: { backend: store.backend, location: store.location },
+        probe: () => store.probe(),
+      });
+      await agents.register(identityPlugin, { identity });
+      approvals = await mountGateway(agents, config, { engine, store, identity, log });
     }
-    const { host, port } = parseAddr(config.addr ?? DEFAULT_ADDR);
-    const address = await app.listen({ host, port });
+    const address = await app.listen(apiListen);
+    const gatewayAddress = agentsApp && gatewayListen ? await agentsApp.listen(gatewayListen) : undefined;
     log.info(
       {
         address,
+        ...(gatewayAddress ? { gateway_address: gatewayAddress } : {}),
+        api_access: access.mode,
         bundle: engine.bundle?.revision ?? null,
         database: store.location,
         gateway: config.gateway
-          ? config.gateway.virtual_servers.map((v) => `${address}/mcp/${v.name}`)
+          ? config.gateway.virtual_servers.map((v) => `${gatewayAddress}/mcp/${v.name}`)
           : null,
       },
       config.gateway ? 'airlock gateway listening' : 'airlock decision service listening',
@@ -171,29 +301,121 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
     const b = bundles;
     const l = live;
     const a = approvals;
+    const agents = agentsApp;
     return {
       url: address,
+      ...(gatewayAddress ? { gatewayUrl: gatewayAddress } : {}),
       engine,
       async close() {
         b.stop();
         l.stop();
-        await app.close();
+        await Promise.all([app.close(), agents?.close()]);
         await a?.close();
-        await store.close();
+        await engine.close();
+        // Drains the audit writer, then writes the final checkpoint.
+        await store
+          .close()
+          .catch((err: Error) =>
+            log.error(
+              { err: err.message },
+              'audit store did not close cleanly (final checkpoint not written?)',
+            ),
+          );
       },
     };
   } catch (err) {
     bundles?.stop();
     live?.stop();
+    await Promise.allSettled([apiApp?.close(), agentsApp?.close()]);
     await approvals?.close();
+    await engine.close();
     await store.close();
     throw err;
   }
 }
 
+function inputLimitsFrom(config: ServeConfig) {
+  const l = config.engine?.input_limits;
+  if (!l) return undefined;
+  return {
+    ...(l.max_bytes !== undefined ? { maxBytes: l.max_bytes } : {}),
+    ...(l.max_depth !== undefined ? { maxDepth: l.max_depth } : {}),
+    ...(l.max_nodes !== undefined ? { maxNodes: l.max_nodes } : {}),
+  };
+}
+
+/** True for addresses only this host can reach: 127.0.0.0/8, ::1 and localhost. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** Reads `audit.checkpoints` (key, sink, where to resume); a setting that cannot be used is a ConfigError. */
+async function loadCheckpoints(
+  config: ServeConfig,
+  log: pino.Logger,
+): Promise<PreparedCheckpoints | undefined> {
+  const section = config.audit?.checkpoints;
+  if (!section) return undefined;
+  try {
+    const prepared = await prepareCheckpoints(section);
+    if (prepared.ignoredLines > 0)
+      log.warn(
+        { sink: prepared.sink.name, lines: prepared.ignoredLines },
+        'checkpoint sink holds lines that are not checkpoints signed by this key (ignored for resuming)',
+      );
+    return prepared;
+  } catch (err) {
+    if (err instanceof CheckpointConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
+}
+
+/** Signs the chain head every interval and at close; failures are logged and counted in /metrics. */
+function startCheckpoints(
+  store: AuditStore,
+  prepared: PreparedCheckpoints,
+  metrics: ApiMetrics,
+  log: pino.Logger,
+): void {
+  const written = new Counter({
+    name: 'airlock_audit_checkpoints_total',
+    help: 'Signed checkpoints of the audit chain head written to the sink',
+    registers: [metrics.registry],
+  });
+  const failed = new Counter({
+    name: 'airlock_audit_checkpoint_failures_total',
+    help: 'Timed checkpoints that failed (sink unreachable, database unavailable, chain not extending the last checkpoint)',
+    registers: [metrics.registry],
+  });
+  const from = prepared.resumeFrom;
+  store.startCheckpoints({
+    privateKey: prepared.privateKey,
+    sink: prepared.sink,
+    intervalMs: prepared.intervalMs,
+    ...(from ? { verifiedFrom: { seq: from.seq, hash: from.hash } } : {}),
+    onCheckpoint: (cp) => {
+      written.inc();
+      log.debug({ seq: cp.seq, sink: prepared.sink.name }, 'audit checkpoint written');
+    },
+    onError: (err) => {
+      failed.inc();
+      log.error({ err: err.message, sink: prepared.sink.name }, 'audit checkpoint failed');
+    },
+  });
+  log.info(
+    {
+      sink: prepared.sink.name,
+      interval_seconds: prepared.intervalMs / 1000,
+      resumed_from: from ? from.seq : null,
+    },
+    'audit checkpoints started',
+  );
+}
+
 /** Mounts /mcp/{virtual} and the approver API /v1/approvals; returns the approval store to close. */
 async function mountGateway(
-  app: Awaited<ReturnType<typeof buildApi>>['app'],
+  app: FastifyInstance,
   config: ServeConfig,
   parts: { engine: Engine; store: AuditStore; identity: Identity; log: pino.Logger },
 ): Promise<ApprovalStore> {
@@ -245,9 +467,9 @@ export function registerServe(cli: Command, ctx: CliContext): void {
   cli
     .command('serve')
     .description(
-      'Serve decisions (OPA Data API, AuthZEN, /v1/decisions, live data, /health, /metrics) and, with a gateway section, the MCP gateway (/mcp/{virtual}) and approver API (/v1/approvals)',
+      'Serve decisions (OPA Data API, AuthZEN, /v1/decisions, live data, /health, /metrics) on --addr and, with a gateway section, the MCP gateway (/mcp/{virtual}) and approver API (/v1/approvals) on gateway.addr',
     )
-    .option('--addr <host:port>', `listen address (default ${DEFAULT_ADDR}; env AIRLOCK_ADDR)`)
+    .option('--addr <host:port>', `API listen address (default ${DEFAULT_ADDR}; env AIRLOCK_ADDR)`)
     .option('-c, --config <file>', 'YAML configuration file (schema/serve.schema.json)')
     .option(
       '-b, --bundle <source>',
@@ -269,10 +491,16 @@ export function registerServe(cli: Command, ctx: CliContext): void {
     .addHelpText(
       'after',
       '\nFlags override environment variables, which override the config file.\n' +
-        'AIRLOCK_ADMIN_TOKEN=… enables live data writes for subject "admin" (groups: $AIRLOCK_ADMIN_GROUPS, default admins);\n' +
-        'the admin policy (entrypoint airlock/admin) decides each write.\n' +
+        '\nAPI access: every request but /health needs `Authorization: Bearer …` — a token from an identity\n' +
+        'issuer (identity section) or a static API client credential (api.clients; AIRLOCK_ADMIN_TOKEN=… is\n' +
+        'one, subject "admin", groups $AIRLOCK_ADMIN_GROUPS or admins) — and the bundle entrypoint\n' +
+        'airlock/system/authz (api.authz_entrypoint) decides each request; airlock/admin decides data writes.\n' +
+        'With no credential configured the API is served unauthenticated on a loopback addr only (callers\n' +
+        'recorded as "anonymous"); a non-loopback --addr without credentials exits 2 unless the config sets\n' +
+        'api.allow_unauthenticated: true. See docs/api.md.\n' +
         'With `gateway:` and `identity:` sections in the config file (schema/gateway.schema.json,\n' +
-        'schema/identity.schema.json) it also serves the MCP gateway; see docs/gateway.md.\n' +
+        'schema/identity.schema.json) it also serves the MCP gateway on gateway.addr (default\n' +
+        '127.0.0.1:8080), apart from the API; see docs/gateway.md.\n' +
         '\nExample:\n  airlock serve\n  curl -s localhost:8181/v1/data/airlock/decision -d @input.json\n',
     )
     .action(async (opts: ServeOptions) => {
