@@ -335,8 +335,9 @@ t.test(
     const tree = await loadPolicyTree([dir]);
     const built = buildBundle(tree, { entrypoints: ['lib/math/half'] });
     const engine = new Engine();
+    t.teardown(() => engine.close());
     await engine.loadFiles(await filesFromTarball(built.tarball), 'test');
-    t.throws(() => engine.evaluate('lib/math/half', { d: 0 }), {
+    await t.rejects(engine.evaluate('lib/math/half', { d: 0 }), {
       message: 'lib/math/half: lib/math.rego:3:9: eval_builtin_error: div: divide by zero',
     });
     t.equal(
