@@ -46,11 +46,11 @@ const event: AuditEvent = {
 
 t.test('csv follows RFC 4180 and defuses formulas', async (t) => {
   const header = csvHeader().trimEnd().split(',');
-  t.equal(header.length, 24);
+  t.equal(header.length, 25);
   t.same(header.slice(0, 3), ['seq', 'time', 'kind']);
   const row = csvRow(event);
   t.ok(row.endsWith('\r\n'));
-  t.match(row, /^12,2026-01-06T16:00:00\.000Z,decision,d-12,request,'\+cmd,,"agent, ""quoted""\nline",/);
+  t.match(row, /^12,2026-01-06T16:00:00\.000Z,decision,d-12,request,'\+cmd,,,"agent, ""quoted""\nline",/);
   t.match(row, /,"\{""a"":\[1,""two""\]\}",/, 'JSON values are quoted JSON');
   t.match(row, /,"\[""ok""\]",/);
 });

@@ -228,6 +228,7 @@ t.test('the reference policies: every test passes and the bundle builds and deci
     'admin_test',
     'approve_test',
     'system_authz_test',
+    'http_test',
     'identity_test',
     'access_test',
     'pii_test',
@@ -246,6 +247,7 @@ t.test('the reference policies: every test passes and the bundle builds and deci
     'airlock/admin',
     'airlock/approve',
     'airlock/decision',
+    'airlock/http',
     'airlock/system/authz',
   ]);
   t.notOk(bundle.manifest.roots?.includes('revocations'), 'revocations stay writable through the Data API');
