@@ -4,6 +4,7 @@
 // names) holding U+0000 or a lone UTF-16 surrogate (`"\ud800"`: not Unicode text; Postgres' jsonb
 // stores neither), and numbers too large for a double (`1e999`, which JSON.parse turns into Infinity).
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { unstorableCodeUnit } from '../audit/index.js';
 import { jsonDepth } from '../engine/index.js';
 
 export interface BodyLimits {
@@ -44,16 +45,9 @@ export function parseJsonBody(text: string, maxDepth: number, what = 'body'): un
 }
 
 function badText(s: string): string | undefined {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0) return 'U+0000';
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const next = s.charCodeAt(i + 1);
-      if (!(next >= 0xdc00 && next <= 0xdfff)) return `a lone UTF-16 surrogate (\\u${c.toString(16)})`;
-      i++;
-    } else if (c >= 0xdc00 && c <= 0xdfff) return `a lone UTF-16 surrogate (\\u${c.toString(16)})`;
-  }
-  return undefined;
+  const bad = unstorableCodeUnit(s);
+  if (!bad) return undefined;
+  return bad.code === 0 ? 'U+0000' : `a lone UTF-16 surrogate (\\u${bad.code.toString(16)})`;
 }
 
 const pointer = (path: string, key: string) => `${path}/${key.replaceAll('~', '~0').replaceAll('/', '~1')}`;

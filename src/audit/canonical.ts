@@ -56,17 +56,27 @@ export class InvalidEventError extends Error {
 /** An event ready for the chain: validated, normalised, without its position (seq, time, hashes). */
 export type ChainContent = Omit<AuditEvent, 'seq' | 'time' | 'prevHash' | 'hash'>;
 
-function badString(s: string): string | undefined {
+/**
+ * The first code unit of `s` that Postgres text and jsonb cannot hold: U+0000, or a UTF-16 surrogate
+ * without its other half. Undefined when `s` can be stored as is.
+ */
+export function unstorableCodeUnit(s: string): { index: number; code: number } | undefined {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if (c === 0) return 'contains U+0000, which Postgres cannot store';
+    if (c === 0) return { index: i, code: c };
     if (c >= 0xd800 && c <= 0xdbff) {
       const next = s.charCodeAt(i + 1);
-      if (!(next >= 0xdc00 && next <= 0xdfff)) return 'contains a lone UTF-16 surrogate';
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return { index: i, code: c };
       i++;
-    } else if (c >= 0xdc00 && c <= 0xdfff) return 'contains a lone UTF-16 surrogate';
+    } else if (c >= 0xdc00 && c <= 0xdfff) return { index: i, code: c };
   }
   return undefined;
+}
+
+function badString(s: string): string | undefined {
+  const bad = unstorableCodeUnit(s);
+  if (!bad) return undefined;
+  return bad.code === 0 ? 'contains U+0000, which Postgres cannot store' : 'contains a lone UTF-16 surrogate';
 }
 
 /** A deep copy of `value` as plain JSON, or an InvalidEventError naming the first bad part. */

@@ -7,6 +7,7 @@ export {
   encodeEvent,
   GENESIS_HASH,
   InvalidEventError,
+  unstorableCodeUnit,
 } from './canonical.js';
 export {
   type Checkpoint,

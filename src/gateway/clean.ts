@@ -1,18 +1,13 @@
 // What may leave the gateway: text for agents without internal paths or third-party URLs, and values
 // the audit store can hold (Postgres text and jsonb take neither U+0000 nor lone UTF-16 surrogates).
 
+import { unstorableCodeUnit } from '../audit/index.js';
+
 /** Why a string cannot be stored as is, or undefined when it can. */
 export function unstorable(s: string): string | undefined {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c === 0) return 'contains U+0000 (NUL)';
-    if (c >= 0xd800 && c <= 0xdbff) {
-      const next = s.charCodeAt(i + 1);
-      if (!(next >= 0xdc00 && next <= 0xdfff)) return 'contains a lone UTF-16 surrogate';
-      i++;
-    } else if (c >= 0xdc00 && c <= 0xdfff) return 'contains a lone UTF-16 surrogate';
-  }
-  return undefined;
+  const bad = unstorableCodeUnit(s);
+  if (!bad) return undefined;
+  return bad.code === 0 ? 'contains U+0000 (NUL)' : 'contains a lone UTF-16 surrogate';
 }
 
 /** The first string (or member name) in `value` that cannot be stored: its JSON pointer and why. */

@@ -203,7 +203,12 @@ for (const backend of auditBackends()) {
           'nothing but (possibly) a list refresh reached the upstream',
         );
         const after = await store.query({ after: eventsBefore });
-        t.same(after.events, [], 'a hidden tool leaves no more trace than an absent one');
+        // Every attempt is on the record (hidden and unknown alike), as a denied decision and nothing more.
+        t.equal(after.events.length, hiddenHere.length * 2, 'one audit row per attempt');
+        t.ok(
+          after.events.every((e) => e.kind === 'decision' && e.effect === 'deny'),
+          'each attempt recorded as a denied decision, no call_result',
+        );
       });
     }
 

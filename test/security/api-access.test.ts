@@ -15,6 +15,9 @@ import { githubUpstream } from '../gateway/harness.js';
 import { CLIENTS, startIdp } from '../identity/fixtures/idp.js';
 import { type AirlockProcess, runAirlock, startAirlockProcess } from './airlock-process.js';
 
+// Real processes build and start slowly on a busy 2-core machine: this file's own bound.
+t.setTimeout(900_000);
+
 const RESOURCE = 'http://127.0.0.1/mcp';
 const PROXY_TOKEN = `proxy-${randomBytes(12).toString('hex')}`;
 const ADMIN_TOKEN = `admin-${randomBytes(12).toString('hex')}`;

@@ -15,6 +15,9 @@ import { generateSigningKey, openDatabase, parseCheckpoints } from '../../src/au
 import { buildDevBundle } from '../../src/cli/commands/serve.js';
 import { type AirlockProcess, runAirlock, startAirlockProcess } from './airlock-process.js';
 
+// Real processes build and start slowly on a busy 2-core machine: this file's own bound.
+t.setTimeout(900_000);
+
 const SLOW = 300_000; // a busy shared machine
 const request = readFileSync(new URL('../fixtures/decision-request.json', import.meta.url), 'utf8');
 const tmp = mkdtempSync(join(tmpdir(), 'airlock-checkpoints-'));
