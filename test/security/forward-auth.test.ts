@@ -136,7 +136,8 @@ const airlock: AirlockProcess = await startAirlockProcess({
     database: { data_dir: join(dir, 'data') },
     identity: { resource: RESOURCE, allow_insecure_http: true, issuers: [{ issuer: idp.issuer }] },
   },
-  env: { AIRLOCK_ADMIN_TOKEN: ADMIN_TOKEN, AIRLOCK_ADMIN_GROUPS: 'security' },
+  // Its own embedded database, even when the suite runs with DATABASE_URL set (live data would persist).
+  env: { AIRLOCK_ADMIN_TOKEN: ADMIN_TOKEN, AIRLOCK_ADMIN_GROUPS: 'security', DATABASE_URL: '' },
   timeoutMs: 540_000,
 });
 t.teardown(() => airlock.stop());
