@@ -3,6 +3,7 @@
 // snake_case names are kept as they are.
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
+import { namingProblems } from './names.js';
 
 export interface HttpUpstream {
   name: string;
@@ -28,6 +29,13 @@ export interface VirtualServerConfig {
   name: string;
   /** Names of the upstreams this virtual server aggregates. */
   upstreams: string[];
+  /** How tools and prompts are named: `<upstream>__<name>` (default) or the upstream's own name. */
+  tool_names?: 'prefixed' | 'bare';
+  /** Names shown instead: kind → upstream → the upstream's own name → the alias. */
+  aliases?: {
+    tools?: Record<string, Record<string, string>>;
+    prompts?: Record<string, Record<string, string>>;
+  };
 }
 
 export interface GatewayLimits {
@@ -84,6 +92,8 @@ export function parseGatewayConfig(raw: unknown): GatewayConfig {
     virtuals.add(v.name);
     for (const u of v.upstreams)
       if (!names.has(u)) throw new GatewayConfigError(`virtual server ${v.name} names unknown upstream ${u}`);
+    const problems = namingProblems(v);
+    if (problems.length > 0) throw new GatewayConfigError(problems.join('; '));
   }
   return config;
 }

@@ -44,6 +44,7 @@ import {
   unknownResource,
   unknownTool,
 } from './errors.js';
+import { NAME_SEPARATOR, type NamedKind, type NameTarget, Naming } from './names.js';
 import { detectorRegExp, redactArguments, redactResult } from './redact.js';
 import {
   type CredentialSource,
@@ -56,8 +57,7 @@ import {
 /** The `_meta` key carrying the request-phase decision id on every forwarded result. */
 export const DECISION_META_KEY = 'airlock.dev/decision_id';
 
-/** Separator of aggregated tool and prompt names: `<upstream>__<name>`. */
-export const NAME_SEPARATOR = '__';
+export { NAME_SEPARATOR } from './names.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -108,6 +108,7 @@ const errorMessage = (err: unknown) => (err instanceof Error ? err.message : Str
 export class Gateway {
   readonly #upstreams = new Map<string, Upstream>();
   readonly #virtuals = new Map<string, Upstream[]>();
+  readonly #naming = new Map<string, Naming>();
   readonly #calls: AgentSlots;
   readonly #options: GatewayOptions;
   readonly #approvals: ApprovalGate | undefined;
@@ -126,11 +127,13 @@ export class Gateway {
       };
       this.#upstreams.set(u.name, upstream);
     }
-    for (const v of options.config.virtual_servers)
+    for (const v of options.config.virtual_servers) {
       this.#virtuals.set(
         v.name,
         v.upstreams.map((n) => this.#upstreams.get(n)!),
       );
+      this.#naming.set(v.name, new Naming(v));
+    }
     this.#approvals = options.approvals
       ? approvalGate(options.approvals, {
           holdSeconds: options.config.approvals?.hold_seconds ?? 0,
@@ -152,6 +155,58 @@ export class Gateway {
 
   async close(): Promise<void> {
     await Promise.all([...this.#upstreams.values()].map((u) => u.close()));
+  }
+
+  /**
+   * The start-up check of virtual servers with bare names or aliases: the tool and prompt lists of
+   * their upstreams are fetched (without a caller's credential) and a name shared by two upstreams,
+   * or longer than clients accept, throws NameConflictError. An upstream that cannot be listed now
+   * is reported to `skipped` and checked when its lists are first fetched for a caller.
+   */
+  async checkNames(skipped: (upstream: string, reason: string) => void = () => {}): Promise<void> {
+    const lists = new Map<Upstream, Promise<NameTarget[][] | undefined>>();
+    const fetch = (u: Upstream) => {
+      let p = lists.get(u);
+      if (!p) {
+        p = Promise.all([u.listTools(), u.listPrompts()])
+          .then(([tools, prompts]) => [
+            tools.map((t) => ({ upstream: u.name, name: t.name })),
+            prompts.map((x) => ({ upstream: u.name, name: x.name })),
+          ])
+          .catch((err: unknown) => {
+            skipped(u.name, err instanceof UpstreamError ? err.clientMessage : errorMessage(err));
+            return undefined;
+          });
+        lists.set(u, p);
+      }
+      return p;
+    };
+    for (const [virtual, naming] of this.#naming) {
+      if (!naming.customised) continue;
+      const fetched = await Promise.all((this.#virtuals.get(virtual) ?? []).map(fetch));
+      naming.table(
+        'tools',
+        fetched.flatMap((f) => f?.[0] ?? []),
+      );
+      naming.table(
+        'prompts',
+        fetched.flatMap((f) => f?.[1] ?? []),
+      );
+    }
+  }
+
+  /** The shown names of `listed` on this virtual server, checked (NameConflictError otherwise). */
+  #names<T extends { name: string }>(
+    context: CallContext,
+    kind: NamedKind,
+    listed: { upstream: Upstream; item: T }[],
+  ): { naming: Naming; table: Map<string, NameTarget> } {
+    const naming = this.#naming.get(context.virtual)!;
+    const table = naming.table(
+      kind,
+      listed.map((l) => ({ upstream: l.upstream.name, name: l.item.name })),
+    );
+    return { naming, table };
   }
 
   // ------------------------------------------------------------------ decisions and audit
@@ -471,11 +526,14 @@ export class Gateway {
     return out;
   }
 
-  /** Every upstream's tools the caller may see, named `<upstream>__<tool>`. */
+  /** Every upstream's tools the caller may see, named as the virtual server says (names.ts). */
   async listTools(context: CallContext): Promise<{ tools: Tool[] }> {
     const listed = await this.#listAll(context, 'tools/list', (u, c) => u.listTools(c));
+    const { naming } = this.#names(context, 'tools', listed);
     const shown = await this.#filterList(context, 'tools', listed, toolFacts, (t) => t.name);
-    return { tools: shown.map((t) => ({ ...t.item, name: qualify(t.upstream, t.item.name) })) };
+    return {
+      tools: shown.map((t) => ({ ...t.item, name: naming.shown('tools', t.upstream.name, t.item.name) })),
+    };
   }
 
   /** Resources keep their URIs; where two upstreams list one URI, the first upstream owns it. */
@@ -529,6 +587,7 @@ export class Gateway {
 
   async listPrompts(context: CallContext): Promise<{ prompts: Prompt[] }> {
     const listed = await this.#listAll(context, 'prompts/list', (u, c) => u.listPrompts(c));
+    const { naming } = this.#names(context, 'prompts', listed);
     const shown = await this.#filterList(
       context,
       'prompts',
@@ -536,22 +595,35 @@ export class Gateway {
       (u, p) => ({ name: p.name, server: u.name }),
       (p) => p.name,
     );
-    return { prompts: shown.map((p) => ({ ...p.item, name: qualify(p.upstream, p.item.name) })) };
+    return {
+      prompts: shown.map((p) => ({ ...p.item, name: naming.shown('prompts', p.upstream.name, p.item.name) })),
+    };
   }
 
   // ------------------------------------------------------------------ calls
 
-  #split(context: CallContext, qualified: string): { upstream: Upstream; name: string } | undefined {
-    const at = qualified.indexOf(NAME_SEPARATOR);
-    if (at <= 0) return undefined;
-    const upstream = (this.#virtuals.get(context.virtual) ?? []).find(
-      (u) => u.name === qualified.slice(0, at),
-    );
-    return upstream ? { upstream, name: qualified.slice(at + NAME_SEPARATOR.length) } : undefined;
+  /**
+   * The upstream and own name a shown tool or prompt name leads to. Prefixed names and aliases say
+   * so themselves; a bare name needs every member's list (and is checked against collisions).
+   */
+  async #resolve<T extends { name: string }>(
+    context: CallContext,
+    kind: NamedKind,
+    shown: string,
+    action: Action,
+    list: (u: Upstream, credential: CredentialSource) => Promise<T[]>,
+  ): Promise<{ upstream: Upstream; name: string } | undefined> {
+    const naming = this.#naming.get(context.virtual)!;
+    const members = this.#virtuals.get(context.virtual) ?? [];
+    let target = naming.resolveStatic(kind, shown);
+    if (!target && naming.needsLists)
+      target = this.#names(context, kind, await this.#listAll(context, action, list)).table.get(shown);
+    const upstream = target && members.find((u) => u.name === target.upstream);
+    return upstream && target ? { upstream, name: target.name } : undefined;
   }
 
   /**
-   * The tool or prompt `<upstream>__<name>`, when it exists upstream and this caller may see it by
+   * The tool or prompt shown as `qualified`, when it exists upstream and this caller may see it by
    * the list decision; otherwise exactly the unknown-item error (hidden equals absent).
    */
   async #findVisible<T extends { name: string }>(
@@ -568,11 +640,19 @@ export class Gateway {
     const noun = kind === 'tools' ? 'tool' : 'prompt';
     const unseen = (reason: string, upstream?: Upstream, decision?: Decision) =>
       this.#unseen(context, action, type, qualified, args, reason, notFound(qualified), upstream, decision);
-    const split = this.#split(context, qualified);
-    if (!split)
+    const split = await this.#resolve(context, kind, qualified, action, list);
+    if (!split) {
+      const at = qualified.indexOf(NAME_SEPARATOR);
+      const prefix = at > 0 ? qualified.slice(0, at) : '';
+      const why =
+        this.#naming.get(context.virtual)?.mode === 'prefixed' &&
+        !(this.#virtuals.get(context.virtual) ?? []).some((u) => u.name === prefix)
+          ? ' (no such upstream)'
+          : '';
       throw await unseen(
-        `no upstream of virtual server ${context.virtual} offers ${noun} ${qualified} (no such upstream)`,
+        `no upstream of virtual server ${context.virtual} offers ${noun} ${qualified}${why}`,
       );
+    }
     const { upstream } = split;
     const item = (await this.#listed(context, action, upstream, list)).find((x) => x.name === split.name);
     if (!item) throw await unseen(`upstream ${upstream.name} offers no ${noun} ${split.name}`, upstream);
@@ -938,10 +1018,6 @@ export class Gateway {
       return undefined;
     }
   }
-}
-
-function qualify(upstream: Upstream, name: string): string {
-  return `${upstream.name}${NAME_SEPARATOR}${name}`;
 }
 
 function toolFacts(upstream: Upstream, tool: Tool) {

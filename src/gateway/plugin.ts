@@ -163,6 +163,19 @@ function mcpServer(gateway: Gateway, caller: Caller, virtual: string, log: Log):
 /** Mounts the gateway: `/mcp/{virtual}`. Closes upstream connections and open streams with the app. */
 export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: FastifyInstance, options) => {
   const gateway = new Gateway(options);
+  // Bare names and aliases are checked against the upstreams' lists now (names.ts): a collision
+  // fails the start.
+  try {
+    await gateway.checkNames((upstream, reason) =>
+      app.log.warn(
+        { upstream, reason },
+        'tool and prompt names not checked at start-up: upstream not listed',
+      ),
+    );
+  } catch (err) {
+    await gateway.close();
+    throw err;
+  }
   const { identity } = options;
   const limits = gateway.limits;
   /** Open notification streams per virtual server. */
