@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import { namingProblems } from './names.js';
+import type { HttpSettings } from './origin-guard.js';
 
 export interface HttpUpstream {
   name: string;
@@ -57,6 +58,8 @@ export interface GatewayConfig {
   virtual_servers: VirtualServerConfig[];
   limits?: GatewayLimits;
   approvals?: ApprovalSettings;
+  /** Host and Origin checks and CORS on the agents' listener (origin-guard.ts). */
+  http?: HttpSettings;
 }
 
 export const DEFAULT_LIMITS: Required<GatewayLimits> = {

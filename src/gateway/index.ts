@@ -11,5 +11,7 @@ export {
 export { DECISION_ENTRYPOINT, type Decision, DecisionError } from './decision.js';
 export { GatewayError, GatewayErrorCode } from './errors.js';
 export { DECISION_META_KEY, Gateway, type GatewayOptions, NAME_SEPARATOR } from './gateway.js';
+export { MAX_NAME_LENGTH, NameConflictError } from './names.js';
+export { type HttpSettings, originGuardPlugin } from './origin-guard.js';
 export { gatewayPlugin } from './plugin.js';
 export { MASK } from './redact.js';

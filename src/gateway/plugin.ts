@@ -30,6 +30,7 @@ import { GatewayError, GatewayErrorCode } from './errors.js';
 import { type CallContext, Gateway, type GatewayOptions } from './gateway.js';
 import { refuseMalformed } from './rpc-check.js';
 import type { ListKind } from './upstream.js';
+import { serveVirtualMetadata } from './virtual-metadata.js';
 
 /**
  * Query parameters that carry credentials. The MCP authorization specification forbids access
@@ -177,6 +178,12 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
     throw err;
   }
   const { identity } = options;
+  if (identity)
+    serveVirtualMetadata(
+      app,
+      identity,
+      options.config.virtual_servers.map((v) => v.name),
+    );
   const limits = gateway.limits;
   /** Open notification streams per virtual server. */
   const streams = new Map<string, Set<Server>>();

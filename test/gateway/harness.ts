@@ -21,6 +21,7 @@ import {
   type GatewayConfig,
   type GatewayOptions,
   gatewayPlugin,
+  originGuardPlugin,
   parseGatewayConfig,
   TEST_PRINCIPAL_HEADER,
 } from '../../src/gateway/index.js';
@@ -163,7 +164,7 @@ export interface AirlockOptions {
   audit?: GatewayOptions['audit'];
   timeoutMs?: number;
   /** Extra gateway configuration (limits, approvals). */
-  gateway?: Partial<Pick<GatewayConfig, 'limits' | 'approvals'>>;
+  gateway?: Partial<Pick<GatewayConfig, 'limits' | 'approvals' | 'http'>>;
   identity?: Identity;
   /** Share an existing audit store (e.g. two gateways on one database). */
   store?: AuditStore;
@@ -198,6 +199,10 @@ export async function startAirlock(upstreamUrl: string, options: AirlockOptions)
     ...options.gateway,
   });
   const app = Fastify();
+  await app.register(originGuardPlugin, {
+    settings: config.http,
+    resource: options.identity?.settings.resource,
+  });
   await app.register(gatewayPlugin, {
     config,
     engine: options.engine,

@@ -36,7 +36,7 @@ import {
 } from '../../audit/index.js';
 import { type BundleSource, buildBundle, bundleSource, Engine, LiveData } from '../../engine/index.js';
 import { ApprovalStore } from '../../gateway/approvals.js';
-import { gatewayPlugin, parseGatewayConfig } from '../../gateway/index.js';
+import { gatewayPlugin, originGuardPlugin, parseGatewayConfig } from '../../gateway/index.js';
 import {
   createIdentity,
   type Identity,
@@ -264,6 +264,12 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
       });
       // As on the API listener: credentials in the query string are refused, query values never logged.
       installRequestHygiene(agents);
+      // Host and Origin checks (DNS-rebinding protection) and CORS, before any route.
+      await agents.register(originGuardPlugin, {
+        settings: config.gateway.http,
+        resource: identity.settings.resource,
+        extraHeaders: [identity.settings.modelHeader],
+      });
       agentsApp = agents;
       agents.setNotFoundHandler((request, reply) =>
         replyProblem(
