@@ -224,9 +224,13 @@ t.test('the configuration example in docs/gateway.md is valid', async (t) => {
   t.ok(example, 'the page has a YAML example');
   const config = validateServeConfig(parseYaml(example!), 'docs/gateway.md');
   t.same(
-    config.gateway?.virtual_servers.map((v) => v.name),
-    ['devops'],
+    config.gateway?.virtual_servers.map((v) => [v.name, v.tool_names ?? 'prefixed']),
+    [
+      ['devops', 'prefixed'],
+      ['people', 'bare'],
+    ],
   );
+  t.same(config.gateway?.http?.allowed_hosts, ['airlock.corp.example'], 'the Host check is configured');
   t.ok(config.identity?.upstreams?.github, 'the HTTP upstream has a credential mode');
 });
 
