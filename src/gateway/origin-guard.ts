@@ -33,6 +33,11 @@ export interface OriginGuardOptions {
   resource?: string | undefined;
   /** Request headers of Airlock's own a preflight allows (the model header). */
   extraHeaders?: string[];
+  /**
+   * Paths served whatever the Host (exact match, query ignored): probes such as `/health/live`,
+   * which orchestrators address by the pod's IP. Origin is still checked there.
+   */
+  anyHostPaths?: string[];
 }
 
 /** What MCP clients send: Streamable HTTP, authorization, resumption, protocol revision headers. */
@@ -101,6 +106,7 @@ const plugin: FastifyPluginAsync<OriginGuardOptions> = async (app: FastifyInstan
     .map((h) => h.toLowerCase())
     .join(', ');
   const maxAge = String(settings.cors?.max_age_seconds ?? 600);
+  const anyHost = new Set(options.anyHostPaths ?? []);
 
   function hostAllowed(host: string | undefined, loopback: boolean): boolean {
     const h = host === undefined ? undefined : splitHost(host);
@@ -144,7 +150,8 @@ const plugin: FastifyPluginAsync<OriginGuardOptions> = async (app: FastifyInstan
   app.addHook('onRequest', async (request, reply) => {
     const loopback = isLoopbackAddress(request.socket.localAddress);
     const host = request.headers.host;
-    if (!hostAllowed(host, loopback)) return refused(request, reply, 'host', host ?? '');
+    if (!hostAllowed(host, loopback) && !anyHost.has(request.url.split('?')[0] ?? ''))
+      return refused(request, reply, 'host', host ?? '');
     const origin = request.headers.origin;
     if (origin === undefined) {
       if (request.method === 'OPTIONS')

@@ -266,3 +266,32 @@ t.test('RFC 9728 metadata at the virtual server path, with its MCP URL as resour
   }
   t.equal((await send(base, 'GET', '/.well-known/oauth-protected-resource/mcp/nope', {})).status, 404);
 });
+
+t.test('probe paths answer whatever the Host; refusals are logged with the value', async (t) => {
+  const lines: Record<string, unknown>[] = [];
+  const app = Fastify({
+    logger: { level: 'info', stream: { write: (line: string) => void lines.push(JSON.parse(line)) } },
+  });
+  t.teardown(() => app.close());
+  await app.register(originGuardPlugin, { anyHostPaths: ['/health/live'] });
+  app.get('/health/live', async () => ({ status: 'ok' }));
+  app.get('/other', async () => ({ status: 'ok' }));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+  t.equal((await send(base, 'GET', '/health/live', { host: '10.0.0.7:8080' })).status, 200);
+  t.equal(
+    (await send(base, 'GET', '/health/live', { host: '10.0.0.7:8080', origin: 'https://evil.example' }))
+      .status,
+    403,
+    'Origin is still checked',
+  );
+  t.equal((await send(base, 'GET', '/other', { host: '10.0.0.7:8080' })).status, 403);
+  const refusals = lines.filter((l) => l.msg === 'request refused: host not allowed');
+  t.same(
+    refusals.map((l) => [l.host, l.url]),
+    [['10.0.0.7:8080', '/other']],
+  );
+  t.ok(
+    lines.some((l) => l.msg === 'request refused: origin not allowed' && l.origin === 'https://evil.example'),
+  );
+});

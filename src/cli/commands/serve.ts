@@ -269,6 +269,7 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
         settings: config.gateway.http,
         resource: identity.settings.resource,
         extraHeaders: [identity.settings.modelHeader],
+        anyHostPaths: ['/health', '/health/live', '/health/ready'],
       });
       agentsApp = agents;
       agents.setNotFoundHandler((request, reply) =>
