@@ -2,6 +2,7 @@
 // provider, the reference policies built at start-up, an HTTP upstream, the approver API, and a
 // destructive call that runs once after a second user approves it.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +14,7 @@ import { startServer } from '../../src/cli/commands/serve.js';
 import { main } from '../../src/cli/main.js';
 import { ConfigError, validateServeConfig } from '../../src/cli/serve-config.js';
 import { APPROVAL_META_KEY, GatewayErrorCode } from '../../src/gateway/index.js';
-import { githubUpstream, rpcError } from '../gateway/harness.js';
+import { githubUpstream, rpcError, STDIO_UPSTREAM } from '../gateway/harness.js';
 import { CLIENTS, startIdp } from '../identity/fixtures/idp.js';
 
 const RESOURCE = 'http://127.0.0.1/mcp';
@@ -262,4 +263,63 @@ t.test('`airlock serve` names a configuration problem and exits 2', async (t) =>
   });
   t.equal(code, 2);
   t.match(err.join(''), /^airlock serve: environment variable AIRLOCK_TEST_UNSET_SECRET is not set or empty/);
+});
+
+t.test('`airlock serve` refuses to start when bare names collide, naming both upstreams', async (t) => {
+  const file = join(dir, 'collision.yaml');
+  const stdio = (name: string) => ({
+    name,
+    transport: 'stdio',
+    command: process.execPath,
+    args: [STDIO_UPSTREAM],
+  });
+  writeFileSync(
+    file,
+    stringifyYaml({
+      log_level: 'silent',
+      bundle: { source: join(dir, 'airlock.tar.gz') },
+      database: { data_dir: join(dir, 'data4') },
+      identity,
+      gateway: {
+        addr: '127.0.0.1:0',
+        upstreams: [stdio('left'), stdio('right')],
+        virtual_servers: [{ name: 'both', upstreams: ['left', 'right'], tool_names: 'bare' }],
+      },
+    }),
+  );
+  const err: string[] = [];
+  const code = await main(['serve', '-c', file, '--addr', '127.0.0.1:0'], {
+    out: () => {},
+    err: (text) => void err.push(text),
+  });
+  t.equal(code, 2);
+  t.match(
+    err.join(''),
+    /^airlock serve: gateway: virtual server both: tool name \S+ is offered by upstream left \(\S+\) and by upstream right/,
+  );
+});
+
+t.test("the agents' listener checks Host and serves per-virtual RFC 9728 metadata", async (t) => {
+  const url = new URL(agentsUrl);
+  const get = (path: string, headers: Record<string, string>) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest({ host: url.hostname, port: url.port, path, headers }, (res) => {
+        let body = '';
+        res.on('data', (c: Buffer) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const meta = await get('/.well-known/oauth-protected-resource/mcp/devops', {});
+  t.equal(meta.status, 200);
+  t.equal(JSON.parse(meta.body).resource, 'http://127.0.0.1/mcp/devops');
+  const rebound = await get('/.well-known/oauth-protected-resource/mcp/devops', { host: 'evil.example.com' });
+  t.equal(rebound.status, 403);
+  t.match(JSON.parse(rebound.body).type, /host-not-allowed$/);
+  t.equal(
+    (await get('/health/live', { host: '10.1.2.3:8080' })).status,
+    200,
+    'probes answer whatever the Host',
+  );
 });

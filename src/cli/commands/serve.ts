@@ -36,7 +36,12 @@ import {
 } from '../../audit/index.js';
 import { type BundleSource, buildBundle, bundleSource, Engine, LiveData } from '../../engine/index.js';
 import { ApprovalStore } from '../../gateway/approvals.js';
-import { gatewayPlugin, originGuardPlugin, parseGatewayConfig } from '../../gateway/index.js';
+import {
+  gatewayPlugin,
+  NameConflictError,
+  originGuardPlugin,
+  parseGatewayConfig,
+} from '../../gateway/index.js';
 import {
   createIdentity,
   type Identity,
@@ -463,6 +468,8 @@ async function mountGateway(
     });
   } catch (err) {
     await approvals.close();
+    // Tool or prompt names that collide or are too long: the configuration's to fix (docs/gateway.md).
+    if (err instanceof NameConflictError) throw new ConfigError(`gateway: ${err.message}`);
     throw err;
   }
   return approvals;
