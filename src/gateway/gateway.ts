@@ -346,8 +346,12 @@ export class Gateway {
     args: Record<string, unknown>,
     upstream?: Upstream,
   ): Promise<{ arguments: Json }> {
-    const at = upstream ? name.indexOf(NAME_SEPARATOR) : -1;
-    const own = type === 'resource' || at < 0 ? name : name.slice(at + NAME_SEPARATOR.length);
+    // The upstream's own name, as policies know it (an alias or a prefix removed).
+    const own =
+      type === 'resource' || !upstream
+        ? name
+        : (this.#naming.get(context.virtual)?.resolveStatic(type === 'tool' ? 'tools' : 'prompts', name)
+            ?.name ?? name);
     const part =
       type === 'tool'
         ? { tool: { name: own, annotations: {} } }
