@@ -28,6 +28,9 @@ import {
 import { withoutPaths } from './clean.js';
 import { GatewayError, GatewayErrorCode } from './errors.js';
 import { type CallContext, Gateway, type GatewayOptions } from './gateway.js';
+import { classify } from './protocol/classify.js';
+import { answerPerRequest } from './protocol/per-request-front.js';
+import { refusePerRequestGet, sessionRevision } from './protocol/session-front.js';
 import { refuseMalformed } from './rpc-check.js';
 import type { ListKind } from './upstream.js';
 
@@ -93,7 +96,13 @@ function isToolCall(body: unknown): boolean {
 }
 
 /** An MCP Server answering one HTTP request (or one notification stream) for `caller` on `virtual`. */
-function mcpServer(gateway: Gateway, caller: Caller, virtual: string, log: Log): Server {
+function mcpServer(
+  gateway: Gateway,
+  caller: Caller,
+  virtual: string,
+  log: Log,
+  protocol?: CallContext['protocol'],
+): Server {
   const server = new Server(
     { name: `airlock-${virtual}`, version: '0.1.0' },
     {
@@ -113,6 +122,7 @@ function mcpServer(gateway: Gateway, caller: Caller, virtual: string, log: Log):
       caller: withMessageMeta(caller, meta),
       virtual,
       meta,
+      protocol,
       signal: extra?.signal,
       progress:
         extra && (typeof token === 'string' || typeof token === 'number')
@@ -318,10 +328,33 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
         const caller = await identify(request, reply);
         if (!caller) return reply;
         if (request.method === 'POST') {
+          // Which revision the request speaks (2026-07-28 is answered apart), its headers held to its body.
+          const classified = classify(request.headers, request.body);
+          if (classified.kind === 'refused')
+            return reply.code(classified.status).type('application/json').send(classified.body);
+          if (classified.kind === 'per-request') {
+            const gone = new AbortController();
+            reply.raw.on('close', () => {
+              if (!reply.raw.writableFinished) gone.abort();
+            });
+            const answer = await answerPerRequest({
+              gateway,
+              caller,
+              virtual,
+              message: classified.message,
+              envelope: classified.envelope,
+              signal: gone.signal,
+              log: request.log,
+            });
+            reply.code(answer.status);
+            return answer.body === undefined
+              ? reply.send()
+              : reply.type('application/json').send(answer.body);
+          }
           const refused = refuseMalformed(request.body);
           if (refused) return reply.code(refused.status).type('application/json').send(refused.body);
-        }
-        const server = mcpServer(gateway, caller, virtual, request.log);
+        } else if (refusePerRequestGet(request.headers, reply)) return reply;
+        const server = mcpServer(gateway, caller, virtual, request.log, sessionRevision(request));
         if (request.method === 'GET') {
           // A notification stream: kept open, told when an upstream's lists change. Bounded per
           // agent by the same number as its calls in flight.
