@@ -7,6 +7,7 @@ import {
   StreamableHTTPClientTransport as V2Transport,
 } from '@modelcontextprotocol/client';
 import t from 'tap';
+import { buildBundle, Engine } from '../../../src/engine/index.js';
 import { GatewayErrorCode, TEST_PRINCIPAL_HEADER } from '../../../src/gateway/index.js';
 import {
   connectClient,
@@ -288,4 +289,60 @@ t.test('the session revisions are served as before', async (t) => {
   t.equal(tools.length, 5);
   const err = await rpcError(client.callTool({ name: 'crm__no_such_tool', arguments: {} }));
   t.equal(err.code, GatewayErrorCode.NotFound);
+});
+
+t.test('policies see the revision and the client the request names', async (t) => {
+  // Lists everything; refuses every call, naming what the decision input said.
+  const rego = `package airlock
+
+# METADATA
+# entrypoint: true
+decision := {"effect": "allow", "reasons": [], "visible_tools": ["lookup_customer", "get_ticket"]} if {
+	input.action == "tools/list"
+} else := {"effect": "deny", "reasons": [sprintf("protocol=%v client=%v", [
+	object.get(input.request, "protocol", "none"),
+	object.get(input.request, "client", "none"),
+])]}
+`;
+  const built = buildBundle(
+    {
+      sources: [{ file: 'probe.rego', text: rego }],
+      bundlePaths: new Map([['probe.rego', 'probe.rego']]),
+      data: {},
+    },
+    { entrypoints: ['airlock/decision'] },
+  );
+  const probeEngine = new Engine();
+  await probeEngine.activate(built.bundle, 'probe');
+  const probe = await startAirlock(crm.url, { engine: probeEngine });
+  t.teardown(() => probe.close());
+  const call = {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'tools/call',
+    params: { name: 'crm__lookup_customer', arguments: { id: 'C-1' }, _meta: envelope },
+  };
+  const res = await fetch(`${probe.base}/mcp/support`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      [TEST_PRINCIPAL_HEADER]: JSON.stringify(SUPPORT_PRINCIPAL),
+      'mcp-protocol-version': REVISION,
+      'mcp-method': 'tools/call',
+      'mcp-name': 'crm__lookup_customer',
+    },
+    body: JSON.stringify(call),
+  });
+  const body = (await res.json()) as { error: { code: number; data: { reasons: string[] } } };
+  t.equal(body.error.code, GatewayErrorCode.Denied);
+  t.same(body.error.data.reasons, [`protocol=${REVISION} client={"name": "raw-agent", "version": "1.0.0"}`]);
+  const old = await connectClient(probe.base);
+  t.teardown(() => old.close());
+  const err = await rpcError(old.callTool({ name: 'crm__lookup_customer', arguments: { id: 'C-1' } }));
+  t.same(
+    (err.data as { reasons: string[] }).reasons,
+    ['protocol=2025-11-25 client=none'],
+    'session revisions: the header',
+  );
 });
