@@ -3,6 +3,7 @@
 // through Airlock to a 2026-07-28-only upstream (the v2 SDK server, session revisions refused), and
 // a 2026-07-28 client to the same upstream; `protocol_revision` pins either way.
 import { createServer, type Server as HttpServer } from 'node:http';
+import { fileURLToPath } from 'node:url';
 import {
   Client as V2Client,
   StreamableHTTPClientTransport as V2Transport,
@@ -17,6 +18,9 @@ import { GatewayErrorCode, TEST_PRINCIPAL_HEADER } from '../../../src/gateway/in
 import { crmUpstream, referenceEngine, rpcError, SUPPORT_PRINCIPAL, startAirlock } from '../harness.js';
 
 const REVISION = '2026-07-28';
+const STDIO_UPSTREAM_2026 = fileURLToPath(
+  new URL('../../fixtures/gateway/stdio-upstream-2026.mjs', import.meta.url),
+);
 
 interface Seen {
   method: string | undefined;
@@ -207,4 +211,34 @@ t.test('protocol_revision pins what Airlock speaks upstream', async (t) => {
   const err = await rpcError(other.client.listTools());
   t.equal(err.code, GatewayErrorCode.UpstreamFailed, 'pinned to 2026-07-28, a 2025 upstream fails closed');
   t.ok(crm.methods.includes('server/discover'), 'the pinned client asked');
+});
+
+t.test('a stdio upstream pinned to 2026-07-28', async (t) => {
+  const desk = await startAirlock(upstream.url, {
+    engine,
+    topology: {
+      upstreams: [
+        {
+          name: 'zendesk',
+          transport: 'stdio',
+          command: process.execPath,
+          args: [STDIO_UPSTREAM_2026],
+          protocol_revision: REVISION,
+        },
+      ],
+      virtual_servers: [{ name: 'support', upstreams: ['zendesk'] }],
+    },
+  });
+  t.teardown(() => desk.close());
+  const { client } = await client20250618(new URL(`${desk.base}/mcp/support`));
+  t.teardown(() => client.close());
+  const r = await client.callTool({ name: 'zendesk__get_ticket', arguments: { id: 'T-5' } });
+  t.same(r.content, [{ type: 'text', text: 'ticket T-5: printer on fire (2026-07-28)' }]);
+  t.same(
+    desk.events.slice(-2).map((e) => [e.kind, e.effect]),
+    [
+      ['decision', 'allow'],
+      ['call_result', 'allow'],
+    ],
+  );
 });
