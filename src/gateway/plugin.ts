@@ -29,6 +29,7 @@ import { withoutPaths } from './clean.js';
 import { GatewayError, GatewayErrorCode } from './errors.js';
 import { type CallContext, Gateway, type GatewayOptions } from './gateway.js';
 import { classify } from './protocol/classify.js';
+import { ListenStreams, readFilter } from './protocol/listen.js';
 import { answerPerRequest } from './protocol/per-request-front.js';
 import { refusePerRequestGet, sessionRevision } from './protocol/session-front.js';
 import { refuseMalformed } from './rpc-check.js';
@@ -178,7 +179,10 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
   /** Open notification streams per virtual server. */
   const streams = new Map<string, Set<Server>>();
   const openStreams = new AgentSlots(limits.concurrent_calls_per_agent);
+  /** 2026-07-28 `subscriptions/listen` streams. */
+  const listens = new ListenStreams();
   gateway.onListChanged = (virtual: string, kind: ListKind) => {
+    listens.changed(virtual, kind);
     for (const server of streams.get(virtual) ?? []) {
       const sent =
         kind === 'tools'
@@ -190,6 +194,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
     }
   };
   app.addHook('onClose', async () => {
+    listens.closeAll();
     for (const set of streams.values()) for (const server of set) await server.close().catch(() => {});
     await gateway.close();
   });
@@ -333,6 +338,32 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
           if (classified.kind === 'refused')
             return reply.code(classified.status).type('application/json').send(classified.body);
           if (classified.kind === 'per-request') {
+            const { message } = classified;
+            if (message.method === 'subscriptions/listen' && message.id !== undefined) {
+              // The 2026-07-28 notification stream: bounded per agent like the GET stream.
+              const filter = readFilter(message.params);
+              if (!filter)
+                return reply.type('application/json').send({
+                  jsonrpc: '2.0',
+                  id: message.id,
+                  error: {
+                    code: GatewayErrorCode.InvalidParams,
+                    message: 'Invalid params: notifications must be a subscription filter',
+                  },
+                });
+              const agent = agentKey(caller);
+              if (!openStreams.take(agent))
+                return problem(
+                  reply.header('retry-after', '5'),
+                  429,
+                  'too-many-streams',
+                  'Too many notification streams',
+                  `agent ${agent} already has ${openStreams.limit} notification streams open (limit ${openStreams.limit})`,
+                );
+              reply.hijack();
+              listens.open(virtual, message.id, filter, reply.raw, () => openStreams.release(agent));
+              return;
+            }
             const gone = new AbortController();
             reply.raw.on('close', () => {
               if (!reply.raw.writableFinished) gone.abort();

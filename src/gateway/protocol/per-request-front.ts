@@ -25,8 +25,12 @@ export const SERVER_VERSION = '0.1.0';
  */
 export const CACHE_HINT = { ttlMs: 0, cacheScope: 'private' } as const;
 
-/** What Airlock offers on this revision (list changes are not pushed on it yet: no subscriptions/listen). */
-const CAPABILITIES = { tools: {}, resources: {}, prompts: {} } as const;
+/** What Airlock offers on this revision (list changes come on `subscriptions/listen`: listen.ts). */
+const CAPABILITIES = {
+  tools: { listChanged: true },
+  resources: { listChanged: true },
+  prompts: { listChanged: true },
+} as const;
 
 export interface Answer {
   status: number;

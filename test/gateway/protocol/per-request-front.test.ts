@@ -133,7 +133,11 @@ t.test('server/discover names the revisions served and what Airlock offers', asy
   const r = await modern(1, 'server/discover');
   t.equal(r.status, 200);
   t.same(r.body.result.supportedVersions, [REVISION]);
-  t.same(r.body.result.capabilities, { tools: {}, resources: {}, prompts: {} });
+  t.same(r.body.result.capabilities, {
+    tools: { listChanged: true },
+    resources: { listChanged: true },
+    prompts: { listChanged: true },
+  });
   t.equal(r.body.result.resultType, 'complete');
   t.same(r.body.result._meta['io.modelcontextprotocol/serverInfo'], {
     name: 'airlock-support',
@@ -344,5 +348,80 @@ decision := {"effect": "allow", "reasons": [], "visible_tools": ["lookup_custome
     (err.data as { reasons: string[] }).reasons,
     ['protocol=2025-11-25 client=none'],
     'session revisions: the header',
+  );
+});
+
+t.test('list changes reach a 2026-07-28 client on subscriptions/listen', async (t) => {
+  let changed!: (tools: string[]) => void;
+  const refreshed = new Promise<string[]>((resolve) => {
+    changed = resolve;
+  });
+  const client = new V2Client(
+    { name: 'v2-agent', version: '2.4.0' },
+    {
+      versionNegotiation: { mode: { pin: REVISION } },
+      listChanged: {
+        tools: {
+          onChanged: (err, tools) => {
+            if (!err && tools) changed(tools.map((x) => x.name));
+          },
+        },
+      },
+    },
+  );
+  await client.connect(
+    new V2Transport(new URL(url), {
+      requestInit: { headers: { [TEST_PRINCIPAL_HEADER]: JSON.stringify(SUPPORT_PRINCIPAL) } },
+    }),
+  );
+  t.teardown(() => client.close());
+  const subscription = client.autoOpenedSubscription;
+  t.ok(subscription, 'the client opened subscriptions/listen (server/discover offers listChanged)');
+  t.same(subscription?.honoredFilter, { toolsListChanged: true });
+  // The stdio upstream registers run_macro: its tools/list_changed reaches the listener.
+  await client.callTool({ name: 'zendesk__enable_macros', arguments: {} });
+  t.ok((await refreshed).includes('zendesk__run_macro'), 'the client refetched the list through Airlock');
+  const listenDenied = await modern(11, 'subscriptions/listen', {
+    notifications: { toolsListChanged: 'yes' },
+  });
+  t.equal(listenDenied.body.error.code, -32602, 'a malformed filter');
+  const nothing = await fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      [TEST_PRINCIPAL_HEADER]: JSON.stringify(SUPPORT_PRINCIPAL),
+      'mcp-protocol-version': REVISION,
+      'mcp-method': 'subscriptions/listen',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 'l-1',
+      method: 'subscriptions/listen',
+      params: { notifications: { resourceSubscriptions: ['kb://articles/refunds'] }, _meta: envelope },
+    }),
+  });
+  const frames = (await nothing.text()).split('\n').filter((l) => l.startsWith('data:'));
+  t.same(
+    frames.map((f) => JSON.parse(f.slice(5))),
+    [
+      {
+        jsonrpc: '2.0',
+        method: 'notifications/subscriptions/acknowledged',
+        params: { notifications: {}, _meta: { 'io.modelcontextprotocol/subscriptionId': 'l-1' } },
+      },
+      {
+        jsonrpc: '2.0',
+        id: 'l-1',
+        result: {
+          resultType: 'complete',
+          _meta: {
+            'io.modelcontextprotocol/subscriptionId': 'l-1',
+            'io.modelcontextprotocol/serverInfo': { name: 'airlock-support', version: '0.1.0' },
+          },
+        },
+      },
+    ],
+    'nothing honoured (no resource subscriptions): acknowledged empty and closed',
   );
 });
