@@ -30,7 +30,7 @@ import { GatewayError, GatewayErrorCode } from './errors.js';
 import { type CallContext, Gateway, type GatewayOptions } from './gateway.js';
 import { classify } from './protocol/classify.js';
 import { ListenStreams, readFilter } from './protocol/listen.js';
-import { answerPerRequest } from './protocol/per-request-front.js';
+import { answerPerRequest, answerPerRequestStreamed, wantsProgress } from './protocol/per-request-front.js';
 import { refusePerRequestGet, sessionRevision } from './protocol/session-front.js';
 import { refuseMalformed } from './rpc-check.js';
 import type { ListKind } from './upstream.js';
@@ -368,15 +368,25 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
             reply.raw.on('close', () => {
               if (!reply.raw.writableFinished) gone.abort();
             });
-            const answer = await answerPerRequest({
+            const call = {
               gateway,
               caller,
               virtual,
-              message: classified.message,
+              message,
               envelope: classified.envelope,
               signal: gone.signal,
               log: request.log,
-            });
+            };
+            // A call that may be held for approval and asks for progress is answered on SSE.
+            if (
+              (options.config.approvals?.hold_seconds ?? 0) > 0 &&
+              isToolCall(message) &&
+              wantsProgress(message)
+            ) {
+              reply.hijack();
+              return answerPerRequestStreamed(call, reply.raw);
+            }
+            const answer = await answerPerRequest(call);
             reply.code(answer.status);
             return answer.body === undefined
               ? reply.send()

@@ -4,6 +4,7 @@
 // same Gateway methods as on the session revisions, so every list and call is decided and audited
 // exactly alike; only the encoding differs: `resultType`, the server's identity in `_meta`, and
 // cache hints on the cacheable results.
+import type { ServerResponse } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import type { Caller } from '../caller.js';
 import { withMessageMeta } from '../caller.js';
@@ -62,6 +63,8 @@ export interface PerRequestCall {
   /** Aborted when the client goes away. */
   signal: AbortSignal;
   log: Log;
+  /** Where progress notifications go (a streamed answer); none: the request gets none. */
+  notify?: (notification: Record<string, unknown>) => void;
 }
 
 /** Answers one 2026-07-28 message. Notifications get 202 and no body. */
@@ -73,11 +76,22 @@ export async function answerPerRequest(call: PerRequestCall): Promise<Answer> {
   const id = message.id;
   const params = isObject(message.params) ? message.params : {};
   const meta = withoutEnvelope(isObject(params._meta) ? params._meta : undefined);
+  const token = meta?.progressToken;
+  const { notify } = call;
   const context: CallContext = {
     caller: withMessageMeta(call.caller, meta),
     virtual,
     meta,
     signal: call.signal,
+    progress:
+      notify && (typeof token === 'string' || typeof token === 'number')
+        ? async (message, elapsed) =>
+            notify({
+              jsonrpc: '2.0',
+              method: 'notifications/progress',
+              params: { progressToken: token, progress: elapsed, message },
+            })
+        : undefined,
     ...(call.envelope
       ? {
           protocol: {
@@ -146,4 +160,29 @@ export function encodeResult(method: string, result: Record<string, unknown>, vi
     ...(CACHEABLE.has(method) ? CACHE_HINT : {}),
     _meta: { ...meta, [META.serverInfo]: { name: `airlock-${virtual}`, version: SERVER_VERSION } },
   };
+}
+
+/** Whether a request asks for progress notifications (`_meta.progressToken`). */
+export function wantsProgress(message: PerRequestMessage): boolean {
+  const token = (message.params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
+  return typeof token === 'string' || typeof token === 'number';
+}
+
+const sseFrame = (message: unknown) => `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+
+/**
+ * Answers on an SSE stream, so progress notifications (a call held for approval) reach the client
+ * before the response. A request refused as malformed is answered as JSON, as always.
+ */
+export async function answerPerRequestStreamed(call: PerRequestCall, raw: ServerResponse): Promise<void> {
+  const malformed = refuseMalformed(call.message);
+  if (malformed) {
+    raw
+      .writeHead(malformed.status, { 'content-type': 'application/json' })
+      .end(JSON.stringify(malformed.body));
+    return;
+  }
+  raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform' });
+  const answer = await answerPerRequest({ ...call, notify: (n) => raw.write(sseFrame(n)) });
+  raw.end(sseFrame(answer.body));
 }

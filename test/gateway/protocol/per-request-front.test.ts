@@ -425,3 +425,40 @@ t.test('list changes reach a 2026-07-28 client on subscriptions/listen', async (
     'nothing honoured (no resource subscriptions): acknowledged empty and closed',
   );
 });
+
+t.test('a 2026-07-28 call held for approval reports progress on an SSE answer', async (t) => {
+  const held = await startAirlock(crm.url, { engine, gateway: { approvals: { hold_seconds: 3 } } });
+  const client = new V2Client(
+    { name: 'v2-agent', version: '2.4.0' },
+    { versionNegotiation: { mode: { pin: REVISION } } },
+  );
+  await client.connect(
+    new V2Transport(new URL(`${held.base}/mcp/support`), {
+      requestInit: { headers: { [TEST_PRINCIPAL_HEADER]: JSON.stringify(SUPPORT_PRINCIPAL) } },
+    }),
+  );
+  t.teardown(async () => {
+    await client.close();
+    await held.close();
+  });
+  const progress: string[] = [];
+  const err = await client
+    .callTool(
+      { name: 'zendesk__close_ticket', arguments: { id: 'T-30' } },
+      { onprogress: (p) => void progress.push(p.message ?? '') },
+    )
+    .then(
+      () => undefined,
+      (e: { code?: number; data?: { approval_id?: string } }) => e,
+    );
+  t.equal(err?.code, GatewayErrorCode.ApprovalPending, 'unanswered within the hold: pending');
+  t.match(
+    progress[0],
+    /^waiting for approval [0-9a-f-]+ from group:security$/,
+    'progress reached the client',
+  );
+  t.ok(
+    held.events.some((e) => e.kind === 'approval_requested' && e.approvalId === err?.data?.approval_id),
+    'the parking is audited',
+  );
+});
