@@ -86,7 +86,10 @@ function firstResult(text: string, contentType: string): unknown {
 /** The v2 SDK's errors as the v1 client throws them, so upstream.ts classifies failures as before. */
 function asV1Error(err: unknown): unknown {
   if (err instanceof ProtocolError) return new McpError(err.code, err.message, err.data);
-  if (err instanceof SdkHttpError) return new StreamableHTTPError(err.status ?? -1, err.message);
+  if (err instanceof SdkHttpError) {
+    const status = (err.data as { status?: unknown } | undefined)?.status;
+    return new StreamableHTTPError(typeof status === 'number' ? status : undefined, err.message);
+  }
   if (err instanceof SdkError) {
     if (err.code === SdkErrorCode.RequestTimeout) return new McpError(ErrorCode.RequestTimeout, err.message);
     if (err.code === SdkErrorCode.ConnectionClosed)
