@@ -29,8 +29,8 @@ import { withoutPaths } from './clean.js';
 import { GatewayError, GatewayErrorCode } from './errors.js';
 import { type CallContext, Gateway, type GatewayOptions } from './gateway.js';
 import { classify } from './protocol/classify.js';
-import { ListenStreams, readFilter } from './protocol/listen.js';
-import { answerPerRequest, answerPerRequestStreamed, wantsProgress } from './protocol/per-request-front.js';
+import { ListenStreams } from './protocol/listen.js';
+import { servePerRequest } from './protocol/per-request-route.js';
 import { refusePerRequestGet, sessionRevision } from './protocol/session-front.js';
 import { refuseMalformed } from './rpc-check.js';
 import type { ListKind } from './upstream.js';
@@ -337,61 +337,18 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
           const classified = classify(request.headers, request.body);
           if (classified.kind === 'refused')
             return reply.code(classified.status).type('application/json').send(classified.body);
-          if (classified.kind === 'per-request') {
-            const { message } = classified;
-            if (message.method === 'subscriptions/listen' && message.id !== undefined) {
-              // The 2026-07-28 notification stream: bounded per agent like the GET stream.
-              const filter = readFilter(message.params);
-              if (!filter)
-                return reply.type('application/json').send({
-                  jsonrpc: '2.0',
-                  id: message.id,
-                  error: {
-                    code: GatewayErrorCode.InvalidParams,
-                    message: 'Invalid params: notifications must be a subscription filter',
-                  },
-                });
-              const agent = agentKey(caller);
-              if (!openStreams.take(agent))
-                return problem(
-                  reply.header('retry-after', '5'),
-                  429,
-                  'too-many-streams',
-                  'Too many notification streams',
-                  `agent ${agent} already has ${openStreams.limit} notification streams open (limit ${openStreams.limit})`,
-                );
-              reply.hijack();
-              listens.open(virtual, message.id, filter, reply.raw, () => openStreams.release(agent));
-              return;
-            }
-            const gone = new AbortController();
-            reply.raw.on('close', () => {
-              if (!reply.raw.writableFinished) gone.abort();
-            });
-            const call = {
+          if (classified.kind === 'per-request')
+            return servePerRequest({
               gateway,
               caller,
               virtual,
-              message,
-              envelope: classified.envelope,
-              signal: gone.signal,
-              log: request.log,
-            };
-            // A call that may be held for approval and asks for progress is answered on SSE.
-            if (
-              (options.config.approvals?.hold_seconds ?? 0) > 0 &&
-              isToolCall(message) &&
-              wantsProgress(message)
-            ) {
-              reply.hijack();
-              return answerPerRequestStreamed(call, reply.raw);
-            }
-            const answer = await answerPerRequest(call);
-            reply.code(answer.status);
-            return answer.body === undefined
-              ? reply.send()
-              : reply.type('application/json').send(answer.body);
-          }
+              classified,
+              request,
+              reply,
+              listens,
+              streamSlots: openStreams,
+              holds: (options.config.approvals?.hold_seconds ?? 0) > 0,
+            });
           const refused = refuseMalformed(request.body);
           if (refused) return reply.code(refused.status).type('application/json').send(refused.body);
         } else if (refusePerRequestGet(request.headers, reply)) return reply;
