@@ -287,6 +287,17 @@ t.test('the session revisions are served as before', async (t) => {
     });
     t.equal(r.body.result.protocolVersion, version);
   }
+  const offered = await post({
+    jsonrpc: '2.0',
+    id: 2,
+    method: 'initialize',
+    params: { protocolVersion: REVISION, capabilities: {}, clientInfo: { name: 'eager', version: '1' } },
+  });
+  t.equal(
+    offered.body.result.protocolVersion,
+    '2025-11-25',
+    'initialize offering 2026-07-28 is countered with the newest session revision (2026-07-28 is never negotiated by initialize)',
+  );
   const client = await connectClient(airlock.base);
   t.teardown(() => client.close());
   const { tools } = await client.listTools();
