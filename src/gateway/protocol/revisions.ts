@@ -2,13 +2,9 @@
 // Revisions up to 2025-11-25 ("session revisions") negotiate once with `initialize`; 2026-07-28
 // ("per-request revision") has no handshake: every request names its revision, client and client
 // capabilities in `params._meta`, and HTTP requests repeat the method and its target in headers.
-import { SUPPORTED_PROTOCOL_VERSIONS } from '@modelcontextprotocol/sdk/types.js';
 
 /** The per-request revision. */
 export const PER_REQUEST_REVISION = '2026-07-28';
-
-/** The revisions negotiated by `initialize` (the v1 SDK's list, newest first). */
-export const SESSION_REVISIONS: readonly string[] = SUPPORTED_PROTOCOL_VERSIONS;
 
 /** Per-request revisions Airlock serves (advertised by `server/discover`). */
 export const PER_REQUEST_REVISIONS: readonly string[] = [PER_REQUEST_REVISION];
@@ -41,8 +37,6 @@ export const HEADER = {
 export const RevisionErrorCode = {
   /** HTTP headers and body disagree (HTTP 400). */
   HeaderMismatch: -32020,
-  /** The request needs a client capability the request did not declare. */
-  MissingRequiredClientCapability: -32021,
   /** The request names a revision the server does not serve; `data.supported` lists those it does. */
   UnsupportedProtocolVersion: -32022,
 } as const;
