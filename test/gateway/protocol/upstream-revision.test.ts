@@ -13,7 +13,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { McpServer as V2McpServer } from '@modelcontextprotocol/server';
 import t from 'tap';
 import { z } from 'zod';
-import { GatewayErrorCode, TEST_PRINCIPAL_HEADER } from '../../../src/gateway/index.js';
+import { GatewayErrorCode, parseGatewayConfig, TEST_PRINCIPAL_HEADER } from '../../../src/gateway/index.js';
 import { crmUpstream, referenceEngine, rpcError, SUPPORT_PRINCIPAL, startAirlock } from '../harness.js';
 import { servePerRequest } from './per-request-upstream.js';
 
@@ -194,4 +194,14 @@ t.test('a stdio upstream pinned to 2026-07-28', async (t) => {
       ['call_result', 'allow'],
     ],
   );
+});
+
+t.test('protocol_revision takes only the values it documents', async (t) => {
+  const config = (protocol_revision: unknown) => ({
+    upstreams: [{ name: 'crm', transport: 'http', url: 'http://127.0.0.1:1/mcp', protocol_revision }],
+    virtual_servers: [{ name: 'support', upstreams: ['crm'] }],
+  });
+  for (const ok of ['auto', '2026-07-28', '2025-11-25'])
+    t.doesNotThrow(() => parseGatewayConfig(config(ok)), ok);
+  t.throws(() => parseGatewayConfig(config('2025-06-18')), /protocol_revision/);
 });
