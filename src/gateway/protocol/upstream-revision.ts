@@ -33,6 +33,17 @@ export async function discoverOverHttp(
   fetchFn: typeof fetch,
   timeoutMs: number,
 ): Promise<DiscoverResult | undefined> {
+  try {
+    return await discoverOnce(url, fetchFn, timeoutMs);
+  } catch (err) {
+    // A probe that took too long fails as the handshake would have: a timeout, not unreachable.
+    if (err instanceof Error && err.name === 'TimeoutError')
+      throw new McpError(ErrorCode.RequestTimeout, `server/discover timed out after ${timeoutMs} ms`);
+    throw err;
+  }
+}
+
+async function discoverOnce(url: string, fetchFn: typeof fetch, timeoutMs: number) {
   const res = await fetchFn(url, {
     method: 'POST',
     headers: {

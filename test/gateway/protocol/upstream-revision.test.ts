@@ -2,6 +2,7 @@
 // not, whatever revision its own client speaks: a 2025-06-18 client (the v1 SDK client, pinned)
 // through Airlock to a 2026-07-28-only upstream (the v2 SDK server, session revisions refused), and
 // a 2026-07-28 client to the same upstream; `protocol_revision` pins either way.
+import { createServer } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import {
   Client as V2Client,
@@ -204,4 +205,27 @@ t.test('protocol_revision takes only the values it documents', async (t) => {
   for (const ok of ['auto', '2026-07-28', '2025-11-25'])
     t.doesNotThrow(() => parseGatewayConfig(config(ok)), ok);
   t.throws(() => parseGatewayConfig(config('2025-06-18')), /protocol_revision/);
+});
+
+t.test('an upstream that never answers the probe times out, as it would the handshake', async (t) => {
+  const silent = createServer(() => {}); // accepts, never answers
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}/mcp`;
+  const stalled = await startAirlock(url, {
+    engine,
+    topology: {
+      upstreams: [{ name: 'crm', transport: 'http', url, timeout_ms: 300 }],
+      virtual_servers: [{ name: 'support', upstreams: ['crm'] }],
+    },
+  });
+  t.teardown(async () => {
+    await stalled.close();
+    silent.closeAllConnections();
+    await new Promise<void>((r) => silent.close(() => r()));
+  });
+  const { client } = await client20250618(new URL(`${stalled.base}/mcp/support`));
+  t.teardown(() => client.close());
+  const err = await rpcError(client.listTools());
+  t.equal(err.code, GatewayErrorCode.UpstreamFailed);
+  t.match(err.message, /upstream crm timed out/);
 });
