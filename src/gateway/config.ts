@@ -11,6 +11,7 @@ export interface HttpUpstream {
   transport: 'http';
   url: string;
   timeout_ms?: number;
+  protocol_revision?: UpstreamRevision;
 }
 
 export interface StdioUpstream {
@@ -22,7 +23,11 @@ export interface StdioUpstream {
   env?: Record<string, string>;
   cwd?: string;
   timeout_ms?: number;
+  protocol_revision?: UpstreamRevision;
 }
+
+/** Which MCP protocol revision to speak to an upstream (schema/gateway.schema.json says what each means). */
+export type UpstreamRevision = 'auto' | '2026-07-28' | '2025-11-25';
 
 export type UpstreamConfig = HttpUpstream | StdioUpstream;
 

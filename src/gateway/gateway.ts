@@ -80,6 +80,8 @@ export interface CallContext {
   /** Sends a progress notification for this request, when the client asked for them. */
   progress?: ((message: string, elapsedSeconds: number) => Promise<void>) | undefined;
   signal?: AbortSignal | undefined;
+  /** The protocol revision the request arrived on and the client it names (decision input `request`). */
+  protocol?: { revision: string; client?: { name: string; version: string } } | undefined;
 }
 
 /** What a forwarded call addresses. */
@@ -224,7 +226,12 @@ export class Gateway {
       user: c.user,
       agent: c.agent,
       model: c.model,
-      request: { id: randomUUID(), time: new Date().toISOString() },
+      request: {
+        id: randomUUID(),
+        time: new Date().toISOString(),
+        ...(context.protocol ? { protocol: context.protocol.revision } : {}),
+        ...(context.protocol?.client ? { client: context.protocol.client } : {}),
+      },
       approval: null,
       ...extra,
       server: { virtual: context.virtual, ...((extra.server as object | undefined) ?? {}) },

@@ -28,6 +28,10 @@ import {
 import { withoutPaths } from './clean.js';
 import { GatewayError, GatewayErrorCode } from './errors.js';
 import { type CallContext, Gateway, type GatewayOptions } from './gateway.js';
+import { classify } from './protocol/classify.js';
+import { ListenStreams } from './protocol/listen.js';
+import { servePerRequest } from './protocol/per-request-route.js';
+import { refusePerRequestGet, sessionRevision } from './protocol/session-front.js';
 import { refuseMalformed } from './rpc-check.js';
 import type { ListKind } from './upstream.js';
 import { serveVirtualMetadata } from './virtual-metadata.js';
@@ -94,7 +98,13 @@ function isToolCall(body: unknown): boolean {
 }
 
 /** An MCP Server answering one HTTP request (or one notification stream) for `caller` on `virtual`. */
-function mcpServer(gateway: Gateway, caller: Caller, virtual: string, log: Log): Server {
+function mcpServer(
+  gateway: Gateway,
+  caller: Caller,
+  virtual: string,
+  log: Log,
+  protocol?: CallContext['protocol'],
+): Server {
   const server = new Server(
     { name: `airlock-${virtual}`, version: '0.1.0' },
     {
@@ -114,6 +124,7 @@ function mcpServer(gateway: Gateway, caller: Caller, virtual: string, log: Log):
       caller: withMessageMeta(caller, meta),
       virtual,
       meta,
+      protocol,
       signal: extra?.signal,
       progress:
         extra && (typeof token === 'string' || typeof token === 'number')
@@ -188,7 +199,10 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
   /** Open notification streams per virtual server. */
   const streams = new Map<string, Set<Server>>();
   const openStreams = new AgentSlots(limits.concurrent_calls_per_agent);
+  /** 2026-07-28 `subscriptions/listen` streams. */
+  const listens = new ListenStreams();
   gateway.onListChanged = (virtual: string, kind: ListKind) => {
+    listens.changed(virtual, kind);
     for (const server of streams.get(virtual) ?? []) {
       const sent =
         kind === 'tools'
@@ -200,6 +214,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
     }
   };
   app.addHook('onClose', async () => {
+    listens.closeAll();
     for (const set of streams.values()) for (const server of set) await server.close().catch(() => {});
     await gateway.close();
   });
@@ -338,10 +353,26 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
         const caller = await identify(request, reply);
         if (!caller) return reply;
         if (request.method === 'POST') {
+          // Which revision the request speaks (2026-07-28 is answered apart), its headers held to its body.
+          const classified = classify(request.headers, request.body);
+          if (classified.kind === 'refused')
+            return reply.code(classified.status).type('application/json').send(classified.body);
+          if (classified.kind === 'per-request')
+            return servePerRequest({
+              gateway,
+              caller,
+              virtual,
+              classified,
+              request,
+              reply,
+              listens,
+              streamSlots: openStreams,
+              holds: (options.config.approvals?.hold_seconds ?? 0) > 0,
+            });
           const refused = refuseMalformed(request.body);
           if (refused) return reply.code(refused.status).type('application/json').send(refused.body);
-        }
-        const server = mcpServer(gateway, caller, virtual, request.log);
+        } else if (refusePerRequestGet(request.headers, reply)) return reply;
+        const server = mcpServer(gateway, caller, virtual, request.log, sessionRevision(request));
         if (request.method === 'GET') {
           // A notification stream: kept open, told when an upstream's lists change. Bounded per
           // agent by the same number as its calls in flight.

@@ -25,6 +25,7 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamConfig } from './config.js';
+import { perRequestClient } from './protocol/upstream-revision.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -122,8 +123,11 @@ export class Upstream {
 
   #connect(): Promise<Client> {
     this.#client ??= (async () => {
-      const client = new Client({ name: 'airlock-gateway', version: '0.1.0' });
       const c = this.config;
+      // 2026-07-28 when the upstream speaks it (protocol/upstream-revision.ts), else the initialize handshake.
+      const client =
+        (await perRequestClient(c, headerFetch, this.#timeout)) ??
+        new Client({ name: 'airlock-gateway', version: '0.1.0' });
       const transport =
         c.transport === 'http'
           ? new StreamableHTTPClientTransport(new URL(c.url), { fetch: headerFetch })

@@ -1,0 +1,188 @@
+// The MCP front for protocol revision 2026-07-28: one POST, one JSON-RPC request, no session. The
+// request's `_meta` envelope names the revision, the client and its capabilities; the rest of its
+// `_meta` is the request's own (approval id, progress token, model). Each method is answered by the
+// same Gateway methods as on the session revisions, so every list and call is decided and audited
+// exactly alike; only the encoding differs: `resultType`, the server's identity in `_meta`, and
+// cache hints on the cacheable results.
+import type { ServerResponse } from 'node:http';
+import type { FastifyRequest } from 'fastify';
+import type { Caller } from '../caller.js';
+import { withMessageMeta } from '../caller.js';
+import { withoutPaths } from '../clean.js';
+import { GatewayError, GatewayErrorCode } from '../errors.js';
+import type { CallContext, Gateway } from '../gateway.js';
+import { refuseMalformed } from '../rpc-check.js';
+import type { PerRequestMessage, RpcErrorBody } from './classify.js';
+import { CACHEABLE, type Envelope, META, PER_REQUEST_REVISIONS, withoutEnvelope } from './revisions.js';
+
+type Log = Pick<FastifyRequest['log'], 'error'>;
+
+export const SERVER_VERSION = '0.1.0';
+
+/**
+ * Cache hints on cacheable results. Every list is filtered by policy for one caller and decided
+ * afresh, so no shared cache may keep it (`private`), and a policy change or revocation must show
+ * at the next request (`ttlMs: 0`).
+ */
+export const CACHE_HINT = { ttlMs: 0, cacheScope: 'private' } as const;
+
+/** What Airlock offers on this revision (list changes come on `subscriptions/listen`: listen.ts). */
+const CAPABILITIES = {
+  tools: { listChanged: true },
+  resources: { listChanged: true },
+  prompts: { listChanged: true },
+} as const;
+
+export interface Answer {
+  status: number;
+  body?: unknown;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function errorBody(id: string | number, err: unknown, log: Log): RpcErrorBody {
+  if (err instanceof GatewayError) {
+    const message = err.code === GatewayErrorCode.PolicyUnavailable ? withoutPaths(err.message) : err.message;
+    return {
+      jsonrpc: '2.0',
+      id,
+      error: { code: err.code, message, ...(err.data ? { data: err.data } : {}) },
+    };
+  }
+  log.error({ err: err instanceof Error ? err.message : String(err) }, 'MCP request failed');
+  return { jsonrpc: '2.0', id, error: { code: GatewayErrorCode.Internal, message: 'internal error' } };
+}
+
+export interface PerRequestCall {
+  gateway: Gateway;
+  caller: Caller;
+  virtual: string;
+  message: PerRequestMessage;
+  envelope: Envelope | undefined;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+  log: Log;
+  /** Where progress notifications go (a streamed answer); none: the request gets none. */
+  notify?: (notification: Record<string, unknown>) => void;
+}
+
+/** Answers one 2026-07-28 message. Notifications get 202 and no body. */
+export async function answerPerRequest(call: PerRequestCall): Promise<Answer> {
+  const { message, gateway, virtual } = call;
+  if (message.id === undefined) return { status: 202 };
+  const malformed = refuseMalformed(message);
+  if (malformed) return malformed;
+  const id = message.id;
+  const params = isObject(message.params) ? message.params : {};
+  const meta = withoutEnvelope(isObject(params._meta) ? params._meta : undefined);
+  const token = meta?.progressToken;
+  const { notify } = call;
+  const context: CallContext = {
+    caller: withMessageMeta(call.caller, meta),
+    virtual,
+    meta,
+    signal: call.signal,
+    progress:
+      notify && (typeof token === 'string' || typeof token === 'number')
+        ? async (message, elapsed) =>
+            notify({
+              jsonrpc: '2.0',
+              method: 'notifications/progress',
+              params: { progressToken: token, progress: elapsed, message },
+            })
+        : undefined,
+    ...(call.envelope
+      ? {
+          protocol: {
+            revision: call.envelope.protocolVersion,
+            ...(call.envelope.clientInfo ? { client: call.envelope.clientInfo } : {}),
+          },
+        }
+      : {}),
+  };
+  const str = (v: unknown) => (typeof v === 'string' ? v : '');
+  const run = async (): Promise<Record<string, unknown> | undefined> => {
+    switch (message.method) {
+      case 'server/discover':
+        return { supportedVersions: [...PER_REQUEST_REVISIONS], capabilities: CAPABILITIES };
+      case 'ping':
+        return {};
+      case 'tools/list':
+        return gateway.listTools(context);
+      case 'tools/call':
+        return gateway.callTool(
+          context,
+          str(params.name),
+          isObject(params.arguments) ? params.arguments : {},
+        ) as Promise<Record<string, unknown>>;
+      case 'resources/list':
+        return gateway.listResources(context);
+      case 'resources/templates/list':
+        return gateway.listResourceTemplates(context);
+      case 'resources/read':
+        return gateway.readResource(context, str(params.uri)) as Promise<Record<string, unknown>>;
+      case 'prompts/list':
+        return gateway.listPrompts(context);
+      case 'prompts/get':
+        return gateway.getPrompt(
+          context,
+          str(params.name),
+          (isObject(params.arguments) ? params.arguments : {}) as Record<string, string>,
+        ) as Promise<Record<string, unknown>>;
+      default:
+        return undefined;
+    }
+  };
+  try {
+    const result = await run();
+    if (result === undefined)
+      return {
+        status: 200,
+        body: { jsonrpc: '2.0', id, error: { code: -32601, message: `Method not found: ${message.method}` } },
+      };
+    return {
+      status: 200,
+      body: { jsonrpc: '2.0', id, result: encodeResult(message.method, result, virtual) },
+    };
+  } catch (err) {
+    return { status: 200, body: errorBody(id, err, call.log) };
+  }
+}
+
+/** A result as 2026-07-28 carries it. */
+export function encodeResult(method: string, result: Record<string, unknown>, virtual: string) {
+  const meta = isObject(result._meta) ? result._meta : {};
+  const { ttlMs: _ttl, cacheScope: _scope, resultType: _type, ...rest } = result;
+  return {
+    ...rest,
+    resultType: 'complete',
+    ...(CACHEABLE.has(method) ? CACHE_HINT : {}),
+    _meta: { ...meta, [META.serverInfo]: { name: `airlock-${virtual}`, version: SERVER_VERSION } },
+  };
+}
+
+/** Whether a request asks for progress notifications (`_meta.progressToken`). */
+export function wantsProgress(message: PerRequestMessage): boolean {
+  const token = (message.params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
+  return typeof token === 'string' || typeof token === 'number';
+}
+
+const sseFrame = (message: unknown) => `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+
+/**
+ * Answers on an SSE stream, so progress notifications (a call held for approval) reach the client
+ * before the response. A request refused as malformed is answered as JSON, as always.
+ */
+export async function answerPerRequestStreamed(call: PerRequestCall, raw: ServerResponse): Promise<void> {
+  const malformed = refuseMalformed(call.message);
+  if (malformed) {
+    raw
+      .writeHead(malformed.status, { 'content-type': 'application/json' })
+      .end(JSON.stringify(malformed.body));
+    return;
+  }
+  raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform' });
+  const answer = await answerPerRequest({ ...call, notify: (n) => raw.write(sseFrame(n)) });
+  raw.end(sseFrame(answer.body));
+}

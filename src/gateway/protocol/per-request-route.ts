@@ -1,0 +1,80 @@
+// One 2026-07-28 POST at `/mcp/{virtual}`, once its caller is identified and its revision known:
+// `subscriptions/listen` opens a notification stream; a call that may be held for approval and
+// asks for progress is answered on SSE; anything else is answered as JSON.
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { type AgentSlots, agentKey, type Caller } from '../caller.js';
+import { GatewayErrorCode } from '../errors.js';
+import type { Gateway } from '../gateway.js';
+import type { Classified } from './classify.js';
+import type { ListenStreams } from './listen.js';
+import { readFilter } from './listen.js';
+import { answerPerRequest, answerPerRequestStreamed, wantsProgress } from './per-request-front.js';
+
+export interface PerRequestRoute {
+  gateway: Gateway;
+  caller: Caller;
+  virtual: string;
+  classified: Extract<Classified, { kind: 'per-request' }>;
+  request: FastifyRequest;
+  reply: FastifyReply;
+  /** Open listen streams. */
+  listens: ListenStreams;
+  /** Notification streams per agent (shared with the session revisions' GET streams). */
+  streamSlots: AgentSlots;
+  /** Whether calls may be held for approval (`approvals.hold_seconds` > 0). */
+  holds: boolean;
+}
+
+export async function servePerRequest(route: PerRequestRoute): Promise<FastifyReply | undefined> {
+  const { classified, reply, caller, virtual } = route;
+  const { message } = classified;
+  if (message.method === 'subscriptions/listen' && message.id !== undefined) {
+    const filter = readFilter(message.params);
+    if (!filter)
+      return reply.type('application/json').send({
+        jsonrpc: '2.0',
+        id: message.id,
+        error: {
+          code: GatewayErrorCode.InvalidParams,
+          message: 'Invalid params: notifications must be a subscription filter',
+        },
+      });
+    const agent = agentKey(caller);
+    const slots = route.streamSlots;
+    if (!slots.take(agent))
+      return reply
+        .code(429)
+        .header('retry-after', '5')
+        .header('content-type', 'application/problem+json')
+        .send({
+          type: 'https://airlock.dev/problems/too-many-streams',
+          title: 'Too many notification streams',
+          status: 429,
+          detail: `agent ${agent} already has ${slots.limit} notification streams open (limit ${slots.limit})`,
+        });
+    reply.hijack();
+    route.listens.open(virtual, message.id, filter, reply.raw, () => slots.release(agent));
+    return undefined;
+  }
+  const gone = new AbortController();
+  reply.raw.on('close', () => {
+    if (!reply.raw.writableFinished) gone.abort();
+  });
+  const call = {
+    gateway: route.gateway,
+    caller,
+    virtual,
+    message,
+    envelope: classified.envelope,
+    signal: gone.signal,
+    log: route.request.log,
+  };
+  if (route.holds && message.method === 'tools/call' && wantsProgress(message)) {
+    reply.hijack();
+    await answerPerRequestStreamed(call, reply.raw);
+    return undefined;
+  }
+  const answer = await answerPerRequest(call);
+  reply.code(answer.status);
+  return answer.body === undefined ? reply.send() : reply.type('application/json').send(answer.body);
+}

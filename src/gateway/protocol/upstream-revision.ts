@@ -1,0 +1,248 @@
+// Which protocol revision Airlock speaks to one upstream, and the client that speaks 2026-07-28.
+// Session revisions (the initialize handshake) stay with the v1 SDK client upstream.ts has always
+// used; an upstream that offers 2026-07-28 gets the v2 SDK client instead, behind an adapter with
+// the v1 client's surface and error types, so upstream.ts and the gateway see no difference.
+// Either way the client's own revision is independent of the upstream's: the gateway works on
+// plain results, and each front encodes them for its client.
+import {
+  type DiscoverResult,
+  ProtocolError,
+  SdkError,
+  SdkErrorCode,
+  SdkHttpError,
+  Client as V2Client,
+  StreamableHTTPClientTransport as V2HttpTransport,
+} from '@modelcontextprotocol/client';
+import { StdioClientTransport as V2StdioTransport } from '@modelcontextprotocol/client/stdio';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
+import type { UpstreamConfig } from '../config.js';
+import { HEADER, META, PER_REQUEST_REVISION } from './revisions.js';
+
+const CLIENT_INFO = { name: 'airlock-gateway', version: '0.1.0' };
+
+/**
+ * Asks an HTTP upstream `server/discover` (one POST). Its result when the upstream offers
+ * 2026-07-28; undefined when it answers anything else (a session-revision server answers an error
+ * or HTTP 400). Network failures and timeouts are thrown: the upstream is then unreachable, which
+ * says nothing about its revision.
+ */
+export async function discoverOverHttp(
+  url: string,
+  fetchFn: typeof fetch,
+  timeoutMs: number,
+): Promise<DiscoverResult | undefined> {
+  try {
+    return await discoverOnce(url, fetchFn, timeoutMs);
+  } catch (err) {
+    // A probe that took too long fails as the handshake would have: a timeout, not unreachable.
+    if (err instanceof Error && err.name === 'TimeoutError')
+      throw new McpError(ErrorCode.RequestTimeout, `server/discover timed out after ${timeoutMs} ms`);
+    throw err;
+  }
+}
+
+async function discoverOnce(url: string, fetchFn: typeof fetch, timeoutMs: number) {
+  const res = await fetchFn(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      [HEADER.protocolVersion]: PER_REQUEST_REVISION,
+      [HEADER.method]: 'server/discover',
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 'airlock-discover',
+      method: 'server/discover',
+      params: {
+        _meta: {
+          [META.protocolVersion]: PER_REQUEST_REVISION,
+          [META.clientInfo]: CLIENT_INFO,
+          [META.clientCapabilities]: {},
+        },
+      },
+    }),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const text = await res.text();
+  if (!res.ok) return undefined;
+  const result = firstResult(text, res.headers.get('content-type') ?? '');
+  const versions = (result as { supportedVersions?: unknown } | undefined)?.supportedVersions;
+  return Array.isArray(versions) && versions.includes(PER_REQUEST_REVISION)
+    ? (result as DiscoverResult)
+    : undefined;
+}
+
+/** The `result` of the JSON-RPC response in a JSON or SSE body. */
+function firstResult(text: string, contentType: string): unknown {
+  const bodies = contentType.includes('text/event-stream')
+    ? text
+        .split(/\r?\n/)
+        .filter((l) => l.startsWith('data:'))
+        .map((l) => l.slice(5).trim())
+    : [text];
+  for (const body of bodies) {
+    try {
+      const m = JSON.parse(body) as { id?: unknown; result?: unknown };
+      if (m.id === 'airlock-discover' && m.result && typeof m.result === 'object') return m.result;
+    } catch {
+      // not JSON: not a 2026-07-28 answer
+    }
+  }
+  return undefined;
+}
+
+/** The v2 SDK's errors as the v1 client throws them, so upstream.ts classifies failures as before. */
+function asV1Error(err: unknown): unknown {
+  if (err instanceof ProtocolError) return new McpError(err.code, err.message, err.data);
+  if (err instanceof SdkHttpError) {
+    const status = (err.data as { status?: unknown } | undefined)?.status;
+    return new StreamableHTTPError(typeof status === 'number' ? status : undefined, err.message);
+  }
+  if (err instanceof SdkError) {
+    if (err.code === SdkErrorCode.RequestTimeout) return new McpError(ErrorCode.RequestTimeout, err.message);
+    if (err.code === SdkErrorCode.ConnectionClosed)
+      return new McpError(ErrorCode.ConnectionClosed, err.message);
+  }
+  return err;
+}
+
+async function v1Errors<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    throw asV1Error(err);
+  }
+}
+
+/** Drops the 2026-07-28 encoding of a result (cache hints, result type): the gateway works on plain results. */
+function plain<T extends object>(result: T): T {
+  const { ttlMs: _t, cacheScope: _s, resultType: _r, ...rest } = result as Record<string, unknown>;
+  return rest as T;
+}
+
+type Timeout = { timeout?: number };
+
+/**
+ * A 2026-07-28 upstream, with the part of the v1 Client surface upstream.ts uses. Lists are always
+ * fetched (upstream.ts keeps its own cache and decides per caller); reads never come from the SDK's
+ * response cache, which knows nothing of whose credential a result was read with.
+ */
+class PerRequestUpstreamClient {
+  onclose: (() => void) | undefined;
+  readonly #client: V2Client;
+
+  constructor(
+    readonly discovered: DiscoverResult | undefined,
+    readonly open: () => V2HttpTransport | V2StdioTransport,
+  ) {
+    this.#client = new V2Client(CLIENT_INFO, {
+      versionNegotiation: { mode: { pin: PER_REQUEST_REVISION } },
+    });
+  }
+
+  /**
+   * List changes are not pushed to Airlock on this revision (that needs a `subscriptions/listen`
+   * stream per upstream); upstream.ts's lists expire after LIST_TTL_MS instead.
+   */
+  setNotificationHandler(): void {}
+
+  /** Connects over this client's own transport: the v1 transport upstream.ts built is not started. */
+  async connect(_unused: unknown, options: Timeout): Promise<void> {
+    await v1Errors(() =>
+      this.#client.connect(this.open(), {
+        ...(options.timeout ? { timeout: options.timeout } : {}),
+        ...(this.discovered ? { prior: { kind: 'modern' as const, discover: this.discovered } } : {}),
+      }),
+    );
+    this.#client.onclose = () => this.onclose?.();
+  }
+
+  getServerCapabilities() {
+    return this.#client.getServerCapabilities();
+  }
+
+  listTools(params: { cursor?: string }, options: Timeout) {
+    return v1Errors(async () =>
+      plain(await this.#client.listTools(params, { ...options, cacheMode: 'refresh' })),
+    );
+  }
+
+  listResources(params: { cursor?: string }, options: Timeout) {
+    return v1Errors(async () =>
+      plain(await this.#client.listResources(params, { ...options, cacheMode: 'refresh' })),
+    );
+  }
+
+  listResourceTemplates(params: { cursor?: string }, options: Timeout) {
+    return v1Errors(async () =>
+      plain(await this.#client.listResourceTemplates(params, { ...options, cacheMode: 'refresh' })),
+    );
+  }
+
+  listPrompts(params: { cursor?: string }, options: Timeout) {
+    return v1Errors(async () =>
+      plain(await this.#client.listPrompts(params, { ...options, cacheMode: 'refresh' })),
+    );
+  }
+
+  callTool(
+    params: { name: string; arguments?: Record<string, unknown> },
+    _schema: unknown,
+    options: Timeout,
+  ) {
+    return v1Errors(async () => plain(await this.#client.callTool(params, options)));
+  }
+
+  readResource(params: { uri: string }, options: Timeout) {
+    return v1Errors(async () =>
+      plain(await this.#client.readResource(params, { ...options, cacheMode: 'bypass' })),
+    );
+  }
+
+  getPrompt(params: { name: string; arguments?: Record<string, string> }, options: Timeout) {
+    return v1Errors(async () => plain(await this.#client.getPrompt(params, options)));
+  }
+
+  close(): Promise<void> {
+    return this.#client.close();
+  }
+}
+
+/**
+ * The client for `config` when Airlock is to speak 2026-07-28 to it (its `protocol_revision`, or for
+ * `auto` over HTTP, what `server/discover` says); undefined for the initialize handshake (the caller
+ * uses its v1 client). `fetchFn` carries the caller's upstream credential.
+ */
+export async function perRequestClient(
+  config: UpstreamConfig,
+  fetchFn: typeof fetch,
+  timeoutMs: number,
+): Promise<Client | undefined> {
+  const setting = config.protocol_revision ?? 'auto';
+  if (setting === '2025-11-25') return undefined;
+  if (config.transport === 'stdio') {
+    if (setting !== PER_REQUEST_REVISION) return undefined;
+    const c = config;
+    return new PerRequestUpstreamClient(
+      undefined,
+      () =>
+        new V2StdioTransport({
+          command: c.command,
+          args: c.args ?? [],
+          ...(c.env ? { env: c.env } : {}),
+          ...(c.cwd ? { cwd: c.cwd } : {}),
+          stderr: 'ignore',
+        }),
+    ) as unknown as Client;
+  }
+  const url = config.url;
+  const open = () => new V2HttpTransport(new URL(url), { fetch: fetchFn });
+  // Pinned: the SDK's connect asks server/discover itself and fails unless 2026-07-28 is offered.
+  if (setting === PER_REQUEST_REVISION)
+    return new PerRequestUpstreamClient(undefined, open) as unknown as Client;
+  const discovered = await discoverOverHttp(url, fetchFn, timeoutMs);
+  return discovered ? (new PerRequestUpstreamClient(discovered, open) as unknown as Client) : undefined;
+}
