@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type {
   CallToolResult,
+  ClientCapabilities,
   GetPromptResult,
   Prompt,
   ReadResourceResult,
@@ -45,6 +46,7 @@ import {
   unknownTool,
 } from './errors.js';
 import { detectorRegExp, redactArguments, redactResult } from './redact.js';
+import { type ClientSender, type RelayCall, withRelayCall } from './relay/server-requests.js';
 import {
   type CredentialSource,
   type ListKind,
@@ -80,6 +82,10 @@ export interface CallContext {
   /** Sends a progress notification for this request, when the client asked for them. */
   progress?: ((message: string, elapsedSeconds: number) => Promise<void>) | undefined;
   signal?: AbortSignal | undefined;
+  /** Sends a server→client request to the calling client on this request's stream, when it has one. */
+  clientRequest?: ClientSender | undefined;
+  /** The calling client's capabilities, when known. */
+  clientCapabilities?: ClientCapabilities | undefined;
 }
 
 /** What a forwarded call addresses. */
@@ -810,7 +816,10 @@ export class Gateway {
     const started = performance.now();
     let result: unknown;
     try {
-      result = await this.#withCredential(context, upstream, decision.credentials, () => send(forwarded));
+      const relay = this.#relayCall(context, action, target, decisionId);
+      result = await this.#withCredential(context, upstream, decision.credentials, () =>
+        withRelayCall(relay, () => send(forwarded)),
+      );
     } catch (err) {
       const failure =
         err instanceof GatewayError
@@ -881,6 +890,32 @@ export class Gateway {
     // The decision id travels with the result, so agents can cite it (and find it in the audit trail).
     const meta = (returned as { _meta?: Record<string, unknown> })._meta;
     return { ...(returned as object), _meta: { ...meta, [DECISION_META_KEY]: decisionId } };
+  }
+
+  /** The call server→client requests made during it belong to, with this gateway's decide and audit. */
+  #relayCall(context: CallContext, action: string, target: Target, decisionId: string): RelayCall {
+    const upstream = target.upstream.name;
+    const about: About = { upstream, target: { type: target.type, name: target.name } };
+    return {
+      upstream,
+      action,
+      target: about.target!,
+      decisionId,
+      send: context.clientRequest,
+      clientCapabilities: context.clientCapabilities,
+      policy: {
+        input: (a, phase, extra) => this.#input(context, a, phase, extra),
+        decide: (input) => this.#decide(context, input, about),
+        base: (id) => this.#auditBase(context, id),
+        audit: (event) => this.#audit(event),
+        maskResult: async (result, rules) => {
+          const patterns = new Map<string, RegExp | undefined>();
+          for (const r of rules)
+            if (!patterns.has(r.pattern)) patterns.set(r.pattern, await this.#pattern(r.pattern));
+          return redactResult(result, rules, (p) => patterns.get(p));
+        },
+      },
+    };
   }
 
   /**

@@ -28,8 +28,9 @@ import {
 import { withoutPaths } from './clean.js';
 import { GatewayError, GatewayErrorCode } from './errors.js';
 import { type CallContext, Gateway, type GatewayOptions } from './gateway.js';
+import { ClientRequests, type Owner } from './relay/client-requests.js';
 import { refuseMalformed } from './rpc-check.js';
-import type { ListKind } from './upstream.js';
+import { DEFAULT_TIMEOUT_MS, type ListKind } from './upstream.js';
 
 /**
  * Query parameters that carry credentials. The MCP authorization specification forbids access
@@ -92,8 +93,18 @@ function isToolCall(body: unknown): boolean {
   return messages.some((m) => (m as { method?: unknown } | null)?.method === 'tools/call');
 }
 
+/** Whose answers a relayed server→client request accepts: the same user through the same agent. */
+const ownerOf = (caller: Caller): Owner => JSON.stringify([caller.user.sub, agentKey(caller)]);
+
+/** How a tools/call reaches its client with server→client requests: the request's stream (SSE). */
+interface ClientLink {
+  requests: ClientRequests;
+  transport?: StreamableHTTPServerTransport;
+  timeoutMs: number;
+}
+
 /** An MCP Server answering one HTTP request (or one notification stream) for `caller` on `virtual`. */
-function mcpServer(gateway: Gateway, caller: Caller, virtual: string, log: Log): Server {
+function mcpServer(gateway: Gateway, caller: Caller, virtual: string, log: Log, link?: ClientLink): Server {
   const server = new Server(
     { name: `airlock-${virtual}`, version: '0.1.0' },
     {
@@ -106,10 +117,24 @@ function mcpServer(gateway: Gateway, caller: Caller, virtual: string, log: Log):
   );
   const context = (
     meta: Record<string, unknown> | undefined,
-    extra?: { signal: AbortSignal; sendNotification: Server['notification'] },
+    extra?: { signal: AbortSignal; sendNotification: Server['notification']; requestId?: string | number },
+    relays = false,
   ): CallContext => {
     const token = meta?.progressToken;
+    const transport = link?.transport;
+    const requestId = extra?.requestId;
     return {
+      ...(relays && link && transport && requestId !== undefined
+        ? {
+            clientRequest: (method: string, params: Record<string, unknown> | undefined) =>
+              link.requests.request(transport, requestId, ownerOf(caller), method, params, {
+                signal: extra?.signal,
+                timeoutMs: link.timeoutMs,
+              }),
+            // Known only where the client's initialize reached this server (not on stateless calls).
+            clientCapabilities: server.getClientCapabilities(),
+          }
+        : {}),
       caller: withMessageMeta(caller, meta),
       virtual,
       meta,
@@ -132,7 +157,7 @@ function mcpServer(gateway: Gateway, caller: Caller, virtual: string, log: Log):
   server.setRequestHandler(
     CallToolRequestSchema,
     g(async (r, extra) =>
-      gateway.callTool(context(r.params._meta, extra), r.params.name, r.params.arguments ?? {}),
+      gateway.callTool(context(r.params._meta, extra, true), r.params.name, r.params.arguments ?? {}),
     ),
   );
   server.setRequestHandler(
@@ -168,6 +193,13 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
   /** Open notification streams per virtual server. */
   const streams = new Map<string, Set<Server>>();
   const openStreams = new AgentSlots(limits.concurrent_calls_per_agent);
+  /** Server→client requests sent to clients during their calls, awaiting the answers. */
+  const clientRequests = new ClientRequests();
+  /** A client's answer is awaited as long as the slowest upstream's calls may take. */
+  const relayTimeoutMs = Math.max(
+    DEFAULT_TIMEOUT_MS,
+    ...options.config.upstreams.map((u) => u.timeout_ms ?? DEFAULT_TIMEOUT_MS),
+  );
   gateway.onListChanged = (virtual: string, kind: ListKind) => {
     for (const server of streams.get(virtual) ?? []) {
       const sent =
@@ -320,8 +352,20 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
         if (request.method === 'POST') {
           const refused = refuseMalformed(request.body);
           if (refused) return reply.code(refused.status).type('application/json').send(refused.body);
+          // A client's answer to a request Airlock relayed to it during one of its calls.
+          const delivered = clientRequests.deliver(request.body, ownerOf(caller));
+          if (delivered === 'delivered') return reply.code(202).send();
+          if (delivered === 'unknown')
+            return problem(
+              reply,
+              404,
+              'no-pending-request',
+              'Not found',
+              'no request of Airlock to this caller awaits this answer',
+            );
         }
-        const server = mcpServer(gateway, caller, virtual, request.log);
+        const link: ClientLink = { requests: clientRequests, timeoutMs: relayTimeoutMs };
+        const server = mcpServer(gateway, caller, virtual, request.log, link);
         if (request.method === 'GET') {
           // A notification stream: kept open, told when an upstream's lists change. Bounded per
           // agent by the same number as its calls in flight.
@@ -344,12 +388,13 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
             openStreams.release(agent);
           });
         }
-        // A held tools/call streams (SSE) so progress notifications can reach the client.
-        const holds = (options.config.approvals?.hold_seconds ?? 0) > 0 && isToolCall(request.body);
+        // A tools/call streams (SSE) so that progress notifications and the upstream's requests
+        // (sampling, elicitation, roots) can reach the client during the call.
         const transport = new StreamableHTTPServerTransport({
           sessionIdGenerator: undefined,
-          enableJsonResponse: !holds,
+          enableJsonResponse: !isToolCall(request.body),
         });
+        link.transport = transport;
         return serve(request, reply, server, transport, () => {});
       },
     });

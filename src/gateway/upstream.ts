@@ -25,6 +25,12 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamConfig } from './config.js';
+import {
+  outsideCall,
+  registerServerRequests,
+  relayCapabilities,
+  trackCall,
+} from './relay/server-requests.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -122,8 +128,12 @@ export class Upstream {
 
   #connect(): Promise<Client> {
     this.#client ??= (async () => {
-      const client = new Client({ name: 'airlock-gateway', version: '0.1.0' });
+      const client = new Client(
+        { name: 'airlock-gateway', version: '0.1.0' },
+        { capabilities: relayCapabilities() },
+      );
       const c = this.config;
+      registerServerRequests(client, c.transport);
       const transport =
         c.transport === 'http'
           ? new StreamableHTTPClientTransport(new URL(c.url), { fetch: headerFetch })
@@ -145,7 +155,7 @@ export class Upstream {
       client.setNotificationHandler(ToolListChangedNotificationSchema, changed('tools'));
       client.setNotificationHandler(ResourceListChangedNotificationSchema, changed('resources'));
       client.setNotificationHandler(PromptListChangedNotificationSchema, changed('prompts'));
-      await client.connect(transport, { timeout: this.#timeout });
+      await outsideCall(() => client.connect(transport, { timeout: this.#timeout }));
       client.onclose = () => {
         this.#client = undefined;
         this.#lists = {};
@@ -257,7 +267,7 @@ export class Upstream {
       throw this.#failure(err);
     }
     try {
-      return await run(client);
+      return await trackCall(client, () => run(client));
     } catch (err) {
       // A JSON-RPC error answered by the upstream leaves the connection sound.
       if (err instanceof McpError && err.code === ErrorCode.RequestTimeout)
