@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import type {
   CallToolResult,
   ClientCapabilities,
+  CompleteRequest,
+  CompleteResult,
   GetPromptResult,
   Prompt,
   ReadResourceResult,
@@ -98,7 +100,7 @@ interface Target {
   part: Record<string, unknown>;
 }
 
-type Action = 'tools/call' | 'resources/read' | 'prompts/get';
+type Action = 'tools/call' | 'resources/read' | 'prompts/get' | 'completion/complete';
 
 /** What a decision is about, for the audit row of a failed evaluation. */
 interface About {
@@ -568,8 +570,8 @@ export class Gateway {
     facts: (u: Upstream, item: T) => Record<string, unknown>,
     notFound: (name: string) => GatewayError,
     args: Record<string, unknown>,
+    action: Action = kind === 'tools' ? 'tools/call' : 'prompts/get',
   ): Promise<{ upstream: Upstream; item: T }> {
-    const action: Action = kind === 'tools' ? 'tools/call' : 'prompts/get';
     const type: TargetType = kind === 'tools' ? 'tool' : 'prompt';
     const noun = kind === 'tools' ? 'tool' : 'prompt';
     const unseen = (reason: string, upstream?: Upstream, decision?: Decision) =>
@@ -696,6 +698,61 @@ export class Gateway {
     ) as Promise<GetPromptResult>;
   }
 
+  /**
+   * Completion of an argument of a prompt (`<upstream>__<name>`, visible to this caller) or of a
+   * resource template (its URI template, as listed): decided, audited and forwarded like a call.
+   */
+  async complete(context: CallContext, params: CompleteRequest['params']): Promise<CompleteResult> {
+    const args = {
+      argument: params.argument,
+      ...(params.context ? { context: params.context } : {}),
+    } as Record<string, unknown>;
+    const ref = params.ref;
+    let target: Target;
+    if (ref.type === 'ref/prompt') {
+      await this.#refuseUnstorable(context, 'completion/complete', 'prompt', ref.name, args);
+      const { upstream, item } = await this.#findVisible(
+        context,
+        ref.name,
+        'prompts',
+        (u, c) => u.listPrompts(c),
+        (u, p) => ({ name: p.name, server: u.name }),
+        unknownPrompt,
+        args,
+        'completion/complete',
+      );
+      const own = { type: 'ref/prompt', name: item.name };
+      target = { type: 'prompt', upstream, name: item.name, part: { prompt: { name: item.name }, ref: own } };
+    } else {
+      await this.#refuseUnstorable(context, 'completion/complete', 'resource', ref.uri, args);
+      const templates = await this.#listAll(context, 'completion/complete', (u, c) =>
+        u.listResourceTemplates(c),
+      );
+      const owner = templates.find((t) => t.item.uriTemplate === ref.uri);
+      if (!owner)
+        throw await this.#unseen(
+          context,
+          'completion/complete',
+          'resource',
+          ref.uri,
+          args,
+          `no upstream of virtual server ${context.virtual} offers resource template ${ref.uri}`,
+          gatewayError(GatewayErrorCode.NotFound, `Resource template ${ref.uri} not found`),
+        );
+      target = {
+        type: 'resource',
+        upstream: owner.upstream,
+        name: ref.uri,
+        part: { resource: { uri: ref.uri }, ref: { type: 'ref/resource', uri: ref.uri } },
+      };
+    }
+    const upstream = target.upstream;
+    const forwardedRef = target.part.ref as CompleteRequest['params']['ref'];
+    return this.#forward(context, 'completion/complete', target, args, (forwarded) =>
+      upstream.complete({ ...forwarded, ref: forwardedRef } as CompleteRequest['params']),
+    ) as Promise<CompleteResult>;
+  }
+
   /** Decide, audit and execute one forwarded call, then decide and audit its result. */
   async #forward(
     context: CallContext,
@@ -742,6 +799,8 @@ export class Gateway {
     });
     // Arguments are kept in the audit trail as the policy asked, whatever the effect.
     const kept = decision.redact ? redactArguments(args, decision.redact.arguments) : args;
+    // The target's type names the action of the others; a completion says what it was.
+    const named = action === 'completion/complete' ? { action } : {};
     const recordDecision = (d: Decision, approvalId?: string, details?: Json) =>
       this.#audit({
         ...base(),
@@ -751,7 +810,9 @@ export class Gateway {
         reasons: d.reasons,
         ...(d.revision ? { bundleRevision: d.revision } : {}),
         ...(approvalId ? { approvalId } : {}),
-        ...(details ? { details } : {}),
+        ...(details || action === 'completion/complete'
+          ? { details: { ...named, ...(details as object) } }
+          : {}),
         arguments: kept as Json,
       } as AuditEventInput);
 
@@ -837,6 +898,7 @@ export class Gateway {
         phase: 'response',
         ...(approvalId ? { approvalId } : {}),
         details: {
+          ...named,
           error:
             typeof credentialError === 'string'
               ? String((err as GatewayError).data?.audit_reason)
@@ -876,7 +938,7 @@ export class Gateway {
       ...(approvalId ? { approvalId } : {}),
       result: (withheld ? null : returned) as Json,
       timings: { upstream_ms: upstreamMs },
-      details: { response_decision_id: responseInput.request.id },
+      details: { ...named, response_decision_id: responseInput.request.id },
     } as AuditEventInput);
     if (withheld)
       throw gatewayError(

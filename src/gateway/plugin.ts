@@ -6,6 +6,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import {
   CallToolRequestSchema,
+  CompleteRequestSchema,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
@@ -112,6 +113,7 @@ function mcpServer(gateway: Gateway, caller: Caller, virtual: string, log: Log, 
         tools: { listChanged: true },
         resources: { listChanged: true },
         prompts: { listChanged: true },
+        completions: {},
       },
     },
   );
@@ -181,6 +183,10 @@ function mcpServer(gateway: Gateway, caller: Caller, virtual: string, log: Log, 
     g(async (r, extra) =>
       gateway.getPrompt(context(r.params._meta, extra), r.params.name, r.params.arguments ?? {}),
     ),
+  );
+  server.setRequestHandler(
+    CompleteRequestSchema,
+    g(async (r, extra) => gateway.complete(context(r.params._meta, extra), r.params)),
   );
   return server;
 }

@@ -12,6 +12,8 @@ import {
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   type CallToolResult,
+  type CompleteRequest,
+  type CompleteResult,
   ErrorCode,
   type GetPromptResult,
   McpError,
@@ -257,6 +259,15 @@ export class Upstream {
 
   getPrompt(name: string, args: Record<string, string>): Promise<GetPromptResult> {
     return this.#request((c) => c.getPrompt({ name, arguments: args }, { timeout: this.#timeout }));
+  }
+
+  /** Completion of a prompt's or resource template's argument; none when the upstream offers no completions. */
+  complete(params: CompleteRequest['params']): Promise<CompleteResult> {
+    return this.#request(async (c) =>
+      c.getServerCapabilities()?.completions
+        ? c.complete(params, { timeout: this.#timeout })
+        : { completion: { values: [], hasMore: false } },
+    );
   }
 
   async #request<T>(run: (client: Client) => Promise<T>, retried = false): Promise<T> {
