@@ -117,6 +117,19 @@ async function formsUpstream(): Promise<{ url: string; answers: unknown[]; close
       }
     };
     s.registerTool('ask_name', { inputSchema: {} }, ask('name') as never);
+    // Sent without relating it to the call: it travels on the session's standalone stream.
+    s.registerTool('ask_unrelated', { inputSchema: {} }, async () => {
+      try {
+        await s.server.elicitInput({
+          message: 'Out of the blue',
+          requestedSchema: { type: 'object', properties: { name: { type: 'string' } } },
+        });
+        answers.push({ answered: true });
+      } catch (err) {
+        answers.push({ error: (err as { code?: number }).code, message: (err as Error).message });
+      }
+      return { content: [{ type: 'text', text: 'done' }] };
+    });
     s.registerTool('ask_password', { inputSchema: {} }, ask('password') as never);
     s.registerTool('echo', { inputSchema: { text: z.string() } }, async ({ text }) => ({
       content: [{ type: 'text', text }],
@@ -160,7 +173,11 @@ interface Asked {
   roots: number;
 }
 
-async function labClient(base: string): Promise<{ client: Client; asked: Asked }> {
+async function labClient(
+  base: string,
+  /** Runs inside the elicitation handler, before it answers, with the request's id. */
+  beforeAnswer?: (id: string | number) => Promise<void>,
+): Promise<{ client: Client; asked: Asked }> {
   const asked: Asked = { sampling: [], elicitation: [], roots: 0 };
   const client = new Client(
     { name: 'lab-client', version: '1.0.0' },
@@ -170,8 +187,9 @@ async function labClient(base: string): Promise<{ client: Client; asked: Asked }
     asked.sampling.push(r.params);
     return { role: 'assistant', model: 'lab-model', content: { type: 'text', text: 'the model says 42' } };
   });
-  client.setRequestHandler(ElicitRequestSchema, async (r) => {
+  client.setRequestHandler(ElicitRequestSchema, async (r, extra) => {
     asked.elicitation.push(r.params);
+    await beforeAnswer?.(extra.requestId);
     return { action: 'accept', content: { name: 'Ada' } };
   });
   client.setRequestHandler(ListRootsRequestSchema, async () => {
@@ -202,7 +220,7 @@ async function head(store: AuditStore): Promise<number> {
 }
 
 /** Airlock in front of server-everything (stdio) and the forms upstream (HTTP), with `engine`. */
-async function setup(t: Test, engine: Engine) {
+async function setup(t: Test, engine: Engine, beforeAnswer?: (id: string | number) => Promise<void>) {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-relay-'));
   const everything = new StdioEverything(join(dir, 'stdio.log'));
   const forms = await formsUpstream();
@@ -215,7 +233,7 @@ async function setup(t: Test, engine: Engine) {
     virtual_servers: [{ name: VIRTUAL, upstreams: [EVERYTHING, OWN] }],
   });
   const gateway = await startGateway(config, engine, store);
-  const { client, asked } = await labClient(gateway.base);
+  const { client, asked } = await labClient(gateway.base, beforeAnswer);
   t.teardown(async () => {
     await client.close();
     await gateway.close();
@@ -223,7 +241,7 @@ async function setup(t: Test, engine: Engine) {
     await drop();
     rmSync(dir, { recursive: true, force: true });
   });
-  return { store, client, asked, forms };
+  return { store, client, asked, forms, base: gateway.base };
 }
 
 t.test('reference policy: sampling, elicitation and roots reach the client and back', async (t) => {
@@ -336,4 +354,44 @@ t.test('a policy that denies roots and redacts sampling both ways', async (t) =>
     { phase: 'response', effect: 'redact', result: { content: { text: '[REDACTED]' } } },
   ]);
   t.notMatch(JSON.stringify(trail), /secret plan|the model says/, 'the trail keeps what the policy kept');
+});
+
+t.test('only the caller asked may answer; a request outside any call is refused', async (t) => {
+  const other = { ...LAB_PRINCIPAL, user: { ...LAB_PRINCIPAL.user, sub: 'mallory' } };
+  const forged: number[] = [];
+  let base = '';
+  const ctx = await setup(t, await referenceEngine(true), async (id) => {
+    // Another user answers the pending request first, with the id it would have to guess.
+    const r = await fetch(`${base}/mcp/${VIRTUAL}`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json, text/event-stream',
+        [TEST_PRINCIPAL_HEADER]: JSON.stringify(other),
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id,
+        result: { action: 'accept', content: { name: 'Mallory' } },
+      }),
+    });
+    forged.push(r.status);
+  });
+  const { client, forms, asked, store } = ctx;
+  base = ctx.base;
+  const r = await client.callTool({ name: `${OWN}__ask_name`, arguments: {} });
+  t.same(forged, [404], "another user's answer is refused as unknown");
+  t.match(text(r), /Ada/, "the asked caller's answer is the one the upstream got");
+  t.notMatch(text(r), /Mallory/);
+
+  const before = await head(store);
+  const count = asked.elicitation.length;
+  await client.callTool({ name: `${OWN}__ask_unrelated`, arguments: {} });
+  t.equal(asked.elicitation.length, count, 'the client was not asked');
+  t.match(forms.answers.at(-1), { error: -32600, message: /relayed only during a call it belongs to/ });
+  t.same(
+    await relayed(store, 'elicitation/create', before),
+    [],
+    'nothing to decide: no call to relate it to',
+  );
 });
