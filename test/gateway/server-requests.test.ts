@@ -17,7 +17,9 @@ import {
   type CreateMessageResult,
   ElicitRequestSchema,
   ElicitResultSchema,
+  EmptyResultSchema,
   ListRootsRequestSchema,
+  PingRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import t, { type Test } from 'tap';
 import { z } from 'zod';
@@ -117,6 +119,10 @@ async function formsUpstream(): Promise<{ url: string; answers: unknown[]; close
       }
     };
     s.registerTool('ask_name', { inputSchema: {} }, ask('name') as never);
+    s.registerTool('ping_client', { inputSchema: {} }, (async (_args: unknown, extra: RequestExtra) => {
+      await extra.sendRequest({ method: 'ping' }, EmptyResultSchema);
+      return { content: [{ type: 'text', text: 'pong' }] };
+    }) as never);
     // Sent without relating it to the call: it travels on the session's standalone stream.
     s.registerTool('ask_unrelated', { inputSchema: {} }, async () => {
       try {
@@ -171,6 +177,7 @@ interface Asked {
   sampling: unknown[];
   elicitation: unknown[];
   roots: number;
+  pings: number;
 }
 
 async function labClient(
@@ -178,7 +185,7 @@ async function labClient(
   /** Runs inside the elicitation handler, before it answers, with the request's id. */
   beforeAnswer?: (id: string | number) => Promise<void>,
 ): Promise<{ client: Client; asked: Asked }> {
-  const asked: Asked = { sampling: [], elicitation: [], roots: 0 };
+  const asked: Asked = { sampling: [], elicitation: [], roots: 0, pings: 0 };
   const client = new Client(
     { name: 'lab-client', version: '1.0.0' },
     { capabilities: { sampling: {}, elicitation: { form: {} }, roots: {} } },
@@ -191,6 +198,10 @@ async function labClient(
     asked.elicitation.push(r.params);
     await beforeAnswer?.(extra.requestId);
     return { action: 'accept', content: { name: 'Ada' } };
+  });
+  client.setRequestHandler(PingRequestSchema, async () => {
+    asked.pings++;
+    return {};
   });
   client.setRequestHandler(ListRootsRequestSchema, async () => {
     asked.roots++;
@@ -383,6 +394,11 @@ t.test('only the caller asked may answer; a request outside any call is refused'
   t.same(forged, [404], "another user's answer is refused as unknown");
   t.match(text(r), /Ada/, "the asked caller's answer is the one the upstream got");
   t.notMatch(text(r), /Mallory/);
+
+  // A ping during a call reaches the calling client, undecided.
+  const pinged = await client.callTool({ name: `${OWN}__ping_client`, arguments: {} });
+  t.equal(text(pinged), 'pong');
+  t.equal(asked.pings, 1, "the upstream's ping reached the calling client");
 
   const before = await head(store);
   const count = asked.elicitation.length;
