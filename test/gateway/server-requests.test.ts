@@ -411,3 +411,31 @@ t.test('only the caller asked may answer; a request outside any call is refused'
     'nothing to decide: no call to relate it to',
   );
 });
+
+t.test('over stdio, a request with several calls in flight belongs to none: refused', async (t) => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  let entered!: () => void;
+  const inside = new Promise<void>((r) => {
+    entered = r;
+  });
+  // The first call's elicitation is held at the client while a second call asks to sample.
+  const { client, asked, store } = await setup(t, await referenceEngine(true), async () => {
+    entered();
+    await gate;
+  });
+  const first = client.callTool({ name: `${EVERYTHING}__trigger-elicitation-request`, arguments: {} });
+  await inside;
+  const before = await head(store);
+  const second = await client.callTool({
+    name: `${EVERYTHING}__trigger-sampling-request`,
+    arguments: { prompt: 'whose call is this', maxTokens: 5 },
+  });
+  t.match(JSON.stringify(second), /several calls are in flight/, 'the upstream was refused');
+  t.equal(asked.sampling.length, 0, 'the client was not asked');
+  t.same(await relayed(store, 'sampling/createMessage', before), [], 'no call to attribute it to');
+  release();
+  t.match(JSON.stringify(await first), /Ada/, 'the first call completes once its client answers');
+});
