@@ -19,7 +19,8 @@
 #   - sampling/createMessage: denied unless data.servers[s].sampling is true.
 #     Sampling spends the user's model (and quota) on text the server chose, and
 #     lets the server see the model's answer: an opt-in per trusted server, with
-#     at most data.servers[s].sampling_max_tokens tokens when that is set.
+#     at most data.servers[s].sampling_max_tokens tokens when that is set. The
+#     model's answer to an external server has its PII redacted (lib/pii.rego).
 #   - Outside a call (no input.call) nothing is relayed.
 package airlock.relay
 
