@@ -439,3 +439,23 @@ t.test('over stdio, a request with several calls in flight belongs to none: refu
   release();
   t.match(JSON.stringify(await first), /Ada/, 'the first call completes once its client answers');
 });
+
+t.test('a client without the capability answers for itself; its error reaches the upstream', async (t) => {
+  const { store, base } = await setup(t, await referenceEngine(true));
+  const plain = new Client({ name: 'plain-client', version: '1.0.0' });
+  await plain.connect(
+    new StreamableHTTPClientTransport(new URL(`${base}/mcp/${VIRTUAL}`), {
+      requestInit: { headers: { [TEST_PRINCIPAL_HEADER]: JSON.stringify(LAB_PRINCIPAL) } },
+    }),
+  );
+  t.teardown(() => plain.close());
+  const before = await head(store);
+  const r = await plain.callTool({
+    name: `${EVERYTHING}__trigger-sampling-request`,
+    arguments: { prompt: 'anyone there', maxTokens: 5 },
+  });
+  t.match(JSON.stringify(r), /-32601|Method not found/, "the client's own error code reached the upstream");
+  const [decision, outcome] = await relayed(store, 'sampling/createMessage', before);
+  t.match(decision, { kind: 'decision', effect: 'allow' });
+  t.match(outcome, { kind: 'call_result', details: { error_code: -32601 } });
+});
