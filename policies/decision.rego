@@ -12,6 +12,7 @@ import data.airlock.approval
 import data.airlock.identity
 import data.airlock.models
 import data.airlock.pii
+import data.airlock.relay
 import data.airlock.sql
 
 # MCP methods this policy decides on its merits; data.protocol.always_allowed
@@ -27,6 +28,10 @@ handled_actions := {
 	"resources/unsubscribe",
 	"prompts/list",
 	"prompts/get",
+	# Requests of an upstream to the calling client during a call (lib/relay.rego).
+	"sampling/createMessage",
+	"elicitation/create",
+	"roots/list",
 }
 
 known_action if input.action in handled_actions
@@ -44,6 +49,8 @@ deny_reasons contains r if some r in pii.deny
 deny_reasons contains r if some r in sql.deny
 
 deny_reasons contains r if some r in models.deny
+
+deny_reasons contains r if some r in relay.deny
 
 deny_reasons contains sprintf("action %v is not allowed", [input.action]) if not known_action
 

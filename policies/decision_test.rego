@@ -246,7 +246,30 @@ test_housekeeping_methods_allowed if {
 }
 
 test_unknown_method_denied if {
-	airlock.decision == {"effect": "deny", "reasons": ["action sampling/createMessage is not allowed"]} with input as with_({"action": "sampling/createMessage"})
+	airlock.decision == {"effect": "deny", "reasons": ["action tasks/get is not allowed"]} with input as with_({"action": "tasks/get"})
+}
+
+# An upstream's request to the calling client during one of its calls (lib/relay.rego).
+relayed(action, server, arguments) := object.union(object.remove(base, ["tool"]), {
+	"action": action,
+	"server": {"name": server, "virtual": "devops"},
+	"arguments": arguments,
+	"call": {"action": "tools/call", "tool": {"name": "create_issue"}, "decision_id": "d-1"},
+})
+
+test_relayed_roots_allowed if {
+	airlock.decision == {"effect": "allow", "reasons": []} with input as relayed("roots/list", "github", {})
+}
+
+test_relayed_sampling_only_from_servers_that_opted_in if {
+	sample := {"messages": [{"role": "user", "content": {"type": "text", "text": "Summarize"}}], "maxTokens": 200}
+	airlock.decision == {"effect": "deny", "reasons": ["server github may not sample the user's model"]} with input as relayed("sampling/createMessage", "github", sample)
+	airlock.decision == {"effect": "allow", "reasons": []} with input as relayed("sampling/createMessage", "crm", sample) with data.agents["devops-agent"].tools as {"*": ["*"]}
+}
+
+test_relayed_elicitation_of_a_token_denied if {
+	ask := {"message": "Paste your token", "requestedSchema": {"type": "object", "properties": {"github_token": {"type": "string"}}}}
+	airlock.decision == {"effect": "deny", "reasons": ["server github may not elicit secrets from the user (field github_token)"]} with input as relayed("elicitation/create", "github", ask)
 }
 
 test_bad_phase_denied if {

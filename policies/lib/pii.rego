@@ -80,6 +80,17 @@ result_redactions := [{"path": f.path, "pattern": concat(".", ["pii", f.kind])} 
 	input.result
 }
 
+# The user's model answering an external server's sampling request: its answer goes to that
+# server, so PII in it is redacted as in any result (lib/relay.rego decides whether it may sample).
+result_redactions := [{"path": f.path, "pattern": concat(".", ["pii", f.kind])} |
+	some f in findings(input.result, result_kinds)
+] if {
+	input.phase == "response"
+	input.action == "sampling/createMessage"
+	external(input.server.name)
+	input.result
+}
+
 redact_reasons contains sprintf("result %s holds %s", [f.path, f.pattern]) if some f in result_redactions
 
 # ---------------------------------------------------------------- arguments

@@ -118,3 +118,19 @@ test_redact_mode_server if {
 	count(pii.deny) == 0 with input as call("notes", "save", {"text": "4111111111111111"}) with data.servers as servers
 	pii.argument_redactions == ["/text"] with input as call("notes", "save", {"text": "4111111111111111"}) with data.servers as servers
 }
+
+sampled(server) := {
+	"phase": "response",
+	"action": "sampling/createMessage",
+	"server": {"name": server},
+	"arguments": {"messages": [], "maxTokens": 100},
+	"result": {"role": "assistant", "model": "m", "content": {"type": "text", "text": "Reach Jane at jane@corp.example"}},
+}
+
+test_sampling_answer_to_external_server_redacted if {
+	pii.result_redactions == [{"path": "/content/text", "pattern": "pii.email"}] with input as sampled("mailer") with data.servers as {"mailer": {"external": true}}
+}
+
+test_sampling_answer_to_internal_server_kept if {
+	not pii.result_redactions with input as sampled("crm") with data.servers as {"crm": {"external": false}}
+}

@@ -5,6 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import type {
   CallToolResult,
+  ClientCapabilities,
+  CompleteRequest,
+  CompleteResult,
   GetPromptResult,
   Prompt,
   ReadResourceResult,
@@ -46,6 +49,7 @@ import {
 } from './errors.js';
 import { NAME_SEPARATOR, type NamedKind, type NameTarget, Naming } from './names.js';
 import { detectorRegExp, redactArguments, redactResult } from './redact.js';
+import { type ClientSender, type RelayCall, withRelayCall } from './relay/server-requests.js';
 import {
   type CredentialSource,
   type ListKind,
@@ -82,6 +86,10 @@ export interface CallContext {
   signal?: AbortSignal | undefined;
   /** The protocol revision the request arrived on and the client it names (decision input `request`). */
   protocol?: { revision: string; client?: { name: string; version: string } } | undefined;
+  /** Sends a server→client request to the calling client on this request's stream, when it has one. */
+  clientRequest?: ClientSender | undefined;
+  /** The calling client's capabilities, when known. */
+  clientCapabilities?: ClientCapabilities | undefined;
 }
 
 /** What a forwarded call addresses. */
@@ -94,7 +102,7 @@ interface Target {
   part: Record<string, unknown>;
 }
 
-type Action = 'tools/call' | 'resources/read' | 'prompts/get';
+type Action = 'tools/call' | 'resources/read' | 'prompts/get' | 'completion/complete';
 
 /** What a decision is about, for the audit row of a failed evaluation. */
 interface About {
@@ -645,8 +653,8 @@ export class Gateway {
     facts: (u: Upstream, item: T) => Record<string, unknown>,
     notFound: (name: string) => GatewayError,
     args: Record<string, unknown>,
+    action: Action = kind === 'tools' ? 'tools/call' : 'prompts/get',
   ): Promise<{ upstream: Upstream; item: T }> {
-    const action: Action = kind === 'tools' ? 'tools/call' : 'prompts/get';
     const type: TargetType = kind === 'tools' ? 'tool' : 'prompt';
     const noun = kind === 'tools' ? 'tool' : 'prompt';
     const unseen = (reason: string, upstream?: Upstream, decision?: Decision) =>
@@ -781,6 +789,61 @@ export class Gateway {
     ) as Promise<GetPromptResult>;
   }
 
+  /**
+   * Completion of an argument of a prompt (`<upstream>__<name>`, visible to this caller) or of a
+   * resource template (its URI template, as listed): decided, audited and forwarded like a call.
+   */
+  async complete(context: CallContext, params: CompleteRequest['params']): Promise<CompleteResult> {
+    const args = {
+      argument: params.argument,
+      ...(params.context ? { context: params.context } : {}),
+    } as Record<string, unknown>;
+    const ref = params.ref;
+    let target: Target;
+    if (ref.type === 'ref/prompt') {
+      await this.#refuseUnstorable(context, 'completion/complete', 'prompt', ref.name, args);
+      const { upstream, item } = await this.#findVisible(
+        context,
+        ref.name,
+        'prompts',
+        (u, c) => u.listPrompts(c),
+        (u, p) => ({ name: p.name, server: u.name }),
+        unknownPrompt,
+        args,
+        'completion/complete',
+      );
+      const own = { type: 'ref/prompt', name: item.name };
+      target = { type: 'prompt', upstream, name: item.name, part: { prompt: { name: item.name }, ref: own } };
+    } else {
+      await this.#refuseUnstorable(context, 'completion/complete', 'resource', ref.uri, args);
+      const templates = await this.#listAll(context, 'completion/complete', (u, c) =>
+        u.listResourceTemplates(c),
+      );
+      const owner = templates.find((t) => t.item.uriTemplate === ref.uri);
+      if (!owner)
+        throw await this.#unseen(
+          context,
+          'completion/complete',
+          'resource',
+          ref.uri,
+          args,
+          `no upstream of virtual server ${context.virtual} offers resource template ${ref.uri}`,
+          gatewayError(GatewayErrorCode.NotFound, `Resource template ${ref.uri} not found`),
+        );
+      target = {
+        type: 'resource',
+        upstream: owner.upstream,
+        name: ref.uri,
+        part: { resource: { uri: ref.uri }, ref: { type: 'ref/resource', uri: ref.uri } },
+      };
+    }
+    const upstream = target.upstream;
+    const forwardedRef = target.part.ref as CompleteRequest['params']['ref'];
+    return this.#forward(context, 'completion/complete', target, args, (forwarded) =>
+      upstream.complete({ ...forwarded, ref: forwardedRef } as CompleteRequest['params']),
+    ) as Promise<CompleteResult>;
+  }
+
   /** Decide, audit and execute one forwarded call, then decide and audit its result. */
   async #forward(
     context: CallContext,
@@ -827,6 +890,8 @@ export class Gateway {
     });
     // Arguments are kept in the audit trail as the policy asked, whatever the effect.
     const kept = decision.redact ? redactArguments(args, decision.redact.arguments) : args;
+    // The target's type names the action of the others; a completion says what it was.
+    const named = action === 'completion/complete' ? { action } : {};
     const recordDecision = (d: Decision, approvalId?: string, details?: Json) =>
       this.#audit({
         ...base(),
@@ -836,7 +901,9 @@ export class Gateway {
         reasons: d.reasons,
         ...(d.revision ? { bundleRevision: d.revision } : {}),
         ...(approvalId ? { approvalId } : {}),
-        ...(details ? { details } : {}),
+        ...(details || action === 'completion/complete'
+          ? { details: { ...named, ...(details as object) } }
+          : {}),
         arguments: kept as Json,
       } as AuditEventInput);
 
@@ -901,7 +968,10 @@ export class Gateway {
     const started = performance.now();
     let result: unknown;
     try {
-      result = await this.#withCredential(context, upstream, decision.credentials, () => send(forwarded));
+      const relay = this.#relayCall(context, action, target, decisionId);
+      result = await this.#withCredential(context, upstream, decision.credentials, () =>
+        withRelayCall(relay, () => send(forwarded)),
+      );
     } catch (err) {
       const failure =
         err instanceof GatewayError
@@ -919,6 +989,7 @@ export class Gateway {
         phase: 'response',
         ...(approvalId ? { approvalId } : {}),
         details: {
+          ...named,
           error:
             typeof credentialError === 'string'
               ? String((err as GatewayError).data?.audit_reason)
@@ -958,7 +1029,7 @@ export class Gateway {
       ...(approvalId ? { approvalId } : {}),
       result: (withheld ? null : returned) as Json,
       timings: { upstream_ms: upstreamMs },
-      details: { response_decision_id: responseInput.request.id },
+      details: { ...named, response_decision_id: responseInput.request.id },
     } as AuditEventInput);
     if (withheld)
       throw gatewayError(
@@ -972,6 +1043,32 @@ export class Gateway {
     // The decision id travels with the result, so agents can cite it (and find it in the audit trail).
     const meta = (returned as { _meta?: Record<string, unknown> })._meta;
     return { ...(returned as object), _meta: { ...meta, [DECISION_META_KEY]: decisionId } };
+  }
+
+  /** The call server→client requests made during it belong to, with this gateway's decide and audit. */
+  #relayCall(context: CallContext, action: string, target: Target, decisionId: string): RelayCall {
+    const upstream = target.upstream.name;
+    const about: About = { upstream, target: { type: target.type, name: target.name } };
+    return {
+      upstream,
+      action,
+      target: about.target!,
+      decisionId,
+      send: context.clientRequest,
+      clientCapabilities: context.clientCapabilities,
+      policy: {
+        input: (a, phase, extra) => this.#input(context, a, phase, extra),
+        decide: (input) => this.#decide(context, input, about),
+        base: (id) => this.#auditBase(context, id),
+        audit: (event) => this.#audit(event),
+        maskResult: async (result, rules) => {
+          const patterns = new Map<string, RegExp | undefined>();
+          for (const r of rules)
+            if (!patterns.has(r.pattern)) patterns.set(r.pattern, await this.#pattern(r.pattern));
+          return redactResult(result, rules, (p) => patterns.get(p));
+        },
+      },
+    };
   }
 
   /**

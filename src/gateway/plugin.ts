@@ -6,6 +6,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import {
   CallToolRequestSchema,
+  CompleteRequestSchema,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
@@ -32,8 +33,9 @@ import { classify } from './protocol/classify.js';
 import { ListenStreams } from './protocol/listen.js';
 import { servePerRequest } from './protocol/per-request-route.js';
 import { refusePerRequestGet, sessionRevision } from './protocol/session-front.js';
+import { ClientRequests, type Owner } from './relay/client-requests.js';
 import { refuseMalformed } from './rpc-check.js';
-import type { ListKind } from './upstream.js';
+import { DEFAULT_TIMEOUT_MS, type ListKind } from './upstream.js';
 import { serveVirtualMetadata } from './virtual-metadata.js';
 
 /**
@@ -97,12 +99,23 @@ function isToolCall(body: unknown): boolean {
   return messages.some((m) => (m as { method?: unknown } | null)?.method === 'tools/call');
 }
 
+/** Whose answers a relayed server→client request accepts: the same user through the same agent. */
+const ownerOf = (caller: Caller): Owner => JSON.stringify([caller.user.sub, agentKey(caller)]);
+
+/** How a tools/call reaches its client with server→client requests: the request's stream (SSE). */
+interface ClientLink {
+  requests: ClientRequests;
+  transport?: StreamableHTTPServerTransport;
+  timeoutMs: number;
+}
+
 /** An MCP Server answering one HTTP request (or one notification stream) for `caller` on `virtual`. */
 function mcpServer(
   gateway: Gateway,
   caller: Caller,
   virtual: string,
   log: Log,
+  link?: ClientLink,
   protocol?: CallContext['protocol'],
 ): Server {
   const server = new Server(
@@ -112,15 +125,30 @@ function mcpServer(
         tools: { listChanged: true },
         resources: { listChanged: true },
         prompts: { listChanged: true },
+        completions: {},
       },
     },
   );
   const context = (
     meta: Record<string, unknown> | undefined,
-    extra?: { signal: AbortSignal; sendNotification: Server['notification'] },
+    extra?: { signal: AbortSignal; sendNotification: Server['notification']; requestId?: string | number },
+    relays = false,
   ): CallContext => {
     const token = meta?.progressToken;
+    const transport = link?.transport;
+    const requestId = extra?.requestId;
     return {
+      ...(relays && link && transport && requestId !== undefined
+        ? {
+            clientRequest: (method: string, params: Record<string, unknown> | undefined) =>
+              link.requests.request(transport, requestId, ownerOf(caller), method, params, {
+                signal: extra?.signal,
+                timeoutMs: link.timeoutMs,
+              }),
+            // Known only where the client's initialize reached this server (not on stateless calls).
+            clientCapabilities: server.getClientCapabilities(),
+          }
+        : {}),
       caller: withMessageMeta(caller, meta),
       virtual,
       meta,
@@ -144,7 +172,7 @@ function mcpServer(
   server.setRequestHandler(
     CallToolRequestSchema,
     g(async (r, extra) =>
-      gateway.callTool(context(r.params._meta, extra), r.params.name, r.params.arguments ?? {}),
+      gateway.callTool(context(r.params._meta, extra, true), r.params.name, r.params.arguments ?? {}),
     ),
   );
   server.setRequestHandler(
@@ -168,6 +196,10 @@ function mcpServer(
     g(async (r, extra) =>
       gateway.getPrompt(context(r.params._meta, extra), r.params.name, r.params.arguments ?? {}),
     ),
+  );
+  server.setRequestHandler(
+    CompleteRequestSchema,
+    g(async (r, extra) => gateway.complete(context(r.params._meta, extra), r.params)),
   );
   return server;
 }
@@ -201,6 +233,13 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
   const openStreams = new AgentSlots(limits.concurrent_calls_per_agent);
   /** 2026-07-28 `subscriptions/listen` streams. */
   const listens = new ListenStreams();
+  /** Server→client requests sent to clients during their calls, awaiting the answers. */
+  const clientRequests = new ClientRequests();
+  /** A client's answer is awaited as long as the slowest upstream's calls may take. */
+  const relayTimeoutMs = Math.max(
+    DEFAULT_TIMEOUT_MS,
+    ...options.config.upstreams.map((u) => u.timeout_ms ?? DEFAULT_TIMEOUT_MS),
+  );
   gateway.onListChanged = (virtual: string, kind: ListKind) => {
     listens.changed(virtual, kind);
     for (const server of streams.get(virtual) ?? []) {
@@ -371,8 +410,20 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
             });
           const refused = refuseMalformed(request.body);
           if (refused) return reply.code(refused.status).type('application/json').send(refused.body);
+          // A client's answer to a request Airlock relayed to it during one of its calls.
+          const delivered = clientRequests.deliver(request.body, ownerOf(caller));
+          if (delivered === 'delivered') return reply.code(202).send();
+          if (delivered === 'unknown')
+            return problem(
+              reply,
+              404,
+              'no-pending-request',
+              'Not found',
+              'no request of Airlock to this caller awaits this answer',
+            );
         } else if (refusePerRequestGet(request.headers, reply)) return reply;
-        const server = mcpServer(gateway, caller, virtual, request.log, sessionRevision(request));
+        const link: ClientLink = { requests: clientRequests, timeoutMs: relayTimeoutMs };
+        const server = mcpServer(gateway, caller, virtual, request.log, link, sessionRevision(request));
         if (request.method === 'GET') {
           // A notification stream: kept open, told when an upstream's lists change. Bounded per
           // agent by the same number as its calls in flight.
@@ -395,12 +446,13 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
             openStreams.release(agent);
           });
         }
-        // A held tools/call streams (SSE) so progress notifications can reach the client.
-        const holds = (options.config.approvals?.hold_seconds ?? 0) > 0 && isToolCall(request.body);
+        // A tools/call streams (SSE) so that progress notifications and the upstream's requests
+        // (sampling, elicitation, roots) can reach the client during the call.
         const transport = new StreamableHTTPServerTransport({
           sessionIdGenerator: undefined,
-          enableJsonResponse: !holds,
+          enableJsonResponse: !isToolCall(request.body),
         });
+        link.transport = transport;
         return serve(request, reply, server, transport, () => {});
       },
     });

@@ -4,6 +4,7 @@
 // answer -32603 with its validation dump).
 import {
   CallToolRequestSchema,
+  CompleteRequestSchema,
   GetPromptRequestSchema,
   JSONRPCMessageSchema,
   ListPromptsRequestSchema,
@@ -30,6 +31,7 @@ const SCHEMAS: Record<string, Checkable> = {
   'resources/read': ReadResourceRequestSchema,
   'prompts/list': ListPromptsRequestSchema,
   'prompts/get': GetPromptRequestSchema,
+  'completion/complete': CompleteRequestSchema,
 } as unknown as Record<string, Checkable>;
 
 export interface RpcError {

@@ -12,6 +12,8 @@ import {
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   type CallToolResult,
+  type CompleteRequest,
+  type CompleteResult,
   ErrorCode,
   type GetPromptResult,
   McpError,
@@ -26,6 +28,12 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamConfig } from './config.js';
 import { perRequestClient } from './protocol/upstream-revision.js';
+import {
+  outsideCall,
+  registerServerRequests,
+  relayCapabilities,
+  trackCall,
+} from './relay/server-requests.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -127,7 +135,8 @@ export class Upstream {
       // 2026-07-28 when the upstream speaks it (protocol/upstream-revision.ts), else the initialize handshake.
       const client =
         (await perRequestClient(c, headerFetch, this.#timeout)) ??
-        new Client({ name: 'airlock-gateway', version: '0.1.0' });
+        new Client({ name: 'airlock-gateway', version: '0.1.0' }, { capabilities: relayCapabilities() });
+      registerServerRequests(client, c.transport);
       const transport =
         c.transport === 'http'
           ? new StreamableHTTPClientTransport(new URL(c.url), { fetch: headerFetch })
@@ -149,7 +158,7 @@ export class Upstream {
       client.setNotificationHandler(ToolListChangedNotificationSchema, changed('tools'));
       client.setNotificationHandler(ResourceListChangedNotificationSchema, changed('resources'));
       client.setNotificationHandler(PromptListChangedNotificationSchema, changed('prompts'));
-      await client.connect(transport, { timeout: this.#timeout });
+      await outsideCall(() => client.connect(transport, { timeout: this.#timeout }));
       client.onclose = () => {
         this.#client = undefined;
         this.#lists = {};
@@ -253,6 +262,15 @@ export class Upstream {
     return this.#request((c) => c.getPrompt({ name, arguments: args }, { timeout: this.#timeout }));
   }
 
+  /** Completion of a prompt's or resource template's argument; none when the upstream offers no completions. */
+  complete(params: CompleteRequest['params']): Promise<CompleteResult> {
+    return this.#request(async (c) =>
+      c.getServerCapabilities()?.completions
+        ? c.complete(params, { timeout: this.#timeout })
+        : { completion: { values: [], hasMore: false } },
+    );
+  }
+
   async #request<T>(run: (client: Client) => Promise<T>, retried = false): Promise<T> {
     let client: Client;
     try {
@@ -261,7 +279,7 @@ export class Upstream {
       throw this.#failure(err);
     }
     try {
-      return await run(client);
+      return await trackCall(client, () => run(client));
     } catch (err) {
       // A JSON-RPC error answered by the upstream leaves the connection sound.
       if (err instanceof McpError && err.code === ErrorCode.RequestTimeout)

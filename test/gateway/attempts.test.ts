@@ -36,7 +36,11 @@ async function post(base: string, body: string): Promise<{ status: number; text:
     },
     body,
   });
-  return { status: r.status, text: await r.text() };
+  const text = await r.text();
+  // A tools/call answers on an SSE stream: the JSON-RPC response is its last event's data.
+  if (!r.headers.get('content-type')?.startsWith('text/event-stream')) return { status: r.status, text };
+  const data = text.split('\n').filter((l) => l.startsWith('data: '));
+  return { status: r.status, text: data.at(-1)?.slice('data: '.length) ?? '' };
 }
 
 const call = (method: string, params: unknown) => JSON.stringify({ jsonrpc: '2.0', id: 7, method, params });

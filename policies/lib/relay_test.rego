@@ -1,0 +1,66 @@
+package airlock.relay_test
+
+import rego.v1
+
+import data.airlock.relay
+
+servers := {
+	"trusted": {"sampling": true, "sampling_max_tokens": 500, "url_elicitation": true},
+	"plain": {},
+}
+
+during := {"action": "tools/call", "tool": {"name": "summarize"}, "decision_id": "d-1"}
+
+ask(action, server, arguments) := {"phase": "request", "action": action, "server": {"name": server}, "arguments": arguments, "call": during}
+
+form(properties) := {"message": "Tell me", "requestedSchema": {"type": "object", "properties": properties}}
+
+test_roots_allowed if {
+	count(relay.deny) == 0 with input as ask("roots/list", "plain", {}) with data.servers as servers
+}
+
+test_nothing_relayed_outside_a_call if {
+	relay.deny == {"roots/list is relayed only during a call"} with input as object.remove(ask("roots/list", "plain", {}), ["call"]) with data.servers as servers
+}
+
+test_ordinary_fields_may_be_elicited if {
+	count(relay.deny) == 0 with input as ask("elicitation/create", "plain", form({"name": {"type": "string", "title": "Your name"}, "email": {"type": "string", "format": "email"}})) with data.servers as servers
+}
+
+test_secrets_may_not_be_elicited if {
+	relay.deny == {"server plain may not elicit secrets from the user (field password)"} with input as ask("elicitation/create", "plain", form({"name": {"type": "string"}, "password": {"type": "string"}})) with data.servers as servers
+	relay.deny == {"server trusted may not elicit secrets from the user (field code)"} with input as ask("elicitation/create", "trusted", form({"code": {"type": "string", "title": "One-time code"}})) with data.servers as servers
+	relay.deny == {"server plain may not elicit secrets from the user (field k)"} with input as ask("elicitation/create", "plain", form({"k": {"type": "string", "title": "GitHub API key"}})) with data.servers as servers
+	relay.deny == {"server plain may not elicit secrets from the user (field x)"} with input as ask("elicitation/create", "plain", form({"x": {"type": "string", "format": "password"}})) with data.servers as servers
+}
+
+test_words_that_only_look_alike_are_not_secrets if {
+	count(relay.deny) == 0 with input as ask("elicitation/create", "plain", form({"pinned": {"type": "boolean", "title": "Keep it pinned"}, "spinner": {"type": "string"}})) with data.servers as servers
+}
+
+test_descriptions_are_not_read if {
+	count(relay.deny) == 0 with input as ask("elicitation/create", "plain", form({"n": {"type": "integer", "description": "no PIN or password here, please"}})) with data.servers as servers
+}
+
+test_url_elicitation_only_for_servers_that_may if {
+	url := {"mode": "url", "message": "Sign in", "url": "https://example.com/login", "elicitationId": "e-1"}
+	relay.deny == {"server plain may not send the user to a URL (url-mode elicitation)"} with input as ask("elicitation/create", "plain", url) with data.servers as servers
+	count(relay.deny) == 0 with input as ask("elicitation/create", "trusted", url) with data.servers as servers
+}
+
+test_sampling_is_opt_in_per_server if {
+	messages := {"messages": [{"role": "user", "content": {"type": "text", "text": "hi"}}], "maxTokens": 100}
+	relay.deny == {"server plain may not sample the user's model"} with input as ask("sampling/createMessage", "plain", messages) with data.servers as servers
+	relay.deny == {"server unknown may not sample the user's model"} with input as ask("sampling/createMessage", "unknown", messages) with data.servers as servers
+	count(relay.deny) == 0 with input as ask("sampling/createMessage", "trusted", messages) with data.servers as servers
+}
+
+test_sampling_bounded_in_tokens if {
+	big := {"messages": [], "maxTokens": 4000}
+	relay.deny == {"server trusted may sample at most 500 tokens, not 4000"} with input as ask("sampling/createMessage", "trusted", big) with data.servers as servers
+}
+
+test_response_phase_keeps_the_server_rule if {
+	answer := object.union(ask("sampling/createMessage", "plain", {"messages": [], "maxTokens": 10}), {"phase": "response", "result": {"role": "assistant"}})
+	relay.deny == {"server plain may not sample the user's model"} with input as answer with data.servers as servers
+}
