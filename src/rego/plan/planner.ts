@@ -1111,6 +1111,9 @@ class Planner {
 
   /** Looks up `path[i…]` in the document at trie `node` (reached by the constant keys `consts`). */
   private planDataNode(node: TrieNode, consts: string[], path: Term[], i: number, k: ValueCont): void {
+    // Replaced by `with data.…`: the document here, rules below included, is the replacement.
+    if (node !== this.trie && this.dataOverridden(consts))
+      return this.planPath(ir.local(this.baseAt(consts)), path, i, k, true);
     const group = this.liveGroup(node);
     const children = [...node.children.values()].filter((c) => includeInDoc(c));
     if (i >= path.length) return k(ir.local(this.virtualDoc(node, consts)));
@@ -1217,6 +1220,7 @@ class Planner {
 
   /** Builds the document at a rule-tree node: base data merged with the values of the rules below. */
   private virtualDoc(node: TrieNode, path: string[]): ir.Local {
+    if (node !== this.trie && this.dataOverridden(path)) return this.baseAt(path);
     const group = this.liveGroup(node);
     const children = [...node.children.values()].filter((c) => includeInDoc(c));
     if (group && children.length === 0) return this.callGroup(group);

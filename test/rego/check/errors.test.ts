@@ -149,6 +149,56 @@ t.test('with targets must be input, data or a function', async (t) => {
   ]);
 });
 
+t.test('with replaces a rule whole: no target strictly below a rule, in any spelling', async (t) => {
+  const r = check(
+    [
+      'package x',
+      '',
+      'cfg := {"a": 1}',
+      '',
+      'set contains 1',
+      '',
+      'p if {',
+      '  cfg with data.x.cfg.a as 2',
+      '  cfg with cfg.a as 2',
+      '  set with data.x.set[1] as true',
+      '  cfg with data.x.cfg as {}',
+      '  cfg with data.x as {}',
+      '  cfg with data.other.deep as 1',
+      '}',
+    ].join('\n'),
+  );
+  t.same(errs(r.errors), [
+    'rego_compile_error test-0.rego:8:12 with keyword cannot partially replace virtual document(s)',
+    'rego_compile_error test-0.rego:9:12 with keyword cannot partially replace virtual document(s)',
+    'rego_compile_error test-0.rego:10:12 with keyword cannot partially replace virtual document(s)',
+  ]);
+});
+
+t.test('with cannot replace relations, void built-ins, unification or internal functions', async (t) => {
+  const r = check(
+    [
+      'package x',
+      '',
+      'p if {',
+      '  true with walk as 1',
+      '  true with print as 1',
+      '  true with eq as 1',
+      '  true with rego.metadata.rule as 1',
+      '  true with internal.print as 1',
+      '  true with count as 1',
+      '}',
+    ].join('\n'),
+  );
+  t.same(errs(r.errors), [
+    'rego_compile_error test-0.rego:4:8 with keyword replacing built-in function: target must not be a relation',
+    'rego_compile_error test-0.rego:5:8 with keyword replacing built-in function: target must not be a void function',
+    'rego_compile_error test-0.rego:6:8 with keyword replacing built-in function: replacement of "eq" invalid',
+    'rego_compile_error test-0.rego:7:8 with keyword replacing built-in function: replacement of "rego.metadata.rule" invalid',
+    'rego_compile_error test-0.rego:8:8 with keyword replacing built-in function: replacement of internal function "internal.print" invalid',
+  ]);
+});
+
 t.test('all errors are collected', async (t) => {
   const r = check('package x\n\np if x > 1\n\nq if foo(1)\n\nr if r\n');
   t.same(

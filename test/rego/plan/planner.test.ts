@@ -12,6 +12,17 @@ function build(text: string, entrypoints: string[], options: { ruleIndexing?: bo
   return { wasm: r.wasm, plan: r.plan, printed: printPolicy(r.plan, { locations: false }) };
 }
 
+/** Compiles modules (one source each) and evaluates the document at `entrypoint` (`a/b`). */
+async function evalModules(sources: string[], entrypoint: string, input?: unknown, data?: object) {
+  const r = compile({
+    sources: sources.map((text, i) => ({ file: `m${i}.rego`, text })),
+    entrypoints: [entrypoint],
+    optimize: false,
+  });
+  if (!r.wasm) throw new Error(r.errors.map((e) => e.message).join('\n'));
+  return evaluate(r.wasm, entrypoint, input, data);
+}
+
 async function evaluate(wasm: Uint8Array, entrypoint: string, input?: unknown, data?: object) {
   const p = await loadPolicy(wasm, undefined, hostBuiltins({ strict: true }));
   if (data) p.setData(data);
@@ -166,4 +177,37 @@ t.test('planning is deterministic', async (t) => {
   const b = build(toolRules(10), ['gw/allow']);
   t.equal(a.printed, b.printed);
   t.ok(Buffer.from(a.wasm).equals(Buffer.from(b.wasm)));
+});
+
+t.test('with data.… replaces a rule by its value, wherever the rule is read', async (t) => {
+  const rules = 'package cfg\n\nlimit := 15\n\nnext := limit + 1\n\nall contains limit\n';
+  const user = [
+    'package use',
+    '',
+    'import data.cfg',
+    '',
+    '# the replaced rule read directly, in its own package and from another module',
+    'own := v if v := cfg.limit with data.cfg.limit as 10',
+    '',
+    '# read by rules deeper in the evaluation: a complete rule and a partial set',
+    'deeper := v if v := report with data.cfg.limit as 3',
+    '',
+    'report := [cfg.next, cfg.all]',
+    '',
+    '# the whole package replaced: every rule under it reads the replacement',
+    'pkg := v if v := [cfg.limit, object.get(cfg, "next", "gone")] with data.cfg as {"limit": 7}',
+    '',
+    '# the package document under a replaced rule',
+    'doc := v if v := data.cfg with data.cfg.limit as 1',
+    '',
+    'unchanged := [cfg.limit, cfg.next]',
+  ].join('\n');
+  const local = 'package cfg\n\nlocal := v if v := limit with data.cfg.limit as 10\n';
+  const srcs = [rules, user, local];
+  t.equal(await evalModules(srcs, 'cfg/local'), 10);
+  t.equal(await evalModules(srcs, 'use/own'), 10);
+  t.same(await evalModules(srcs, 'use/deeper'), [4, [3]]);
+  t.same(await evalModules(srcs, 'use/pkg'), [7, 'gone']);
+  t.same(await evalModules(srcs, 'use/doc'), { all: [1], limit: 1, local: 10, next: 2 });
+  t.same(await evalModules(srcs, 'use/unchanged'), [15, 16]);
 });
