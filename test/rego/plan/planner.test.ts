@@ -211,3 +211,47 @@ t.test('with data.… replaces a rule by its value, wherever the rule is read', 
   t.same(await evalModules(srcs, 'use/doc'), { all: [1], limit: 1, local: 10, next: 2 });
   t.same(await evalModules(srcs, 'use/unchanged'), [15, 16]);
 });
+
+t.test('a package without rules is an empty document under data', async (t) => {
+  const srcs = ['package empty\n', 'package a.b.c\n', 'package other\n\np := 1\n'];
+  t.same(await evalModules(srcs, 'empty'), {});
+  t.same(await evalModules(srcs, 'a/b'), { c: {} });
+  t.same(await evalModules([...srcs, 'package use\n\nkeys := {k | data.a.b[k]}\n'], 'use/keys'), ['c']);
+  // Base data at the package's path shows through.
+  t.same(await evalModules(srcs, 'a/b', undefined, { a: { b: { n: 1 } } }), { c: {}, n: 1 });
+  t.same(await evalModules(srcs, 'empty', undefined, { empty: { n: 2 } }), { n: 2 });
+});
+
+t.test('constant keys into base data are looked up by their text, as OPA storage does', async (t) => {
+  const src = [
+    'package k',
+    '',
+    'decimal := data.obj[1.2]',
+    '',
+    'int_on_object := data.obj[1]',
+    '',
+    'trailing_zero := data.obj[1.0]',
+    '',
+    'negative := data.obj[-1]',
+    '',
+    'int_on_array := data.arr[1]',
+    '',
+    'digits_on_array := data.arr["1"]',
+    '',
+    'decimal_on_array := [v | v := data.arr[1.0]]',
+    '',
+    'negative_on_array := [v | v := data.arr[-1]]',
+  ].join('\n');
+  const data = { obj: { '1.2': 'a', '1': 'b', '1.0': 'c', '-1': 'd' }, arr: ['x', 'y'] };
+  const all = await evalModules([src], 'k', undefined, data);
+  t.same(all, {
+    decimal: 'a',
+    int_on_object: 'b',
+    trailing_zero: 'c',
+    negative: 'd',
+    int_on_array: 'y',
+    digits_on_array: 'y',
+    decimal_on_array: [],
+    negative_on_array: [],
+  });
+});
