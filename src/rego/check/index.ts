@@ -16,7 +16,10 @@
 //                          conflicting rule kinds, two defaults, rules under complete rules,
 //                          packages inside rules, bad `with` targets, deprecated built-ins;
 // - rego_compile_error     `var x assigned above` / `referenced above` / `declared above`,
-//                          `:=` on input/data or on a ref, bad or duplicate imports, imports
+//                          `arg x redeclared`, `:=` on input/data or on anything but variables,
+//                          arrays and objects of them (`cannot assign to number`), `:=` under
+//                          `not`, `with` below a rule's value or on refused built-ins,
+//                          bad or duplicate imports, imports
 //                          shadowed by rules, default rules with variables in their head ref,
 //                          networked built-ins (http.send…: refused unless allowNetworked).
 // All errors are collected (not only the first).

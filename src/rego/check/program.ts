@@ -326,6 +326,7 @@ export function checkModules(
     ): { body: Body; suffix: Term[]; key?: Term; value?: Term } => {
       const scope = new Scope(ruleScope);
       for (const [k, v] of ruleScope.declared) scope.declared.set(k, v);
+      for (const [k, v] of ruleScope.how) scope.how.set(k, v);
       const rewritten = rw.body(body, scope);
       // Head terms that evaluate something (calls, refs, comprehensions) move into the body
       // as `_$N = term`, so the planner only sees variables and constants in heads.
