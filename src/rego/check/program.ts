@@ -2,7 +2,16 @@
 // conflicts, rule bodies (names, locals, calls, safety) and recursion.
 import type { Body, Import, Location, Module, RegoError, Rule, Term } from '../ast.js';
 import { CallChecker, calleeOf, type FunctionLookup } from './calls.js';
-import { CheckContext, isGenerated, mkRef, mkString, mkVar, pathName, refText } from './context.js';
+import {
+  CheckContext,
+  evaluates,
+  isGenerated,
+  mkRef,
+  mkString,
+  mkVar,
+  pathName,
+  refText,
+} from './context.js';
 import { dependencyGraph, recursionErrors } from './graph.js';
 import { type Globals, Rewriter, Scope } from './rewrite.js';
 import { type ArityOf, headVars, reorderBody, termVars, type UnsafeVar } from './safety.js';
@@ -65,24 +74,6 @@ function varsIn(t: Term): Set<string> {
 }
 
 /** Does evaluating this term do more than build a value from variables and constants? */
-function evaluates(t: Term): boolean {
-  switch (t.type) {
-    case 'ref':
-    case 'call':
-    case 'arraycomp':
-    case 'setcomp':
-    case 'objectcomp':
-      return true;
-    case 'array':
-    case 'set':
-      return t.items.some(evaluates);
-    case 'object':
-      return t.entries.some(([k, v]) => evaluates(k) || evaluates(v));
-    default:
-      return false;
-  }
-}
-
 function trueTerm(location: Location): Term {
   return { type: 'boolean', value: true, location };
 }

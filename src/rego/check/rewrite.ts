@@ -4,7 +4,7 @@
 // names, desugars `some … in …` to unification with a ref, turns `:=` into `=`,
 // and reports misuse of `:=` and `some` (OPA's rego_compile_error).
 import type { Body, Expr, Location, RefTerm, SomeIn, Term, With } from '../ast.js';
-import { type CheckContext, dottedName, mkRef, mkVar, termKind } from './context.js';
+import { type CheckContext, dottedName, evaluates, mkRef, mkVar, termKind } from './context.js';
 
 /** Names visible in a module: its package's rules and its imports, each with the ref it stands for. */
 export type Globals = Map<string, RefTerm>;
@@ -336,16 +336,34 @@ export class Rewriter {
       case 'setcomp': {
         const inner = new Scope(scope);
         const body = this.body(t.body, inner);
-        return { ...t, body, term: this.term(t.term, inner) };
+        return { ...t, body, term: this.lift(this.term(t.term, inner), body) };
       }
       case 'objectcomp': {
         const inner = new Scope(scope);
         const body = this.body(t.body, inner);
-        return { ...t, body, key: this.term(t.key, inner), value: this.term(t.value, inner) };
+        const key = this.lift(this.term(t.key, inner), body);
+        return { ...t, body, key, value: this.lift(this.term(t.value, inner), body) };
       }
       default:
         return t;
     }
+  }
+
+  /**
+   * A comprehension's head term that computes something (a ref, a call) becomes the last
+   * expression of its body, `_$N = term`, as OPA rewrites it: so `{xs[_]: 1 | true}` iterates.
+   */
+  private lift(t: Term, body: Body): Term {
+    if (!evaluates(t)) return t;
+    const v = mkVar(this.ctx.wildcard(), t.location);
+    const eq = mkRef([mkVar('eq', t.location)], t.location);
+    body.push({
+      node: { type: 'call', operator: eq, args: [v, t], location: t.location },
+      negated: false,
+      with: [],
+      location: t.location,
+    });
+    return v;
   }
 
   /** Function names: package functions and import aliases become `data…` refs; built-in names stay. */

@@ -137,6 +137,8 @@ export class Parser {
   private i = 0;
   private depth = 0;
   private inModule = false;
+  /** The token the last `fail` stopped at. */
+  private failedAt?: Token;
   readonly errors: RegoError[] = [];
   readonly comments: LexComment[];
 
@@ -325,6 +327,7 @@ export class Parser {
       this.reportAt(this.loc(tok), `unexpected ${describe(tok)}`);
     }
     this.report(tok, note);
+    this.failedAt = tok;
     throw new Abort();
   }
 
@@ -1050,12 +1053,14 @@ export class Parser {
       this.next();
       maybeComprehension = false;
     }
-    const head = this.parseTermWithRefs();
+    const start = this.i;
+    let head: Term | undefined = this.parseTermWithRefs();
     const t = this.peek();
     if (t.kind === '|' && maybeComprehension) {
-      this.next();
-      const body = this.parseComprehensionBody(']');
-      return { type: 'arraycomp', term: head, body, location: this.span(at) };
+      const body = this.tryComprehensionBody(']');
+      if (body) return { type: 'arraycomp', term: head, body, location: this.span(at) };
+      this.i = start; // `[a | b, c]`: an array whose first item is the union `a | b`
+      head = undefined;
     }
     const first = this.parseInfix(false, head);
     const items = this.continueList(']', first);
@@ -1080,6 +1085,26 @@ export class Parser {
     return body;
   }
 
+  /**
+   * After `head |`: a comprehension body, or undefined when the body stops at a comma — then,
+   * as in OPA, the `|` is a set union inside a list (`[a | b, c]`, `{a | b, c}`, `{"k": a | b, …}`)
+   * and the caller parses the list again from the head. Other failures are errors.
+   */
+  private tryComprehensionBody(end: ']' | '}'): Body | undefined {
+    const errLen = this.errors.length;
+    const depth = this.depth;
+    this.next(); // the `|`
+    this.failedAt = undefined;
+    try {
+      return this.parseComprehensionBody(end);
+    } catch (e) {
+      if (!(e instanceof Abort) || (this.failedAt as Token | undefined)?.kind !== ',') throw e;
+      this.errors.length = errLen;
+      this.depth = depth;
+      return undefined;
+    }
+  }
+
   private parseSetOrObject(): Term {
     const open = this.next();
     const at = this.loc(open);
@@ -1092,12 +1117,15 @@ export class Parser {
       this.next();
       maybeComprehension = false;
     }
-    const head = this.parseTermWithRefs();
+    const start = this.i;
+    let head = this.parseTermWithRefs();
     let t = this.peek();
     if (t.kind === '|' && maybeComprehension) {
-      this.next();
-      const body = this.parseComprehensionBody('}');
-      return { type: 'setcomp', term: head, body, location: this.span(at) };
+      const body = this.tryComprehensionBody('}');
+      if (body) return { type: 'setcomp', term: head, body, location: this.span(at) };
+      this.i = start;
+      head = this.parseInfix(false);
+      t = this.peek();
     }
     const key = t.kind === ':' ? head : this.parseInfix(false, head);
     t = this.peek();
@@ -1106,11 +1134,13 @@ export class Parser {
       return { type: 'set', items: this.continueList('}', key), location: this.span(at) };
     }
     this.next();
-    const v = this.parseTermWithRefs();
+    const valueStart = this.i;
+    let v = this.parseTermWithRefs();
     if (this.peek().kind === '|' && maybeComprehension) {
-      this.next();
-      const body = this.parseComprehensionBody('}');
-      return { type: 'objectcomp', key, value: v, body, location: this.span(at) };
+      const body = this.tryComprehensionBody('}');
+      if (body) return { type: 'objectcomp', key, value: v, body, location: this.span(at) };
+      this.i = valueStart;
+      v = this.parseInfix(false);
     }
     const entries: [Term, Term][] = [[key, this.parseInfix(false, v)]];
     for (;;) {

@@ -205,6 +205,18 @@ t.test('collections and comprehensions', async (t) => {
   t.equal(query('f(1, [2, 3],)'), '(f 1 [2 3])');
 });
 
+t.test('a | that cannot start a comprehension body is a union inside the list', async (t) => {
+  // OPA tries the comprehension first; a body that stops at a comma makes it a list again.
+  t.equal(query('x := [a | b, 5]'), '(assign x [(or a b) 5])');
+  t.equal(query('x := [5, a | b]'), '(assign x [5 (or a b)])');
+  t.equal(query('x := {a | b, c}'), '(assign x #{(or a b) c})');
+  t.equal(query('x := {"k": a | b, "l": 1}'), '(assign x {"k":(or a b) "l":1})');
+  t.equal(query('x := [a | b]'), '(assign x [a | b])', 'a lone | is still a comprehension');
+  t.equal(query('x := [a | some a in [1, 2]]'), '(assign x [a | (some-in a [1 2])])');
+  t.equal(query('x := {k: v | some k, v in o}'), '(assign x {k:v | (some-in k v o)})');
+  t.match(queryErrors('x := [a | b c]'), [{ message: /unexpected/ }], 'other failures stay errors');
+});
+
 t.test('some, every, not, with', async (t) => {
   t.equal(query('some x'), '(some x)');
   t.equal(query('some x, y'), '(some x y)');

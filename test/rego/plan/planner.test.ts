@@ -255,3 +255,32 @@ t.test('constant keys into base data are looked up by their text, as OPA storage
     negative_on_array: [],
   });
 });
+
+t.test('comprehension heads may iterate; a | before a comma is a union', async (t) => {
+  const src = [
+    'package c',
+    '',
+    'x := {1}',
+    '',
+    'y := {2}',
+    '',
+    'keys := {["a", "b"][_]: 1 | true}',
+    '',
+    'flat := [xs[_] | some xs in [[1, 2], [3]]]',
+    '',
+    'union_first := [x | y, 5]',
+    '',
+    'union_value := {"k": x | y, "l": 0}',
+    '',
+    'comprehension := [x | y]',
+  ].join('\n');
+  t.same(await evalModules([src], 'c'), {
+    x: [1],
+    y: [2],
+    keys: { a: 1, b: 1 },
+    flat: [1, 2, 3],
+    union_first: [[1, 2], 5],
+    union_value: { k: [1, 2], l: 0 },
+    comprehension: [[1]],
+  });
+});
