@@ -25,7 +25,7 @@ import type {
   RuleKind,
 } from './types.js';
 
-const FUTURE_KEYWORDS = new Set(['if', 'in', 'contains', 'every']);
+const FUTURE_KEYWORDS = new Set(['if', 'in', 'contains', 'every', 'not']);
 
 interface Placed {
   module: Module;

@@ -85,7 +85,7 @@ const operatorBuiltin: Partial<Record<TokenKind, string>> = {
 
 const keywordKinds: ReadonlySet<TokenKind> = new Set<TokenKind>(KEYWORDS);
 
-const futureKeywords = ['contains', 'every', 'if', 'in'];
+const futureKeywords = ['contains', 'every', 'if', 'in', 'not'];
 const importRoots = ['data', 'future', 'input', 'rego'];
 
 /** OPA's name for the kind of value a term holds, used in messages. */
@@ -137,6 +137,8 @@ export class Parser {
   private i = 0;
   private depth = 0;
   private inModule = false;
+  /** `not { … }` takes a body: after `import future.keywords(.not)` or `import rego.v2`. */
+  private notBodies = false;
   /** The token the last `fail` stopped at. */
   private failedAt?: Token;
   readonly errors: RegoError[] = [];
@@ -427,10 +429,12 @@ export class Parser {
       if (names.length > 2 || (names.length === 2 && !futureKeywords.includes(names[1]!))) {
         this.failAt(path.location, `unexpected keyword, must be one of [${futureKeywords.join(' ')}]`);
       }
+      if (names.length === 1 || names[1] === 'not') this.notBodies = true;
     } else if (root === 'rego') {
-      if (names.length !== 1 || names[0] !== 'v1') {
-        this.failAt(path.location, `invalid import \`${refText(path)}\`, must be \`rego.v1\``);
+      if (names.length !== 1 || (names[0] !== 'v1' && names[0] !== 'v2')) {
+        this.failAt(path.location, `invalid import \`${refText(path)}\`, must be \`rego.v1\` or \`rego.v2\``);
       }
+      if (names[0] === 'v2') this.notBodies = true;
     } else if (
       alias === undefined &&
       names.length > 0 &&
@@ -702,7 +706,9 @@ export class Parser {
     }
     const t = this.peek();
     let node: Expr['node'];
-    if (t.kind === 'some' && !this.isRefKeyword(this.i)) {
+    if (negated && this.notBodies && t.kind === '{') {
+      node = this.negatedBody();
+    } else if (t.kind === 'some' && !this.isRefKeyword(this.i)) {
       if (negated) this.fail(t, "illegal negation of 'some'");
       node = this.parseSome();
     } else if (t.kind === 'every' && !this.isRefKeyword(this.i)) {
@@ -721,6 +727,23 @@ export class Parser {
     const withs: With[] = [];
     while (this.peek().kind === 'with') withs.push(this.parseWith());
     return { node, negated, with: withs, location: this.span(this.loc(start)) };
+  }
+
+  /**
+   * `not { a; b }` holds when the body has no solution; its locals stay inside. It is written
+   * as the negation of `[true | a; b][0]`, which is defined exactly when the body has one.
+   */
+  private negatedBody(): Term {
+    const at = this.loc(this.peek());
+    const body = this.parseBracedBody();
+    const location = this.span(at);
+    const comp: Term = {
+      type: 'arraycomp',
+      term: { type: 'boolean', value: true, location },
+      body,
+      location,
+    };
+    return { type: 'ref', terms: [comp, { type: 'number', text: '0', location }], location };
   }
 
   private parseWith(): With {

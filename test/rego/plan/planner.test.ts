@@ -284,3 +284,26 @@ t.test('comprehension heads may iterate; a | before a comma is a union', async (
     comprehension: [[1]],
   });
 });
+
+t.test('not { … } holds when its body has no solution; its locals stay inside', async (t) => {
+  const src = [
+    'package n',
+    '',
+    'import future.keywords.not',
+    '',
+    'misconfigured contains name if {',
+    '  some server in input.servers',
+    '  name := server.name',
+    '  not {',
+    '    port := server.port',
+    '    port == 443',
+    '  }',
+    '}',
+    '',
+    'neither if not { input.a; input.b }',
+  ].join('\n');
+  const input = { servers: [{ name: 'a', port: 80 }, { name: 'b', port: 443 }, { name: 'c' }], a: true };
+  t.same(await evalModules([src], 'n/misconfigured', input), ['a', 'c']);
+  t.equal(await evalModules([src], 'n/neither', input), true);
+  t.equal(await evalModules([src], 'n/neither', { a: true, b: true }), undefined);
+});
