@@ -34,6 +34,9 @@
 //   * `:=`, `some` and `every` locals are renamed `name$N`, wildcards `_$N`
 //     (`program.localNames` maps generated names back); `:=` becomes `=` (eq);
 //   * `some v in xs` is `v = xs[_$N]`, `some k, v in xs` is `v = xs[k]`;
+//   * in a negated expression, nested calls are evaluated first (`_$N = g(x); not f(_$N)`), as
+//     OPA does unless the module imports `future.keywords(.not)` or `rego.v2`; comprehension
+//     heads that compute something move to the end of their body;
 //   * expressions are reordered for safety, closure bodies too;
 //   * head terms that compute something (calls, refs, comprehensions: `f(x) := x + 1`,
 //     `ms[m.z] := m`) are moved into the body as `_$N = term`, so heads hold only

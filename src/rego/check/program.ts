@@ -74,6 +74,17 @@ function varsIn(t: Term): Set<string> {
 }
 
 /** Does evaluating this term do more than build a value from variables and constants? */
+/** `import future.keywords`, `future.keywords.not` or `rego.v2`: a negation holds when any part of it is undefined. */
+function newNegation(m: Module): boolean {
+  return m.imports.some((imp) => {
+    const [root, a, b] = imp.path.terms.map((t) =>
+      t.type === 'string' ? t.value : t.type === 'var' ? t.name : '',
+    );
+    if (root === 'rego') return a === 'v2';
+    return root === 'future' && a === 'keywords' && (b === undefined || b === 'not');
+  });
+}
+
 function trueTerm(location: Location): Term {
   return { type: 'boolean', value: true, location };
 }
@@ -304,7 +315,7 @@ export function checkModules(
 
   const groups = new Map<string, RuleGroup>();
   for (const p of placed) {
-    const rw = new Rewriter(ctx, globalsOf.get(p.module) as Globals);
+    const rw = new Rewriter(ctx, globalsOf.get(p.module) as Globals, !newNegation(p.module));
     const ruleScope = new Scope();
     const args = p.rule.head.args ? rw.args(p.rule.head.args, ruleScope) : undefined;
     const argVars = new Set<string>();

@@ -84,9 +84,15 @@ function patternVars(t: Term, out: Set<string>): void {
 }
 
 export class Rewriter {
+  /**
+   * `legacyNegation` (OPA's default, without `import future.keywords.not` or `rego.v2`): the
+   * calls nested in a negated expression's operands are evaluated before the `not`, so
+   * `not f(g(x))` fails when `g(x)` is undefined instead of holding.
+   */
   constructor(
     private readonly ctx: CheckContext,
     private readonly globals: Globals,
+    private readonly legacyNegation = true,
   ) {}
 
   /** Rewrites a body in `scope` (which the caller creates, so heads can be rewritten in it afterwards). */
@@ -102,7 +108,8 @@ export class Rewriter {
     const out: Body = [];
     for (const e of body) {
       const r = this.expr(e, scope);
-      if (r) out.push(r);
+      if (r && r.negated && this.legacyNegation) out.push(...this.hoistNegated(r));
+      else if (r) out.push(r);
     }
     return out;
   }
@@ -364,6 +371,45 @@ export class Rewriter {
       location: t.location,
     });
     return v;
+  }
+
+  /** `not f(g(x), h(y) + 1)` → `_$1 = g(x); _$2 = h(y); _$3 = _$2 + 1; not f(_$1, _$3)`. */
+  private hoistNegated(e: Expr): Expr[] {
+    const support: Expr[] = [];
+    const n = e.node;
+    const hoist = (t: Term): Term => {
+      switch (t.type) {
+        case 'call': {
+          const call = { ...t, args: t.args.map(hoist) };
+          const v = mkVar(this.ctx.wildcard(), t.location);
+          const eq = mkRef([mkVar('eq', t.location)], t.location);
+          support.push({
+            node: { type: 'call', operator: eq, args: [v, call], location: t.location },
+            negated: false,
+            with: e.with,
+            location: t.location,
+          });
+          return v;
+        }
+        case 'ref':
+          return { ...t, terms: t.terms.map(hoist) };
+        case 'array':
+        case 'set':
+          return { ...t, items: t.items.map(hoist) };
+        case 'object':
+          return { ...t, entries: t.entries.map(([k, v]) => [hoist(k), hoist(v)] as [Term, Term]) };
+        default:
+          return t; // scalars, variables; comprehensions keep their bodies
+      }
+    };
+    let node: Expr['node'] = n;
+    if (n.type === 'call') {
+      if (dottedName(n.operator) === 'print') return [e];
+      node = { ...n, args: n.args.map(hoist) };
+    } else if (n.type === 'ref' || n.type === 'array' || n.type === 'set' || n.type === 'object') {
+      node = hoist(n);
+    }
+    return support.length === 0 ? [e] : [...support, { ...e, node }];
   }
 
   /** Function names: package functions and import aliases become `data…` refs; built-in names stay. */

@@ -307,3 +307,36 @@ t.test('not { … } holds when its body has no solution; its locals stay inside'
   t.equal(await evalModules([src], 'n/neither', input), true);
   t.equal(await evalModules([src], 'n/neither', { a: true, b: true }), undefined);
 });
+
+t.test(
+  'without import future.keywords.not, calls nested in a negation are evaluated before it',
+  async (t) => {
+    const body = [
+      '',
+      'lookup(user) := group if {',
+      '  some group, members in {"admin": ["alice"]}',
+      '  user in members',
+      '}',
+      '',
+      'admin(group) if group in ["admin", "sudo"]',
+      '',
+      'restricted if not admin(lookup(input.user))',
+      '',
+      'no_roles if not count(input.roles) > 0',
+      '',
+      'plain if not admin(input.missing)',
+    ].join('\n');
+    const legacy = `package neg${body}`;
+    const modern = `package neg\n\nimport future.keywords.not\n${body}`;
+    const input = { user: 'cesar' };
+    // OPA's default: `lookup` undefined makes the rule fail; the import makes the negation hold.
+    t.equal(await evalModules([legacy], 'neg/restricted', input), undefined);
+    t.equal(await evalModules([modern], 'neg/restricted', input), true);
+    t.equal(await evalModules([legacy], 'neg/no_roles', input), undefined);
+    t.equal(await evalModules([modern], 'neg/no_roles', input), true);
+    t.equal(await evalModules([legacy], 'neg/restricted', { user: 'alice' }), undefined);
+    t.equal(await evalModules([legacy], 'neg/no_roles', { roles: [] }), true);
+    // A plain argument stays inside the negation either way.
+    t.equal(await evalModules([legacy], 'neg/plain', input), true);
+  },
+);
