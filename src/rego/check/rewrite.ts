@@ -108,7 +108,7 @@ export class Rewriter {
     const out: Body = [];
     for (const e of body) {
       const r = this.expr(e, scope);
-      if (r && r.negated && this.legacyNegation) out.push(...this.hoistNegated(r));
+      if (r?.negated && this.legacyNegation) out.push(...this.hoistNegated(r));
       else if (r) out.push(r);
     }
     return out;
