@@ -340,3 +340,29 @@ t.test(
     t.equal(await evalModules([legacy], 'neg/plain', input), true);
   },
 );
+
+t.test('every: an undefined domain is undefined; a domain that is not a collection holds', async (t) => {
+  const src = [
+    'package ev',
+    '',
+    'missing_input if every x in input.missing { x > 1 }',
+    '',
+    'missing_data if every x in data.nowhere.list { x > 1 }',
+    '',
+    'missing_rule if every x in absent { x > 1 }',
+    '',
+    'absent := [1] if false',
+    '',
+    'missing_key if every k, v in input.obj.missing { v > k }',
+    '',
+    'with_missing if every x in input.xs { x > 1 } with input as {}',
+    '',
+    'empty if every x in input.empty { x > 1 }',
+    '',
+    'scalar if every x in 5 { x > 1 }',
+    '',
+    'holds if every x in input.xs { x > 1 }',
+  ].join('\n');
+  const all = await evalModules([src], 'ev', { xs: [2, 3], empty: [], obj: {} }, { nowhere: {} });
+  t.same(all, { empty: true, scalar: true, holds: true });
+});
