@@ -366,3 +366,32 @@ t.test('every: an undefined domain is undefined; a domain that is not a collecti
   const all = await evalModules([src], 'ev', { xs: [2, 3], empty: [], obj: {} }, { nowhere: {} });
   t.same(all, { empty: true, scalar: true, holds: true });
 });
+
+t.test(
+  'with data.… replaces partial sets, partial objects, ref-head prefixes, functions and the root',
+  async (t) => {
+    const src = [
+      'package w',
+      '',
+      's contains "x"',
+      '',
+      'o[k] := 1 if some k in ["a"]',
+      '',
+      'p.q.r := 1',
+      '',
+      'f(x) := x + 1',
+      '',
+      'set := v if v := s with data.w.s as {"y"}',
+      '',
+      'object := v if v := o with data.w.o as {"z": 2}',
+      '',
+      'prefix := v if v := p.q.r with data.w.p.q as {"r": 6}',
+      '',
+      'function := v if v := f(1) with data.w.f as 10',
+      '',
+      'root := v if v := data.w.s with data as {"w": {"s": ["root"]}}',
+    ].join('\n');
+    const doc = (await evalModules([src], 'w')) as Record<string, unknown>;
+    t.same([doc.set, doc.object, doc.prefix, doc.function, doc.root], [['y'], { z: 2 }, 6, 10, ['root']]);
+  },
+);
