@@ -123,7 +123,7 @@ t.test('a test that errors is a failure carrying the error', async (t) => {
 
 t.test('--strict turns built-in errors into test errors', async (t) => {
   const dir = tree({
-    'n_test.rego': 'package n\n\nimport rego.v1\n\ntest_lenient if not to_number("abc") == 0\n',
+    'n_test.rego': 'package n\n\nimport rego.v1\n\ntest_lenient if not to_number("abc")\n',
   });
   t.equal((await run(['test', dir])).code, 0);
   const strict = await run(['test', '--strict', dir]);

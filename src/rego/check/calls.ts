@@ -130,7 +130,19 @@ export class CallChecker {
     const head = w.target.terms[0];
     if (head?.type === 'var' && (head.name === 'input' || head.name === 'data')) {
       if (head.name === 'data' && w.target.terms.length > 1) {
-        const name = pathName('data', groundPrefix(w.target));
+        // A rule's value is replaced whole or not at all: no target strictly below a rule.
+        const prefix = groundPrefix(w.target);
+        const last = Math.min(prefix.length, w.target.terms.length - 2);
+        for (let j = 1; j <= last; j++) {
+          if (!this.functions(pathName('data', prefix.slice(0, j)))) continue;
+          this.ctx.error(
+            'rego_compile_error',
+            'with keyword cannot partially replace virtual document(s)',
+            w.target.location,
+          );
+          return;
+        }
+        const name = pathName('data', prefix);
         const f = this.functions(name);
         if (f?.isFunction && groundPrefix(w.target).length !== w.target.terms.length - 1)
           this.ctx.error(
@@ -151,13 +163,25 @@ export class CallChecker {
       );
       return;
     }
-    if (b.infix === '=' || b.infix === ':=') {
+    const refused =
+      b.infix === '=' ||
+      b.infix === ':=' ||
+      b.name === 'rego.metadata.chain' ||
+      b.name === 'rego.metadata.rule'
+        ? `replacement of ${JSON.stringify(b.name)} invalid`
+        : b.name.startsWith('internal.')
+          ? `replacement of internal function ${JSON.stringify(b.name)} invalid`
+          : b.relation
+            ? 'target must not be a relation'
+            : !b.hasResult
+              ? 'target must not be a void function'
+              : undefined;
+    if (refused)
       this.ctx.error(
         'rego_compile_error',
-        `with keyword replacing built-in function: target must not be ${b.name}`,
+        `with keyword replacing built-in function: ${refused}`,
         w.location,
       );
-    }
   }
 
   /** `top`: the term is a whole expression, so one extra output argument is allowed. */

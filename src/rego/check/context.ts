@@ -130,3 +130,22 @@ export function refText(r: RefTerm, names?: Map<string, string>): string {
   });
   return s;
 }
+
+/** True when evaluating the term computes something: it holds a ref, a call or a comprehension. */
+export function evaluates(t: Term): boolean {
+  switch (t.type) {
+    case 'ref':
+    case 'call':
+    case 'arraycomp':
+    case 'setcomp':
+    case 'objectcomp':
+      return true;
+    case 'array':
+    case 'set':
+      return t.items.some(evaluates);
+    case 'object':
+      return t.entries.some(([k, v]) => evaluates(k) || evaluates(v));
+    default:
+      return false;
+  }
+}

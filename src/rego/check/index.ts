@@ -16,7 +16,10 @@
 //                          conflicting rule kinds, two defaults, rules under complete rules,
 //                          packages inside rules, bad `with` targets, deprecated built-ins;
 // - rego_compile_error     `var x assigned above` / `referenced above` / `declared above`,
-//                          `:=` on input/data or on a ref, bad or duplicate imports, imports
+//                          `arg x redeclared`, `:=` on input/data or on anything but variables,
+//                          arrays and objects of them (`cannot assign to number`), `:=` under
+//                          `not`, `with` below a rule's value or on refused built-ins,
+//                          bad or duplicate imports, imports
 //                          shadowed by rules, default rules with variables in their head ref,
 //                          networked built-ins (http.send…: refused unless allowNetworked).
 // All errors are collected (not only the first).
@@ -31,6 +34,9 @@
 //   * `:=`, `some` and `every` locals are renamed `name$N`, wildcards `_$N`
 //     (`program.localNames` maps generated names back); `:=` becomes `=` (eq);
 //   * `some v in xs` is `v = xs[_$N]`, `some k, v in xs` is `v = xs[k]`;
+//   * in a negated expression, nested calls are evaluated first (`_$N = g(x); not f(_$N)`), as
+//     OPA does unless the module imports `future.keywords(.not)` or `rego.v2`; comprehension
+//     heads that compute something move to the end of their body;
 //   * expressions are reordered for safety, closure bodies too;
 //   * head terms that compute something (calls, refs, comprehensions: `f(x) := x + 1`,
 //     `ms[m.z] := m`) are moved into the body as `_$N = term`, so heads hold only

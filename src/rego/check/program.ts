@@ -2,7 +2,16 @@
 // conflicts, rule bodies (names, locals, calls, safety) and recursion.
 import type { Body, Import, Location, Module, RegoError, Rule, Term } from '../ast.js';
 import { CallChecker, calleeOf, type FunctionLookup } from './calls.js';
-import { CheckContext, isGenerated, mkRef, mkString, mkVar, pathName, refText } from './context.js';
+import {
+  CheckContext,
+  evaluates,
+  isGenerated,
+  mkRef,
+  mkString,
+  mkVar,
+  pathName,
+  refText,
+} from './context.js';
 import { dependencyGraph, recursionErrors } from './graph.js';
 import { type Globals, Rewriter, Scope } from './rewrite.js';
 import { type ArityOf, headVars, reorderBody, termVars, type UnsafeVar } from './safety.js';
@@ -16,7 +25,7 @@ import type {
   RuleKind,
 } from './types.js';
 
-const FUTURE_KEYWORDS = new Set(['if', 'in', 'contains', 'every']);
+const FUTURE_KEYWORDS = new Set(['if', 'in', 'contains', 'every', 'not']);
 
 interface Placed {
   module: Module;
@@ -65,22 +74,15 @@ function varsIn(t: Term): Set<string> {
 }
 
 /** Does evaluating this term do more than build a value from variables and constants? */
-function evaluates(t: Term): boolean {
-  switch (t.type) {
-    case 'ref':
-    case 'call':
-    case 'arraycomp':
-    case 'setcomp':
-    case 'objectcomp':
-      return true;
-    case 'array':
-    case 'set':
-      return t.items.some(evaluates);
-    case 'object':
-      return t.entries.some(([k, v]) => evaluates(k) || evaluates(v));
-    default:
-      return false;
-  }
+/** `import future.keywords`, `future.keywords.not` or `rego.v2`: a negation holds when any part of it is undefined. */
+function newNegation(m: Module): boolean {
+  return m.imports.some((imp) => {
+    const [root, a, b] = imp.path.terms.map((t) =>
+      t.type === 'string' ? t.value : t.type === 'var' ? t.name : '',
+    );
+    if (root === 'rego') return a === 'v2';
+    return root === 'future' && a === 'keywords' && (b === undefined || b === 'not');
+  });
 }
 
 function trueTerm(location: Location): Term {
@@ -313,7 +315,7 @@ export function checkModules(
 
   const groups = new Map<string, RuleGroup>();
   for (const p of placed) {
-    const rw = new Rewriter(ctx, globalsOf.get(p.module) as Globals);
+    const rw = new Rewriter(ctx, globalsOf.get(p.module) as Globals, !newNegation(p.module));
     const ruleScope = new Scope();
     const args = p.rule.head.args ? rw.args(p.rule.head.args, ruleScope) : undefined;
     const argVars = new Set<string>();
@@ -326,6 +328,7 @@ export function checkModules(
     ): { body: Body; suffix: Term[]; key?: Term; value?: Term } => {
       const scope = new Scope(ruleScope);
       for (const [k, v] of ruleScope.declared) scope.declared.set(k, v);
+      for (const [k, v] of ruleScope.how) scope.how.set(k, v);
       const rewritten = rw.body(body, scope);
       // Head terms that evaluate something (calls, refs, comprehensions) move into the body
       // as `_$N = term`, so the planner only sees variables and constants in heads.

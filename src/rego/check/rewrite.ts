@@ -4,7 +4,7 @@
 // names, desugars `some … in …` to unification with a ref, turns `:=` into `=`,
 // and reports misuse of `:=` and `some` (OPA's rego_compile_error).
 import type { Body, Expr, Location, RefTerm, SomeIn, Term, With } from '../ast.js';
-import { type CheckContext, dottedName, mkRef, mkVar, termKind } from './context.js';
+import { type CheckContext, dottedName, evaluates, mkRef, mkVar, termKind } from './context.js';
 
 /** Names visible in a module: its package's rules and its imports, each with the ref it stands for. */
 export type Globals = Map<string, RefTerm>;
@@ -13,6 +13,8 @@ export type Globals = Map<string, RefTerm>;
 export class Scope {
   /** Source name → name in the rewritten body, for locals declared here. */
   readonly declared = new Map<string, string>();
+  /** How each name of `declared` came to be: OPA words a second declaration after the first. */
+  readonly how = new Map<string, Occurrence>();
   /** Free variables referenced in this scope so far. */
   readonly seen = new Set<string>();
   /** Names declared anywhere at this scope's top level (they are locals, not globals, throughout). */
@@ -37,6 +39,30 @@ export class Scope {
 
 const ROOTS = new Set(['input', 'data']);
 
+/** How a local was introduced in its scope: `:=`, `some`/`every`, or as a function argument. */
+type Occurrence = 'assigned' | 'declared' | 'arg';
+
+/** OPA's message for introducing `name` again in `scope`, if it was introduced or used there before. */
+function reintroduced(name: string, scope: Scope): string | undefined {
+  const how = scope.how.get(name);
+  if (how === 'arg') return `arg ${name} redeclared`;
+  if (how === 'assigned') return `var ${name} assigned above`;
+  if (how === 'declared' || scope.declared.has(name)) return `var ${name} declared above`;
+  if (scope.seen.has(name)) return `var ${name} referenced above`;
+  return undefined;
+}
+
+/** OPA's name for the kind of a term that cannot be assigned to. */
+function assignKind(t: Term): string {
+  return t.type === 'arraycomp'
+    ? 'arraycomprehension'
+    : t.type === 'setcomp'
+      ? 'setcomprehension'
+      : t.type === 'objectcomp'
+        ? 'objectcomprehension'
+        : termKind(t);
+}
+
 function isAssign(t: Term): t is Extract<Term, { type: 'call' }> {
   return t.type === 'call' && dottedName(t.operator) === 'assign' && t.args.length === 2;
 }
@@ -58,9 +84,15 @@ function patternVars(t: Term, out: Set<string>): void {
 }
 
 export class Rewriter {
+  /**
+   * `legacyNegation` (OPA's default, without `import future.keywords.not` or `rego.v2`): the
+   * calls nested in a negated expression's operands are evaluated before the `not`, so
+   * `not f(g(x))` fails when `g(x)` is undefined instead of holding.
+   */
   constructor(
     private readonly ctx: CheckContext,
     private readonly globals: Globals,
+    private readonly legacyNegation = true,
   ) {}
 
   /** Rewrites a body in `scope` (which the caller creates, so heads can be rewritten in it afterwards). */
@@ -76,7 +108,8 @@ export class Rewriter {
     const out: Body = [];
     for (const e of body) {
       const r = this.expr(e, scope);
-      if (r) out.push(r);
+      if (r?.negated && this.legacyNegation) out.push(...this.hoistNegated(r));
+      else if (r) out.push(r);
     }
     return out;
   }
@@ -86,7 +119,7 @@ export class Rewriter {
     const withs = (): With[] => e.with.map((w) => this.with(w, scope));
     switch (n.type) {
       case 'some': {
-        for (const v of n.vars) this.declare(v.name, v.location, scope, 'some');
+        for (const v of n.vars) this.declare(v.name, v.location, scope, 'some', n.location);
         return undefined; // declarations leave nothing to evaluate
       }
       case 'somein': {
@@ -105,6 +138,11 @@ export class Rewriter {
         return { node, negated: e.negated, with: withs(), location: e.location };
       }
       default: {
+        if (isAssign(n) && e.negated) {
+          // The binding could never escape the negation (OPA refuses it before checking safety).
+          this.ctx.error('rego_compile_error', 'cannot assign vars inside negated expression', e.location);
+          return undefined;
+        }
         if (isAssign(n)) {
           const [lhs, rhs] = n.args as [Term, Term];
           const value = this.term(rhs, scope);
@@ -124,8 +162,10 @@ export class Rewriter {
 
   private someIn(n: SomeIn, scope: Scope): Term {
     const coll = this.term(n.collection, scope);
-    const key = n.key ? this.declarePattern(n.key, scope, 'some') : mkVar(this.ctx.wildcard(), n.location);
-    const value = this.declarePattern(n.value, scope, 'some');
+    const key = n.key
+      ? this.declarePattern(n.key, scope, 'some', n.location)
+      : mkVar(this.ctx.wildcard(), n.location);
+    const value = this.declarePattern(n.value, scope, 'some', n.location);
     const ref: RefTerm =
       coll.type === 'ref' ? mkRef([...coll.terms, key], coll.location) : mkRef([coll, key], coll.location);
     const op = mkRef([mkVar('eq', n.location)], n.location);
@@ -146,7 +186,14 @@ export class Rewriter {
     return t;
   }
 
-  private declare(name: string, location: Location, scope: Scope, how: 'some' | 'every'): string {
+  /** `at`: where OPA reports a redeclaration (the `some` of a declaration). */
+  private declare(
+    name: string,
+    location: Location,
+    scope: Scope,
+    how: 'some' | 'every',
+    at: Location = location,
+  ): string {
     if (name === '_') return this.ctx.wildcard();
     if (ROOTS.has(name)) {
       this.ctx.error(
@@ -157,17 +204,19 @@ export class Rewriter {
       return this.ctx.wildcard(); // reported: do not cascade
     }
     const above = scope.declared.get(name);
-    if (how === 'some' && above !== undefined) {
-      this.ctx.error('rego_compile_error', `var ${name} declared above`, location);
-      return above;
+    const again = how === 'some' ? reintroduced(name, scope) : undefined;
+    if (again) {
+      this.ctx.error('rego_compile_error', again, at);
+      if (above !== undefined) return above;
     }
     const g = this.ctx.local(name);
     scope.declared.set(name, g);
+    scope.how.set(name, 'declared');
     return g;
   }
 
   /** Declares the variables of a pattern (`x`, `[a, b]`, `{"k": v}`) and rewrites it. */
-  private declarePattern(t: Term, scope: Scope, how: 'some' | 'every'): Term {
+  private declarePattern(t: Term, scope: Scope, how: 'some' | 'every', at?: Location): Term {
     const root = rootName(t);
     if (root) {
       this.ctx.error(
@@ -179,14 +228,14 @@ export class Rewriter {
     }
     switch (t.type) {
       case 'var':
-        return mkVar(this.declare(t.name, t.location, scope, how), t.location);
+        return mkVar(this.declare(t.name, t.location, scope, how, at), t.location);
       case 'array':
-        return { ...t, items: t.items.map((x) => this.declarePattern(x, scope, how)) };
+        return { ...t, items: t.items.map((x) => this.declarePattern(x, scope, how, at)) };
       case 'object':
         return {
           ...t,
           entries: t.entries.map(
-            ([k, v]) => [this.term(k, scope), this.declarePattern(v, scope, how)] as [Term, Term],
+            ([k, v]) => [this.term(k, scope), this.declarePattern(v, scope, how, at)] as [Term, Term],
           ),
         };
       default:
@@ -208,16 +257,14 @@ export class Rewriter {
         }
         // Only this scope counts: a closure may declare a name again (it shadows the outer one).
         const above = scope.declared.get(t.name);
-        if (above !== undefined) {
-          this.ctx.error('rego_compile_error', `var ${t.name} assigned above`, t.location);
-          return mkVar(above, t.location);
-        }
-        if (scope.seen.has(t.name)) {
-          this.ctx.error('rego_compile_error', `var ${t.name} referenced above`, t.location);
-          return t;
+        const again = reintroduced(t.name, scope);
+        if (again) {
+          this.ctx.error('rego_compile_error', again, t.location);
+          return above !== undefined ? mkVar(above, t.location) : t;
         }
         const g = this.ctx.local(t.name);
         scope.declared.set(t.name, g);
+        scope.how.set(t.name, 'assigned');
         return mkVar(g, t.location);
       }
       case 'array':
@@ -242,15 +289,10 @@ export class Rewriter {
         this.ctx.error('rego_compile_error', 'cannot assign to ref', t.location);
         return this.term(t, scope);
       }
-      case 'call':
-      case 'set':
-      case 'arraycomp':
-      case 'setcomp':
-      case 'objectcomp':
-        this.ctx.error('rego_compile_error', `cannot assign to ${termKind(t)}`, t.location);
-        return this.term(t, scope);
       default:
-        return t; // scalars unify with the value
+        // Calls, sets, comprehensions and scalars: only variables, arrays and objects of them.
+        this.ctx.error('rego_compile_error', `cannot assign to ${assignKind(t)}`, t.location);
+        return this.term(t, scope);
     }
   }
 
@@ -301,16 +343,73 @@ export class Rewriter {
       case 'setcomp': {
         const inner = new Scope(scope);
         const body = this.body(t.body, inner);
-        return { ...t, body, term: this.term(t.term, inner) };
+        return { ...t, body, term: this.lift(this.term(t.term, inner), body) };
       }
       case 'objectcomp': {
         const inner = new Scope(scope);
         const body = this.body(t.body, inner);
-        return { ...t, body, key: this.term(t.key, inner), value: this.term(t.value, inner) };
+        const key = this.lift(this.term(t.key, inner), body);
+        return { ...t, body, key, value: this.lift(this.term(t.value, inner), body) };
       }
       default:
         return t;
     }
+  }
+
+  /**
+   * A comprehension's head term that computes something (a ref, a call) becomes the last
+   * expression of its body, `_$N = term`, as OPA rewrites it: so `{xs[_]: 1 | true}` iterates.
+   */
+  private lift(t: Term, body: Body): Term {
+    if (!evaluates(t)) return t;
+    const v = mkVar(this.ctx.wildcard(), t.location);
+    const eq = mkRef([mkVar('eq', t.location)], t.location);
+    body.push({
+      node: { type: 'call', operator: eq, args: [v, t], location: t.location },
+      negated: false,
+      with: [],
+      location: t.location,
+    });
+    return v;
+  }
+
+  /** `not f(g(x), h(y) + 1)` → `_$1 = g(x); _$2 = h(y); _$3 = _$2 + 1; not f(_$1, _$3)`. */
+  private hoistNegated(e: Expr): Expr[] {
+    const support: Expr[] = [];
+    const n = e.node;
+    const hoist = (t: Term): Term => {
+      switch (t.type) {
+        case 'call': {
+          const call = { ...t, args: t.args.map(hoist) };
+          const v = mkVar(this.ctx.wildcard(), t.location);
+          const eq = mkRef([mkVar('eq', t.location)], t.location);
+          support.push({
+            node: { type: 'call', operator: eq, args: [v, call], location: t.location },
+            negated: false,
+            with: e.with,
+            location: t.location,
+          });
+          return v;
+        }
+        case 'ref':
+          return { ...t, terms: t.terms.map(hoist) };
+        case 'array':
+        case 'set':
+          return { ...t, items: t.items.map(hoist) };
+        case 'object':
+          return { ...t, entries: t.entries.map(([k, v]) => [hoist(k), hoist(v)] as [Term, Term]) };
+        default:
+          return t; // scalars, variables; comprehensions keep their bodies
+      }
+    };
+    let node: Expr['node'] = n;
+    if (n.type === 'call') {
+      if (dottedName(n.operator) === 'print') return [e];
+      node = { ...n, args: n.args.map(hoist) };
+    } else if (n.type === 'ref' || n.type === 'array' || n.type === 'set' || n.type === 'object') {
+      node = hoist(n);
+    }
+    return support.length === 0 ? [e] : [...support, { ...e, node }];
   }
 
   /** Function names: package functions and import aliases become `data…` refs; built-in names stay. */
@@ -346,6 +445,7 @@ export class Rewriter {
     for (const v of vars) {
       if (ROOTS.has(v)) continue;
       scope.declared.set(v, v);
+      scope.how.set(v, 'arg');
     }
     return args.map((a) => this.term(a, scope));
   }

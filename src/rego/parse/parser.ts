@@ -85,7 +85,7 @@ const operatorBuiltin: Partial<Record<TokenKind, string>> = {
 
 const keywordKinds: ReadonlySet<TokenKind> = new Set<TokenKind>(KEYWORDS);
 
-const futureKeywords = ['contains', 'every', 'if', 'in'];
+const futureKeywords = ['contains', 'every', 'if', 'in', 'not'];
 const importRoots = ['data', 'future', 'input', 'rego'];
 
 /** OPA's name for the kind of value a term holds, used in messages. */
@@ -137,6 +137,10 @@ export class Parser {
   private i = 0;
   private depth = 0;
   private inModule = false;
+  /** `not { … }` takes a body: after `import future.keywords(.not)` or `import rego.v2`. */
+  private notBodies = false;
+  /** The token the last `fail` stopped at. */
+  private failedAt?: Token;
   readonly errors: RegoError[] = [];
   readonly comments: LexComment[];
 
@@ -325,6 +329,7 @@ export class Parser {
       this.reportAt(this.loc(tok), `unexpected ${describe(tok)}`);
     }
     this.report(tok, note);
+    this.failedAt = tok;
     throw new Abort();
   }
 
@@ -424,10 +429,12 @@ export class Parser {
       if (names.length > 2 || (names.length === 2 && !futureKeywords.includes(names[1]!))) {
         this.failAt(path.location, `unexpected keyword, must be one of [${futureKeywords.join(' ')}]`);
       }
+      if (names.length === 1 || names[1] === 'not') this.notBodies = true;
     } else if (root === 'rego') {
-      if (names.length !== 1 || names[0] !== 'v1') {
-        this.failAt(path.location, `invalid import \`${refText(path)}\`, must be \`rego.v1\``);
+      if (names.length !== 1 || (names[0] !== 'v1' && names[0] !== 'v2')) {
+        this.failAt(path.location, `invalid import \`${refText(path)}\`, must be \`rego.v1\` or \`rego.v2\``);
       }
+      if (names[0] === 'v2') this.notBodies = true;
     } else if (
       alias === undefined &&
       names.length > 0 &&
@@ -699,7 +706,9 @@ export class Parser {
     }
     const t = this.peek();
     let node: Expr['node'];
-    if (t.kind === 'some' && !this.isRefKeyword(this.i)) {
+    if (negated && this.notBodies && t.kind === '{') {
+      node = this.negatedBody();
+    } else if (t.kind === 'some' && !this.isRefKeyword(this.i)) {
       if (negated) this.fail(t, "illegal negation of 'some'");
       node = this.parseSome();
     } else if (t.kind === 'every' && !this.isRefKeyword(this.i)) {
@@ -718,6 +727,23 @@ export class Parser {
     const withs: With[] = [];
     while (this.peek().kind === 'with') withs.push(this.parseWith());
     return { node, negated, with: withs, location: this.span(this.loc(start)) };
+  }
+
+  /**
+   * `not { a; b }` holds when the body has no solution; its locals stay inside. It is written
+   * as the negation of `[true | a; b][0]`, which is defined exactly when the body has one.
+   */
+  private negatedBody(): Term {
+    const at = this.loc(this.peek());
+    const body = this.parseBracedBody();
+    const location = this.span(at);
+    const comp: Term = {
+      type: 'arraycomp',
+      term: { type: 'boolean', value: true, location },
+      body,
+      location,
+    };
+    return { type: 'ref', terms: [comp, { type: 'number', text: '0', location }], location };
   }
 
   private parseWith(): With {
@@ -1050,12 +1076,14 @@ export class Parser {
       this.next();
       maybeComprehension = false;
     }
-    const head = this.parseTermWithRefs();
+    const start = this.i;
+    let head: Term | undefined = this.parseTermWithRefs();
     const t = this.peek();
     if (t.kind === '|' && maybeComprehension) {
-      this.next();
-      const body = this.parseComprehensionBody(']');
-      return { type: 'arraycomp', term: head, body, location: this.span(at) };
+      const body = this.tryComprehensionBody(']');
+      if (body) return { type: 'arraycomp', term: head, body, location: this.span(at) };
+      this.i = start; // `[a | b, c]`: an array whose first item is the union `a | b`
+      head = undefined;
     }
     const first = this.parseInfix(false, head);
     const items = this.continueList(']', first);
@@ -1080,6 +1108,26 @@ export class Parser {
     return body;
   }
 
+  /**
+   * After `head |`: a comprehension body, or undefined when the body stops at a comma — then,
+   * as in OPA, the `|` is a set union inside a list (`[a | b, c]`, `{a | b, c}`, `{"k": a | b, …}`)
+   * and the caller parses the list again from the head. Other failures are errors.
+   */
+  private tryComprehensionBody(end: ']' | '}'): Body | undefined {
+    const errLen = this.errors.length;
+    const depth = this.depth;
+    this.next(); // the `|`
+    this.failedAt = undefined;
+    try {
+      return this.parseComprehensionBody(end);
+    } catch (e) {
+      if (!(e instanceof Abort) || (this.failedAt as Token | undefined)?.kind !== ',') throw e;
+      this.errors.length = errLen;
+      this.depth = depth;
+      return undefined;
+    }
+  }
+
   private parseSetOrObject(): Term {
     const open = this.next();
     const at = this.loc(open);
@@ -1092,12 +1140,15 @@ export class Parser {
       this.next();
       maybeComprehension = false;
     }
-    const head = this.parseTermWithRefs();
+    const start = this.i;
+    let head = this.parseTermWithRefs();
     let t = this.peek();
     if (t.kind === '|' && maybeComprehension) {
-      this.next();
-      const body = this.parseComprehensionBody('}');
-      return { type: 'setcomp', term: head, body, location: this.span(at) };
+      const body = this.tryComprehensionBody('}');
+      if (body) return { type: 'setcomp', term: head, body, location: this.span(at) };
+      this.i = start;
+      head = this.parseInfix(false);
+      t = this.peek();
     }
     const key = t.kind === ':' ? head : this.parseInfix(false, head);
     t = this.peek();
@@ -1106,11 +1157,13 @@ export class Parser {
       return { type: 'set', items: this.continueList('}', key), location: this.span(at) };
     }
     this.next();
-    const v = this.parseTermWithRefs();
+    const valueStart = this.i;
+    let v = this.parseTermWithRefs();
     if (this.peek().kind === '|' && maybeComprehension) {
-      this.next();
-      const body = this.parseComprehensionBody('}');
-      return { type: 'objectcomp', key, value: v, body, location: this.span(at) };
+      const body = this.tryComprehensionBody('}');
+      if (body) return { type: 'objectcomp', key, value: v, body, location: this.span(at) };
+      this.i = valueStart;
+      v = this.parseInfix(false);
     }
     const entries: [Term, Term][] = [[key, this.parseInfix(false, v)]];
     for (;;) {

@@ -55,6 +55,8 @@ interface TrieNode {
   key: string;
   children: Map<string, TrieNode>;
   group?: RuleGroup;
+  /** A module declares this package: its document exists (`{}` without rules). */
+  package?: boolean;
 }
 
 /** A replacement in force under `with`. */
@@ -113,11 +115,9 @@ class Planner {
     private readonly program: CheckedProgram,
     private readonly ruleIndexing: boolean,
   ) {
-    let id = 0;
-    for (const g of program.groups.values()) {
-      this.groupIds.set(g.name, id++);
+    const nodeAt = (path: string[]): TrieNode => {
       let node = this.trie;
-      for (const k of g.path) {
+      for (const k of path) {
         let next = node.children.get(k);
         if (!next) {
           next = { key: k, children: new Map() };
@@ -125,8 +125,14 @@ class Planner {
         }
         node = next;
       }
-      node.group = g;
+      return node;
+    };
+    let id = 0;
+    for (const g of program.groups.values()) {
+      this.groupIds.set(g.name, id++);
+      nodeAt(g.path).group = g;
     }
+    for (const p of program.packages) nodeAt(p).package = true;
   }
 
   policy(targets: PlanTarget[]): ir.Policy {
@@ -1043,22 +1049,30 @@ class Planner {
   private planPath(source: ir.Operand, terms: Term[], i: number, k: ValueCont, baseData = false): void {
     if (i >= terms.length) return k(source);
     const el = terms[i]!;
-    if (baseData && el.type === 'number' && /^[0-9]+$/.test(el.text)) {
-      // Base documents are JSON: `data.a[2]` is an array index, or the object key "2".
-      const target = this.newLocal();
-      this.emit({ type: 'reset-local', target });
-      this.planTerm(el, (num) => {
-        this.emit({
-          type: 'block',
-          blocks: [{ stmts: [{ type: 'dot', source, key: num, target, loc: this.loc }] }],
-        });
-      });
-      const byString = this.block(() => {
-        this.emit({ type: 'is-undefined', source: target });
-        this.emit({ type: 'dot', source, key: this.str(el.text), target });
-      });
-      this.emit({ type: 'block', blocks: [byString] });
-      return this.planPath(ir.local(target), terms, i + 1, k, true);
+    if (baseData && (el.type === 'number' || el.type === 'string')) {
+      // Base documents are read as OPA's storage reads them: every key is its text (a number as
+      // written, `1.2` is the key "1.2"), and an array takes a key that is a decimal integer.
+      const text = el.type === 'number' ? el.text : el.value;
+      const index = /^[0-9]+$/.test(text) ? Number(text) : undefined;
+      if (el.type === 'number' || index !== undefined) {
+        const target = this.newLocal();
+        this.emit({ type: 'reset-local', target });
+        const attempts: ir.Operand[] = [this.str(text)];
+        if (index !== undefined && Number.isSafeInteger(index)) {
+          const n = this.newLocal();
+          this.emit({ type: 'make-number-int', value: index, target: n });
+          attempts.push(ir.local(n));
+        }
+        for (const key of attempts) {
+          const lookup = this.block(() => {
+            this.emit({ type: 'is-undefined', source: target });
+            this.emit({ type: 'dot', source, key, target });
+          });
+          this.emit({ type: 'block', blocks: [lookup] });
+        }
+        this.emit({ type: 'is-defined', source: target });
+        return this.planPath(ir.local(target), terms, i + 1, k, true);
+      }
     }
     if (el.type !== 'var' && isPattern(el) && this.hasUnbound(el)) {
       // A composite key with unbound vars: iterate and unify each key with the pattern.
@@ -1111,6 +1125,9 @@ class Planner {
 
   /** Looks up `path[i…]` in the document at trie `node` (reached by the constant keys `consts`). */
   private planDataNode(node: TrieNode, consts: string[], path: Term[], i: number, k: ValueCont): void {
+    // Replaced by `with data.…`: the document here, rules below included, is the replacement.
+    if (node !== this.trie && this.dataOverridden(consts))
+      return this.planPath(ir.local(this.baseAt(consts)), path, i, k, true);
     const group = this.liveGroup(node);
     const children = [...node.children.values()].filter((c) => includeInDoc(c));
     if (i >= path.length) return k(ir.local(this.virtualDoc(node, consts)));
@@ -1217,6 +1234,7 @@ class Planner {
 
   /** Builds the document at a rule-tree node: base data merged with the values of the rules below. */
   private virtualDoc(node: TrieNode, path: string[]): ir.Local {
+    if (node !== this.trie && this.dataOverridden(path)) return this.baseAt(path);
     const group = this.liveGroup(node);
     const children = [...node.children.values()].filter((c) => includeInDoc(c));
     if (group && children.length === 0) return this.callGroup(group);
@@ -1292,10 +1310,15 @@ function hasDocuments(node: TrieNode): boolean {
   return false;
 }
 
-/** Nodes that appear in a virtual document: rules, and paths leading to rules or functions
- * (OPA shows `p.q.r` as `{}` when only a function lives below it); function leaves do not. */
+/** Nodes that appear in a virtual document: rules, packages (`{}` when they hold no rules), and
+ * paths leading to rules or functions (OPA shows `p.q.r` as `{}` when only a function lives
+ * below it); function leaves do not. */
 function includeInDoc(node: TrieNode): boolean {
-  return node.children.size > 0 || (node.group !== undefined && node.group.kind !== 'function');
+  return (
+    node.children.size > 0 ||
+    node.package === true ||
+    (node.group !== undefined && node.group.kind !== 'function')
+  );
 }
 
 function isPrefix(prefix: string[], path: string[]): boolean {

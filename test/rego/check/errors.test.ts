@@ -84,6 +84,102 @@ t.test(':= redeclarations and assignments to input/data', async (t) => {
   ]);
 });
 
+t.test(':= assigns to variables, arrays and objects of them only', async (t) => {
+  const r = check(
+    [
+      'package x',
+      '',
+      'p if {',
+      '  1 := v',
+      '  v = 1',
+      '}',
+      '',
+      'q if {',
+      '  [a, "two"] := [1, "two"]',
+      '  {"k": true} := {"k": a}',
+      '  null := n',
+      '  n = null',
+      '  count([]) := 0',
+      '  {1} := set()',
+      '  [1 | true] := [1]',
+      '  {"k": a | true} := {}',
+      '}',
+      '',
+      'ok if {',
+      '  [_, b] := [1, 2]',
+      '  {"k": c} := {"k": b}',
+      '  c == 2',
+      '}',
+    ].join('\n'),
+  );
+  t.same(errs(r.errors), [
+    'rego_compile_error test-0.rego:4:3 cannot assign to number',
+    'rego_compile_error test-0.rego:9:7 cannot assign to string',
+    'rego_compile_error test-0.rego:10:9 cannot assign to boolean',
+    'rego_compile_error test-0.rego:11:3 cannot assign to null',
+    'rego_compile_error test-0.rego:13:3 cannot assign to call',
+    'rego_compile_error test-0.rego:14:3 cannot assign to set',
+    'rego_compile_error test-0.rego:15:3 cannot assign to arraycomprehension',
+    'rego_compile_error test-0.rego:16:3 cannot assign to objectcomprehension',
+  ]);
+});
+
+t.test('a name is introduced once per body: OPA words the second time after the first', async (t) => {
+  const r = check(
+    [
+      'package x',
+      '',
+      'used_then_some_in if {',
+      '  v = 0',
+      '  some v in [1, 2]',
+      '}',
+      '',
+      'used_then_some if {',
+      '  w = 0',
+      '  some w',
+      '}',
+      '',
+      'assigned_then_some if {',
+      '  a := 1',
+      '  some a in [1]',
+      '}',
+      '',
+      'some_then_assigned if {',
+      '  some b in [1]',
+      '  b := 1',
+      '}',
+      '',
+      'f(arg) := y if {',
+      '  arg := 1',
+      '  y := 2',
+      '}',
+      '',
+      'g(arg) if {',
+      '  some arg in [1]',
+      '}',
+      '',
+      'negated if {',
+      '  not z := 1',
+      '}',
+      '',
+      'closures_are_new_scopes if {',
+      '  k := 1',
+      '  ks := [k | some k in [2]]',
+      '  every k in [3] { k > 0 }',
+      '}',
+    ].join('\n'),
+  );
+  t.same(errs(r.errors), [
+    'rego_compile_error test-0.rego:5:3 var v referenced above',
+    'rego_compile_error test-0.rego:10:3 var w referenced above',
+    'rego_compile_error test-0.rego:15:3 var a assigned above',
+    'rego_compile_error test-0.rego:20:3 var b declared above',
+    'rego_compile_error test-0.rego:24:3 arg arg redeclared',
+    'rego_compile_error test-0.rego:29:3 arg arg redeclared',
+    'rego_compile_error test-0.rego:33:3 cannot assign vars inside negated expression',
+  ]);
+});
+
 t.test(':= in a closure declares a new variable that shadows the outer one', async (t) => {
   const r = check('package x\n\np if {\n  x := 1\n  ys := [x | x := 2]\n}\n');
   t.same(errs(r.errors), []);
@@ -146,6 +242,56 @@ t.test('with targets must be input, data or a function', async (t) => {
   );
   t.same(errs(r.errors), [
     'rego_type_error test-0.rego:12:5 with keyword target must reference existing input, data, or a function',
+  ]);
+});
+
+t.test('with replaces a rule whole: no target strictly below a rule, in any spelling', async (t) => {
+  const r = check(
+    [
+      'package x',
+      '',
+      'cfg := {"a": 1}',
+      '',
+      'set contains 1',
+      '',
+      'p if {',
+      '  cfg with data.x.cfg.a as 2',
+      '  cfg with cfg.a as 2',
+      '  set with data.x.set[1] as true',
+      '  cfg with data.x.cfg as {}',
+      '  cfg with data.x as {}',
+      '  cfg with data.other.deep as 1',
+      '}',
+    ].join('\n'),
+  );
+  t.same(errs(r.errors), [
+    'rego_compile_error test-0.rego:8:12 with keyword cannot partially replace virtual document(s)',
+    'rego_compile_error test-0.rego:9:12 with keyword cannot partially replace virtual document(s)',
+    'rego_compile_error test-0.rego:10:12 with keyword cannot partially replace virtual document(s)',
+  ]);
+});
+
+t.test('with cannot replace relations, void built-ins, unification or internal functions', async (t) => {
+  const r = check(
+    [
+      'package x',
+      '',
+      'p if {',
+      '  true with walk as 1',
+      '  true with print as 1',
+      '  true with eq as 1',
+      '  true with rego.metadata.rule as 1',
+      '  true with internal.print as 1',
+      '  true with count as 1',
+      '}',
+    ].join('\n'),
+  );
+  t.same(errs(r.errors), [
+    'rego_compile_error test-0.rego:4:8 with keyword replacing built-in function: target must not be a relation',
+    'rego_compile_error test-0.rego:5:8 with keyword replacing built-in function: target must not be a void function',
+    'rego_compile_error test-0.rego:6:8 with keyword replacing built-in function: replacement of "eq" invalid',
+    'rego_compile_error test-0.rego:7:8 with keyword replacing built-in function: replacement of "rego.metadata.rule" invalid',
+    'rego_compile_error test-0.rego:8:8 with keyword replacing built-in function: replacement of internal function "internal.print" invalid',
   ]);
 });
 

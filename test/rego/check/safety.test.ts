@@ -93,3 +93,12 @@ t.test('rule heads must be bound by the body', async (t) => {
   // Function arguments are bound.
   programOf('package test\n\nf(x) := y if {\n  y := x + 1\n}\n');
 });
+
+t.test('a comprehension head that computes something is evaluated at the end of its body', async (t) => {
+  const p = programOf(
+    'package test\n\nkeys := {["a", "b"][_]: 1 | true}\n\nitems := [xs[_] | xs := [[1, 2]][_]]\n\nset := {f(x) | some x in [1]}\n\nf(x) := x\n',
+  );
+  t.ok(p.groups.get('data.test.keys'));
+  const r = check('package test\n\nbad := [y | true]\n');
+  t.same(errs(r.errors), ['rego_unsafe_var_error test-0.rego:3:9 var y is unsafe']);
+});

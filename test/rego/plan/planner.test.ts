@@ -12,6 +12,17 @@ function build(text: string, entrypoints: string[], options: { ruleIndexing?: bo
   return { wasm: r.wasm, plan: r.plan, printed: printPolicy(r.plan, { locations: false }) };
 }
 
+/** Compiles modules (one source each) and evaluates the document at `entrypoint` (`a/b`). */
+async function evalModules(sources: string[], entrypoint: string, input?: unknown, data?: object) {
+  const r = compile({
+    sources: sources.map((text, i) => ({ file: `m${i}.rego`, text })),
+    entrypoints: [entrypoint],
+    optimize: false,
+  });
+  if (!r.wasm) throw new Error(r.errors.map((e) => e.message).join('\n'));
+  return evaluate(r.wasm, entrypoint, input, data);
+}
+
 async function evaluate(wasm: Uint8Array, entrypoint: string, input?: unknown, data?: object) {
   const p = await loadPolicy(wasm, undefined, hostBuiltins({ strict: true }));
   if (data) p.setData(data);
@@ -167,3 +178,220 @@ t.test('planning is deterministic', async (t) => {
   t.equal(a.printed, b.printed);
   t.ok(Buffer.from(a.wasm).equals(Buffer.from(b.wasm)));
 });
+
+t.test('with data.… replaces a rule by its value, wherever the rule is read', async (t) => {
+  const rules = 'package cfg\n\nlimit := 15\n\nnext := limit + 1\n\nall contains limit\n';
+  const user = [
+    'package use',
+    '',
+    'import data.cfg',
+    '',
+    '# the replaced rule read directly, in its own package and from another module',
+    'own := v if v := cfg.limit with data.cfg.limit as 10',
+    '',
+    '# read by rules deeper in the evaluation: a complete rule and a partial set',
+    'deeper := v if v := report with data.cfg.limit as 3',
+    '',
+    'report := [cfg.next, cfg.all]',
+    '',
+    '# the whole package replaced: every rule under it reads the replacement',
+    'pkg := v if v := [cfg.limit, object.get(cfg, "next", "gone")] with data.cfg as {"limit": 7}',
+    '',
+    '# the package document under a replaced rule',
+    'doc := v if v := data.cfg with data.cfg.limit as 1',
+    '',
+    'unchanged := [cfg.limit, cfg.next]',
+  ].join('\n');
+  const local = 'package cfg\n\nlocal := v if v := limit with data.cfg.limit as 10\n';
+  const srcs = [rules, user, local];
+  t.equal(await evalModules(srcs, 'cfg/local'), 10);
+  t.equal(await evalModules(srcs, 'use/own'), 10);
+  t.same(await evalModules(srcs, 'use/deeper'), [4, [3]]);
+  t.same(await evalModules(srcs, 'use/pkg'), [7, 'gone']);
+  t.same(await evalModules(srcs, 'use/doc'), { all: [1], limit: 1, local: 10, next: 2 });
+  t.same(await evalModules(srcs, 'use/unchanged'), [15, 16]);
+});
+
+t.test('a package without rules is an empty document under data', async (t) => {
+  const srcs = ['package empty\n', 'package a.b.c\n', 'package other\n\np := 1\n'];
+  t.same(await evalModules(srcs, 'empty'), {});
+  t.same(await evalModules(srcs, 'a/b'), { c: {} });
+  t.same(await evalModules([...srcs, 'package use\n\nkeys := {k | data.a.b[k]}\n'], 'use/keys'), ['c']);
+  // Base data at the package's path shows through.
+  t.same(await evalModules(srcs, 'a/b', undefined, { a: { b: { n: 1 } } }), { c: {}, n: 1 });
+  t.same(await evalModules(srcs, 'empty', undefined, { empty: { n: 2 } }), { n: 2 });
+});
+
+t.test('constant keys into base data are looked up by their text, as OPA storage does', async (t) => {
+  const src = [
+    'package k',
+    '',
+    'decimal := data.obj[1.2]',
+    '',
+    'int_on_object := data.obj[1]',
+    '',
+    'trailing_zero := data.obj[1.0]',
+    '',
+    'negative := data.obj[-1]',
+    '',
+    'int_on_array := data.arr[1]',
+    '',
+    'digits_on_array := data.arr["1"]',
+    '',
+    'decimal_on_array := [v | v := data.arr[1.0]]',
+    '',
+    'negative_on_array := [v | v := data.arr[-1]]',
+  ].join('\n');
+  const data = { obj: { '1.2': 'a', '1': 'b', '1.0': 'c', '-1': 'd' }, arr: ['x', 'y'] };
+  const all = await evalModules([src], 'k', undefined, data);
+  t.same(all, {
+    decimal: 'a',
+    int_on_object: 'b',
+    trailing_zero: 'c',
+    negative: 'd',
+    int_on_array: 'y',
+    digits_on_array: 'y',
+    decimal_on_array: [],
+    negative_on_array: [],
+  });
+});
+
+t.test('comprehension heads may iterate; a | before a comma is a union', async (t) => {
+  const src = [
+    'package c',
+    '',
+    'x := {1}',
+    '',
+    'y := {2}',
+    '',
+    'keys := {["a", "b"][_]: 1 | true}',
+    '',
+    'flat := [xs[_] | some xs in [[1, 2], [3]]]',
+    '',
+    'union_first := [x | y, 5]',
+    '',
+    'union_value := {"k": x | y, "l": 0}',
+    '',
+    'comprehension := [x | y]',
+  ].join('\n');
+  t.same(await evalModules([src], 'c'), {
+    x: [1],
+    y: [2],
+    keys: { a: 1, b: 1 },
+    flat: [1, 2, 3],
+    union_first: [[1, 2], 5],
+    union_value: { k: [1, 2], l: 0 },
+    comprehension: [[1]],
+  });
+});
+
+t.test('not { … } holds when its body has no solution; its locals stay inside', async (t) => {
+  const src = [
+    'package n',
+    '',
+    'import future.keywords.not',
+    '',
+    'misconfigured contains name if {',
+    '  some server in input.servers',
+    '  name := server.name',
+    '  not {',
+    '    port := server.port',
+    '    port == 443',
+    '  }',
+    '}',
+    '',
+    'neither if not { input.a; input.b }',
+  ].join('\n');
+  const input = { servers: [{ name: 'a', port: 80 }, { name: 'b', port: 443 }, { name: 'c' }], a: true };
+  t.same(await evalModules([src], 'n/misconfigured', input), ['a', 'c']);
+  t.equal(await evalModules([src], 'n/neither', input), true);
+  t.equal(await evalModules([src], 'n/neither', { a: true, b: true }), undefined);
+});
+
+t.test(
+  'without import future.keywords.not, calls nested in a negation are evaluated before it',
+  async (t) => {
+    const body = [
+      '',
+      'lookup(user) := group if {',
+      '  some group, members in {"admin": ["alice"]}',
+      '  user in members',
+      '}',
+      '',
+      'admin(group) if group in ["admin", "sudo"]',
+      '',
+      'restricted if not admin(lookup(input.user))',
+      '',
+      'no_roles if not count(input.roles) > 0',
+      '',
+      'plain if not admin(input.missing)',
+    ].join('\n');
+    const legacy = `package neg${body}`;
+    const modern = `package neg\n\nimport future.keywords.not\n${body}`;
+    const input = { user: 'cesar' };
+    // OPA's default: `lookup` undefined makes the rule fail; the import makes the negation hold.
+    t.equal(await evalModules([legacy], 'neg/restricted', input), undefined);
+    t.equal(await evalModules([modern], 'neg/restricted', input), true);
+    t.equal(await evalModules([legacy], 'neg/no_roles', input), undefined);
+    t.equal(await evalModules([modern], 'neg/no_roles', input), true);
+    t.equal(await evalModules([legacy], 'neg/restricted', { user: 'alice' }), undefined);
+    t.equal(await evalModules([legacy], 'neg/no_roles', { roles: [] }), true);
+    // A plain argument stays inside the negation either way.
+    t.equal(await evalModules([legacy], 'neg/plain', input), true);
+  },
+);
+
+t.test('every: an undefined domain is undefined; a domain that is not a collection holds', async (t) => {
+  const src = [
+    'package ev',
+    '',
+    'missing_input if every x in input.missing { x > 1 }',
+    '',
+    'missing_data if every x in data.nowhere.list { x > 1 }',
+    '',
+    'missing_rule if every x in absent { x > 1 }',
+    '',
+    'absent := [1] if false',
+    '',
+    'missing_key if every k, v in input.obj.missing { v > k }',
+    '',
+    'with_missing if every x in input.xs { x > 1 } with input as {}',
+    '',
+    'empty if every x in input.empty { x > 1 }',
+    '',
+    'scalar if every x in 5 { x > 1 }',
+    '',
+    'holds if every x in input.xs { x > 1 }',
+  ].join('\n');
+  const all = await evalModules([src], 'ev', { xs: [2, 3], empty: [], obj: {} }, { nowhere: {} });
+  t.same(all, { empty: true, scalar: true, holds: true });
+});
+
+t.test(
+  'with data.… replaces partial sets, partial objects, ref-head prefixes, functions and the root',
+  async (t) => {
+    const src = [
+      'package w',
+      '',
+      's contains "x"',
+      '',
+      'o[k] := 1 if some k in ["a"]',
+      '',
+      'p.q.r := 1',
+      '',
+      'f(x) := x + 1',
+      '',
+      'set := v if v := s with data.w.s as {"y"}',
+      '',
+      'object := v if v := o with data.w.o as {"z": 2}',
+      '',
+      'prefix := v if v := p.q.r with data.w.p.q as {"r": 6}',
+      '',
+      'function := v if v := f(1) with data.w.f as 10',
+      '',
+      'root := v if v := data.w.s with data as {"w": {"s": ["root"]}}',
+    ].join('\n');
+    const doc = (await evalModules([src], 'w')) as Record<string, unknown>;
+    t.same([doc.set, doc.object, doc.prefix, doc.function, doc.root], [['y'], { z: 2 }, 6, 10, ['root']]);
+  },
+);

@@ -160,10 +160,13 @@ t.test('filter selects by full name', async (t) => {
 t.test('strict: built-in errors become test errors', async (t) => {
   const src = {
     file: 's_test.rego',
-    text: 'package s\n\nimport rego.v1\n\ntest_bad_number if not to_number("x") == 1\n',
+    // `not to_number("x")`, not `not to_number("x") == 1`: as in OPA, a call nested in a
+    // negated comparison is evaluated before the `not` (undefined there fails the test).
+    text: 'package s\n\nimport rego.v1\n\ntest_bad_number if not to_number("x")\n\ntest_nested if not to_number("x") == 1\n',
   };
   const lax = await runTests({ sources: [src], data: {} });
   t.equal(lax.results[0]?.outcome, 'pass', 'non-strict: the call is undefined, `not` holds');
+  t.equal(lax.results[1]?.outcome, 'fail', 'non-strict: the nested call is undefined before the `not`');
   const strict = await runTests({ sources: [src], data: {}, strict: true });
   t.equal(strict.results[0]?.outcome, 'error');
   t.match(strict.results[0]?.message, /to_number/);
