@@ -133,10 +133,13 @@ export class Upstream {
     this.#client ??= (async () => {
       const c = this.config;
       // 2026-07-28 when the upstream speaks it (protocol/upstream-revision.ts), else the initialize handshake.
+      // Server→client requests are relayed on the session revisions (relay/server-requests.ts); a
+      // 2026-07-28 upstream asks for input in its results instead, which is not relayed yet.
+      const perRequest = await perRequestClient(c, headerFetch, this.#timeout);
       const client =
-        (await perRequestClient(c, headerFetch, this.#timeout)) ??
+        perRequest ??
         new Client({ name: 'airlock-gateway', version: '0.1.0' }, { capabilities: relayCapabilities() });
-      registerServerRequests(client, c.transport);
+      if (!perRequest) registerServerRequests(client, c.transport);
       const transport =
         c.transport === 'http'
           ? new StreamableHTTPClientTransport(new URL(c.url), { fetch: headerFetch })
