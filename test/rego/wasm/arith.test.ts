@@ -36,7 +36,7 @@ async function calc(op: (typeof ops)[number], a: string, b: string): Promise<str
   try {
     out = evalRaw(p, `{"a":${a},"b":${b}}`, ops.indexOf(op));
   } catch (e) {
-    return String(e);
+    return e instanceof Error ? e.message : String(e);
   }
   const m = /^\[\{"result":(.*)\}\]$/.exec(out);
   return m ? (m[1] as string) : out;
@@ -46,7 +46,7 @@ function thrown(fn: () => unknown): unknown {
   try {
     fn();
   } catch (e) {
-    return e;
+    return e instanceof Error ? e.message : e;
   }
   return undefined;
 }
