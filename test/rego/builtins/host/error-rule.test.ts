@@ -6,6 +6,7 @@ import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import t from 'tap';
 import { hostBuiltins } from '../../../../src/rego/builtins/host/index.js';
 import { compile } from '../../../../src/rego/compile.js';
+import { withCallSite } from '../../../../src/rego/wasm/index.js';
 
 interface Outcome {
   value?: unknown;
@@ -29,7 +30,9 @@ export async function evaluate(
   try {
     const rows = policy.evaluate(opts.input, entrypoint) as { result: unknown }[];
     return rows.length === 0 ? {} : { value: rows[0]?.result };
-  } catch (e) {
+  } catch (caught) {
+    // As callers do: a host built-in's error gets the module's `file:row` of the call.
+    const e = withCallSite(caught, policy);
     return { error: e instanceof Error ? e.message : String(e) };
   }
 }
@@ -70,6 +73,8 @@ bad_number := to_number(input.word)
 bad_upper := upper(input.n)
 bad_negated if not 1 / input.zero == 1
 fine := 1
+bad_indexof := indexof(input.empty, input.empty)
+bad_infinity := to_number(input.inf)
 `;
 const INPUT = {
   zero: 0,
@@ -81,6 +86,8 @@ const INPUT = {
   paren: '(',
   pct: '%%%',
   word: 'abc',
+  empty: '',
+  inf: '-Inf',
 };
 const FAILING: Record<string, RegExp> = {
   bad_div: /^test\.rego:3:\d+: eval_builtin_error: div: divide by zero$/,
@@ -96,6 +103,9 @@ const FAILING: Record<string, RegExp> = {
   bad_number: /eval_builtin_error: to_number: strconv\.ParseFloat: parsing "abc": invalid syntax$/,
   bad_upper: /eval_type_error: upper: operand 1 must be string but got number$/,
   bad_negated: /^test\.rego:15:\d+: eval_builtin_error: div: divide by zero$/,
+  bad_indexof: /^test\.rego:17: eval_builtin_error: indexof: empty search character$/,
+  bad_infinity:
+    /^test\.rego:18: eval_type_error: to_number: operand 1 must be valid number string but got string$/,
 };
 
 t.test('every kind of built-in: undefined when not strict', async (t) => {
