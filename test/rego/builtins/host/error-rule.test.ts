@@ -2,40 +2,8 @@
 // outside strict mode a failing call is undefined and evaluation goes on; in strict mode
 // the error ends the evaluation. The same for built-ins the module runs itself (native)
 // and those the host runs.
-import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import t from 'tap';
-import { hostBuiltins } from '../../../../src/rego/builtins/host/index.js';
-import { compile } from '../../../../src/rego/compile.js';
-import { withCallSite } from '../../../../src/rego/wasm/index.js';
-
-interface Outcome {
-  value?: unknown;
-  error?: string;
-}
-
-/** Compiles `text` and evaluates `entrypoint` (default: the whole package `test`). */
-export async function evaluate(
-  text: string,
-  opts: { strict: boolean; input?: unknown; entrypoint?: string },
-): Promise<Outcome> {
-  const entrypoint = opts.entrypoint ?? 'test';
-  const out = compile({
-    sources: [{ file: 'test.rego', text }],
-    entrypoints: [entrypoint],
-    annotatedEntrypoints: false,
-    optimize: false,
-  });
-  if (!out.wasm) throw new Error(out.errors.map((e) => `${e.code}: ${e.message}`).join('; '));
-  const policy = await loadPolicy(out.wasm, undefined, hostBuiltins({ strict: opts.strict }));
-  try {
-    const rows = policy.evaluate(opts.input, entrypoint) as { result: unknown }[];
-    return rows.length === 0 ? {} : { value: rows[0]?.result };
-  } catch (caught) {
-    // As callers do: a host built-in's error gets the module's `file:row` of the call.
-    const e = withCallSite(caught, policy);
-    return { error: e instanceof Error ? e.message : String(e) };
-  }
-}
+import { evaluate } from './helpers.js';
 
 t.test('a failing call in a function is undefined outside strict mode', async (t) => {
   const text = 'package test\n\nf(x) := x + 1\n\np := f("a")\n\nq := 1\n';
