@@ -708,8 +708,9 @@ export const time: Family = {
   'time.diff': (a) => {
     const x = timeOperand(a, 1, false);
     const y = timeOperand(a, 2, false);
-    const [early, late] = x.ns <= y.ns ? [x, y] : [y, x];
-    return diff(wallOf(early.ns, early.zone), wallOf(late.ns, late.zone));
+    // Both on the first operand's wall clock (as OPA's: the second is moved into the first's zone).
+    const [early, late] = x.ns <= y.ns ? [x.ns, y.ns] : [y.ns, x.ns];
+    return diff(wallOf(early, x.zone), wallOf(late, x.zone));
   },
   'time.format': (a) => {
     const t = timeOperand(a, 1, true);
