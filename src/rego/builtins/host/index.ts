@@ -133,8 +133,10 @@ function wrap(name: string, impl: HostImpl, ctx: HostContext, wire: WireMode): S
       const out = impl(args, ctx);
       return out === undefined ? undefined : codec.encode(out);
     } catch (e) {
+      // Anything but a BuiltinError is a slip of the implementation: its text is JavaScript's,
+      // not OPA's, and stays out of the message.
       const err =
-        e instanceof BuiltinError ? e : builtinError(name, e instanceof Error ? e.message : String(e));
+        e instanceof BuiltinError ? e : builtinError(name, 'internal error evaluating the built-in');
       if (!ctx.strict) return undefined;
       throw err;
     }

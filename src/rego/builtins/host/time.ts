@@ -648,6 +648,8 @@ function addDate(ns: bigint, years: number, months: number, days: number): bigin
   const t = new Date(0);
   t.setUTCFullYear(y, mo, d.getUTCDate() + days);
   t.setUTCHours(d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), 0);
+  // Beyond what a date can hold (JavaScript's NaN time): OPA's out-of-range error.
+  if (Number.isNaN(t.getTime())) throw builtinError('time.add_date', 'time outside of valid range');
   return BigInt(t.getTime()) * NS_PER_MS + nanos;
 }
 
