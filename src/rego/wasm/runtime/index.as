@@ -8,7 +8,7 @@
 
 import { Buf, RT_HEAP_PTR, alloc, allocZero, fatal, fatalBuf } from "./heap";
 import {
-  ERR_DIV_ZERO, ERR_ELEM_NUMBER, ERR_FLOAT_MOD, ERR_TOO_LARGE, ERR_TYPE, ERR_TYPE_COLL, ERR_TYPE_SET,
+  ERR_DIV_ZERO, ERR_ELEM_NUMBER, ERR_ELEM_NUMBER_SET, ERR_FLOAT_MOD, ERR_TOO_LARGE, ERR_TYPE, ERR_TYPE_COLL, ERR_TYPE_SET,
   div, minus, mul, plus, product, rem, sum,
 } from "./arith";
 import { compare, equal } from "./compare";
@@ -456,7 +456,13 @@ function appendCString(b: Buf, p: usize): void {
 export function rt_builtin_error(code: usize, name: usize, where: usize): usize {
   const b = Buf.create(128);
   appendCString(b, where);
-  if (code >= ERR_TYPE_COUNT) {
+  if (code >= ERR_ELEM_NUMBER_SET) {
+    // OPA's element error: "operand 1 must be set of numbers but got set containing T".
+    b.ascii("eval_type_error: ");
+    appendCString(b, name);
+    b.ascii(": operand 1 must be set of numbers but got set containing ");
+    b.ascii(typeName(<u32>(code - ERR_ELEM_NUMBER_SET)));
+  } else if (code >= ERR_TYPE_COUNT) {
     b.ascii("eval_type_error: ");
     appendCString(b, name);
     b.ascii(": operand 1 must be one of {array, object, set, string} but got ");
@@ -473,12 +479,12 @@ export function rt_builtin_error(code: usize, name: usize, where: usize): usize 
   } else if (code >= ERR_ELEM_NUMBER) {
     b.ascii("eval_type_error: ");
     appendCString(b, name);
-    b.ascii(": operand 1 must be array or set of numbers but got an element of type ");
+    b.ascii(": operand 1 must be array of numbers but got array containing ");
     b.ascii(typeName(<u32>(code - ERR_ELEM_NUMBER)));
   } else if (code >= ERR_TYPE_COLL && code < ERR_TYPE) {
     b.ascii("eval_type_error: ");
     appendCString(b, name);
-    b.ascii(": operand 1 must be one of {array, set} but got ");
+    b.ascii(": operand 1 must be one of {set, array} but got ");
     b.ascii(typeName(<u32>(code - ERR_TYPE_COLL)));
   } else if (code >= ERR_TYPE) {
     b.ascii("eval_type_error: ");
