@@ -5,9 +5,10 @@
 //
 // Each measured pipeline is a Stage: `parse`, and `parse+check` (the modules of
 // one conformance case are checked together, as they are compiled together).
+
+import { corpusDir, loadCases } from '../scripts/conformance/corpus.js';
 import { checkModules } from '../src/rego/check/index.js';
 import { parseModule } from '../src/rego/parse/index.js';
-import { corpusDir, loadCases } from '../test/helpers/corpus.js';
 import { generatePolicy } from '../test/rego/parse/generate.js';
 
 interface Source {

@@ -3,8 +3,8 @@
 // through Airlock's compiler and the stock opa-wasm SDK; prints a per-category table
 // and ends with `N passed, M failed, K skipped`.
 import { writeFileSync } from 'node:fs';
-import { type CaseResult, caseIds, runCase, summarise } from '../test/conformance/runner.js';
-import { corpusDir, loadCases } from '../test/helpers/corpus.js';
+import { corpusDir, loadCases } from './conformance/corpus.js';
+import { type CaseResult, caseIds, runCase, summarise } from './conformance/runner.js';
 
 const args = process.argv.slice(2);
 const dirs: string[] = [];

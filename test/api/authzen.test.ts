@@ -162,7 +162,7 @@ t.test('API', async (t) => {
     });
     t.equal(r.statusCode, 200);
     t.equal(r.json().decision, false);
-    t.match(r.json().context.reason_admin.error, /broken\/always.*divide by zero/);
+    t.match(r.json().context.reason_admin.error, /broken\/always.*eval_conflict_error/);
     const echo = await harness('pglite', { decisionEntrypoint: 'airlock/echo' });
     t.teardown(echo.close);
     const e = await echo.app.inject({

@@ -87,13 +87,13 @@ for (const backend of backends()) {
     });
 
     t.test('evaluation errors: 500 internal_error, and a deny in the audit trail', async (t) => {
-      const r = await post('/v1/data/airlock/division', { input: { divisor: 0 } });
+      const r = await post('/v1/data/broken/always', { input: {} });
       t.equal(r.statusCode, 500);
       t.equal(r.json().code, 'internal_error');
-      t.match(r.json().message, /divide by zero/);
+      t.match(r.json().message, /eval_conflict_error/);
       const last = (await h.store.query({ kind: 'decision', limit: 1, order: 'desc' })).events[0];
       t.equal(last?.effect, 'deny', 'an error is logged as a deny');
-      t.match(last?.reasons, [/evaluation failed: .*divide by zero/]);
+      t.match(last?.reasons, [/evaluation failed: .*eval_conflict_error/]);
     });
 
     t.test('bad JSON, wrong shapes, wrong content type', async (t) => {

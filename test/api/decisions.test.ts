@@ -78,7 +78,7 @@ t.test('fail closed: invalid, undefined or failing policies deny', async (t) => 
     await failing.app.inject({ method: 'POST', url: '/v1/decisions', payload: input('alice', 'get_file') })
   ).json();
   t.equal(f.decision.effect, 'deny');
-  t.match(f.error, /broken\/always.*divide by zero/);
+  t.match(f.error, /broken\/always.*eval_conflict_error/);
 
   const missing = await harness('pglite', { decisionEntrypoint: 'airlock/nothing' });
   t.teardown(missing.close);

@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
-import { corpusDir, loadCases } from '../helpers/corpus.js';
-import { caseIds, runCase, summarise } from './runner.js';
+import { corpusDir, loadCases } from '../../scripts/conformance/corpus.js';
+import { caseIds, runCase, summarise } from '../../scripts/conformance/runner.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dir = corpusDir();

@@ -41,7 +41,17 @@ t.test('falsy inputs reach the policy', async (t) => {
 t.test('evaluation errors are errors (fail closed), not results', async (t) => {
   const engine = await loaded(t);
   t.same((await engine.evaluate('airlock/division', { divisor: 4 })).result, 0.25);
-  await t.rejects(engine.evaluate('airlock/division', { divisor: 0 }), /divide by zero/);
+  await t.rejects(engine.evaluate('broken/always', {}), /broken\.rego:6:\d+: eval_conflict_error: /);
+  // A built-in error is no result either: outside strict mode the call is undefined (OPA's rule).
+  t.equal((await engine.evaluate('airlock/division', { divisor: 0 })).defined, false);
+});
+
+t.test('strict built-in errors: a built-in error fails the evaluation', async (t) => {
+  const engine = await loaded(t, 'strict', { strict: true });
+  await t.rejects(
+    engine.evaluate('airlock/division', { divisor: 0 }),
+    /airlock\/division: decision\.rego:25:\d+: eval_builtin_error: div: divide by zero/,
+  );
 });
 
 t.test('query: data paths, paths above and below entrypoints', async (t) => {
@@ -59,7 +69,7 @@ t.test('query: data paths, paths above and below entrypoints', async (t) => {
   t.same(pkg.division, 0.5);
   await t.rejects(
     engine.query([], { divisor: 1 }),
-    /broken\/always: .*divide by zero/,
+    /broken\/always: .*eval_conflict_error/,
     'an error anywhere below fails the whole query',
   );
   t.same(((await engine.query(['fixture'], {})).result as { revision: string }).revision, 'q1');

@@ -355,7 +355,7 @@ class Planner {
           type: 'assign-var-once',
           source: ir.local(r),
           target: ret,
-          message: `rule ${group.name} produced conflicting values`,
+          message: conflictMessage(group),
         });
         return;
       }
@@ -371,10 +371,7 @@ class Planner {
   }
 
   private planRule(group: RuleGroup, rule: CheckedRule, argLocals: ir.Local[], ret: ir.Local): void {
-    const message =
-      group.kind === 'function'
-        ? `function ${group.name} produced conflicting values for the same inputs`
-        : `rule ${group.name} produced conflicting values (complete rules must not produce multiple outputs)`;
+    const message = conflictMessage(group);
     const bindArgs = (k: Cont) => {
       const args = rule.args ?? [];
       const step = (i: number): void => {
@@ -1458,4 +1455,15 @@ function ruleIndex(group: RuleGroup): RuleIndex | undefined {
     byValue.set(key.value, [...(byValue.get(key.value) ?? []), rule]);
   });
   return ref ? { ref, byValue, rest } : undefined;
+}
+
+/**
+ * The conflict message of a complete rule or function with two values: names the rule and reads
+ * as OPA's ("complete rules must not produce multiple outputs", "functions must not produce
+ * multiple outputs for same inputs").
+ */
+function conflictMessage(group: RuleGroup): string {
+  return group.kind === 'function'
+    ? `function ${group.name} produced conflicting values for the same inputs (functions must not produce multiple outputs for same inputs)`
+    : `rule ${group.name} produced conflicting values (complete rules must not produce multiple outputs)`;
 }

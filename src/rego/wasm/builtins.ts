@@ -23,7 +23,7 @@ export const NATIVE_BUILTINS: ReadonlyMap<string, NativeBuiltin> = new Map([
   ['lte', { runtime: 'rt_b_lte', arity: 2 }],
   ['gt', { runtime: 'rt_b_gt', arity: 2 }],
   ['gte', { runtime: 'rt_b_gte', arity: 2 }],
-  ['count', { runtime: 'rt_b_count', arity: 1 }],
+  ['count', { runtime: 'rt_b_count', arity: 1, errors: true }],
   ['internal.member_2', { runtime: 'rt_b_member2', arity: 2 }],
   ['internal.member_3', { runtime: 'rt_b_member3', arity: 3 }],
   // Exact arithmetic (big integers and decimals, no rounding through doubles).
@@ -65,6 +65,14 @@ export const NATIVE_BUILTINS: ReadonlyMap<string, NativeBuiltin> = new Map([
   // %v %s %d %% with exact numbers and OPA's composite syntax; anything else goes to the host.
   ['sprintf', { runtime: 'rt_b_sprintf', arity: 2, errors: true, defer: true }],
 ]);
+
+/**
+ * Host import through which the module reports the error of a native built-in (its message,
+ * a string naming the call site). The host raises it in strict mode and otherwise answers
+ * undefined, which makes the call undefined: OPA's rule for built-in errors. Listed in the
+ * module's `builtins` table when the policy calls a native built-in that can fail.
+ */
+export const BUILTIN_ERROR_IMPORT = 'airlock.builtin_error';
 
 /** Error codes of native built-ins are addresses below this (no value lives there: static data starts above 1024). */
 export const NATIVE_ERROR_LIMIT = 128;

@@ -2,6 +2,7 @@
 import binaryen from 'binaryen';
 import type * as ir from '../plan/ir.js';
 import {
+  BUILTIN_ERROR_IMPORT,
   FORBIDDEN_BUILTINS,
   HOST_CALL_SITE_EXPORT,
   hostImportName,
@@ -221,6 +222,8 @@ class Linker {
       }
       this.hostBuiltinIds.set(b.name, this.hostBuiltinIds.size);
     }
+    if (policy.static.builtinFuncs.some((b) => NATIVE_BUILTINS.get(b.name)?.errors))
+      this.hostBuiltinIds.set(BUILTIN_ERROR_IMPORT, this.hostBuiltinIds.size);
     for (let n = 0; n <= MAX_HOST_ARITY; n++) {
       mod.addFunctionImport(
         `opa_builtin${n}`,
@@ -866,10 +869,10 @@ class FunctionCompiler {
       // Undefined arguments make a built-in call undefined.
       checks.push(...this.requireDefined(s.args));
       const native = NATIVE_BUILTINS.get(s.func);
-      const hostCall = () => {
-        const id = this.l.hostBuiltin(s.func);
-        const imp = BUILTIN_CALLS[args.length];
-        if (id === undefined || imp === undefined) throw new Error(`no host id for ${s.func}`);
+      const hostCall = (name = s.func, hostArgs = s.args.map((a) => this.operand(a, s.loc))) => {
+        const id = this.l.hostBuiltin(name);
+        const imp = BUILTIN_CALLS[hostArgs.length];
+        if (id === undefined || imp === undefined) throw new Error(`no host id for ${name}`);
         // Host-call mode for the duration of the call: tagged JSON both ways, and the call
         // site for an error the host throws (left set when it does).
         const out = this.temp();
@@ -878,14 +881,7 @@ class FunctionCompiler {
           null,
           [
             m.global.set(site, m.i32.const(this.l.text(callSite(this.l.policy, s.loc)))),
-            m.local.set(
-              out,
-              m.call(
-                imp,
-                [m.i32.const(id), m.i32.const(0), ...s.args.map((a) => this.operand(a, s.loc))],
-                i32,
-              ),
-            ),
+            m.local.set(out, m.call(imp, [m.i32.const(id), m.i32.const(0), ...hostArgs], i32)),
             m.global.set(site, m.i32.const(0)),
             m.local.get(out, i32),
           ],
@@ -893,18 +889,21 @@ class FunctionCompiler {
         );
       };
       if (native?.errors) {
-        // Error codes are small addresses: abort naming the call site (or, if allowed, defer to the host).
+        // Error codes are small addresses (or, if allowed, a request to defer to the host). An
+        // error goes to the host's reporter with its message naming the call site: the reporter
+        // throws in strict mode and otherwise answers undefined, so the call is undefined.
         const isCode = m.i32.and(
           m.i32.ne(m.local.get(tmp, i32), m.i32.const(0)),
           m.i32.lt_u(m.local.get(tmp, i32), m.i32.const(NATIVE_ERROR_LIMIT)),
         );
+        const message = m.call(
+          this.l.rt('rt_builtin_error'),
+          [m.local.get(tmp, i32), m.i32.const(this.l.text(s.func)), m.i32.const(this.l.text(at))],
+          i32,
+        );
         const fail = m.block(null, [
-          m.call(
-            this.l.rt('rt_builtin_error'),
-            [m.local.get(tmp, i32), m.i32.const(this.l.text(s.func)), m.i32.const(this.l.text(at))],
-            none,
-          ),
-          m.unreachable(),
+          m.drop(hostCall(BUILTIN_ERROR_IMPORT, [message])),
+          m.local.set(tmp, m.i32.const(0)),
         ]);
         const onCode = native.defer
           ? m.if(

@@ -55,9 +55,13 @@
 // arguments make the call undefined. Natives that can fail return a small
 // error code instead of a value address (< 128: no value lives that low); the
 // generated code then calls rt_builtin_error with the built-in's name and the
-// call site, which aborts with e.g. `p.rego:3:7: eval_builtin_error: div:
-// divide by zero` or `… eval_type_error: plus: operand 1 must be number but got
-// string`. A native marked `defer` (sprintf, the string built-ins) may instead return code 4, and the
+// call site, which writes the message (e.g. `p.rego:3:7: eval_builtin_error:
+// div: divide by zero` or `… eval_type_error: plus: operand 1 must be number
+// but got string`), and hands it to the host import `airlock.builtin_error`
+// (BUILTIN_ERROR_IMPORT, listed in the `builtins` table when the policy calls a
+// native that can fail). hostBuiltins() serves it: in strict mode it throws the
+// message, otherwise it answers undefined and the call is undefined, as OPA
+// treats every built-in error (host built-ins follow the same rule). A native marked `defer` (sprintf, the string built-ins) may instead return code 4, and the
 // generated code then calls the host's implementation, so such built-ins are
 // listed in the `builtins` table as well.
 //

@@ -80,8 +80,24 @@ t.test('else chains, defaults and conflicts follow OPA', async (t) => {
   t.equal(await evaluate(wasm, 'a/c', { n: 1 }), 1);
   await t.rejects(
     evaluate(wasm, 'a/c', { n: 6 }),
-    /eval_conflict_error: rule data\.a\.c produced conflicting values/,
+    /eval_conflict_error: rule data\.a\.c produced conflicting values \(complete rules must not produce multiple outputs\)$/,
   );
+});
+
+t.test("conflicting function outputs read as OPA's", async (t) => {
+  // Two definitions that both match, and one body with two bindings of its output.
+  const src =
+    'package f\n\ntwice(x) := 1 if x > 0\n\ntwice(x) := 2 if x > 1\n\npick(x) := y if some y in x\n\np := twice(input.n)\n\nq := pick(input.xs)\n';
+  const { wasm } = build(src, ['f/p', 'f/q']);
+  t.equal(await evaluate(wasm, 'f/p', { n: 1 }), 1);
+  const opa = /functions must not produce multiple outputs for same inputs\)$/;
+  await t.rejects(evaluate(wasm, 'f/p', { n: 2 }), opa);
+  await t.rejects(
+    evaluate(wasm, 'f/p', { n: 2 }),
+    /eval_conflict_error: function data\.f\.twice produced conflicting values for the same inputs/,
+  );
+  t.equal(await evaluate(wasm, 'f/q', { xs: [3, 3] }), 3, 'the same value twice is no conflict');
+  await t.rejects(evaluate(wasm, 'f/q', { xs: [3, 4] }), opa);
 });
 
 t.test('virtual documents merge rules with base data; numeric keys reach arrays and objects', async (t) => {

@@ -36,7 +36,7 @@ async function calc(op: (typeof ops)[number], a: string, b: string): Promise<str
   try {
     out = evalRaw(p, `{"a":${a},"b":${b}}`, ops.indexOf(op));
   } catch (e) {
-    return String(e);
+    return e instanceof Error ? e.message : String(e);
   }
   const m = /^\[\{"result":(.*)\}\]$/.exec(out);
   return m ? (m[1] as string) : out;
@@ -46,7 +46,7 @@ function thrown(fn: () => unknown): unknown {
   try {
     fn();
   } catch (e) {
-    return e;
+    return e instanceof Error ? e.message : e;
   }
   return undefined;
 }
@@ -202,11 +202,16 @@ t.test('sum and product of arrays and sets, exact', async (t) => {
   t.equal(raw('[1, 1, 2]', 2), '[{"result":3}]', 'a set counts 1 once');
   t.equal(
     thrown(() => p.evaluate('abc', 'sum')),
-    'policy.rego:2:2: eval_type_error: sum: operand 1 must be one of {array, set} but got string',
+    'policy.rego:2:2: eval_type_error: sum: operand 1 must be one of {set, array} but got string',
   );
   t.equal(
     thrown(() => p.evaluate([1, 'x'], 'product')),
-    'policy.rego:3:3: eval_type_error: product: operand 1 must be array or set of numbers but got an element of type string',
+    'policy.rego:3:3: eval_type_error: product: operand 1 must be array of numbers but got array containing string',
+  );
+  t.match(
+    thrown(() => p.evaluate([1, null], 'sum-set')),
+    /eval_type_error: sum: operand 1 must be set of numbers but got set containing null$/,
+    "OPA's element error names the set",
   );
 });
 

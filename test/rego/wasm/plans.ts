@@ -1,6 +1,8 @@
 // Hand-written plan IR for the back-end tests, and a loader through the stock SDK.
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
+import { hostBuiltins } from '../../../src/rego/builtins/host/index.js';
 import type * as ir from '../../../src/rego/plan/ir.js';
+import { BUILTIN_ERROR_IMPORT } from '../../../src/rego/wasm/builtins.js';
 import { compileToWasm } from '../../../src/rego/wasm/index.js';
 
 export const at: ir.Location = { file: 0, row: 1, col: 1 };
@@ -64,12 +66,22 @@ export const wasmApi = (
   }
 ).WebAssembly;
 
+/**
+ * Compiles and loads a plan. Native built-in errors reach the host's reporter in strict mode
+ * (they throw; reporter(false) for the other mode) unless customBuiltins replaces it.
+ */
 export async function load(
   policy: ir.Policy,
   customBuiltins: Record<string, (...args: unknown[]) => unknown> = {},
 ): Promise<LoadedPolicy> {
   const wasm = compileToWasm(policy);
-  return loadPolicy(wasm, undefined, customBuiltins);
+  return loadPolicy(wasm, undefined, { ...reporter(true), ...customBuiltins });
+}
+
+/** The host's reporter of native built-in errors alone (strict: it throws; else undefined). */
+export function reporter(strict: boolean): Record<string, (...args: unknown[]) => unknown> {
+  const all = hostBuiltins({ strict });
+  return { [BUILTIN_ERROR_IMPORT]: all[BUILTIN_ERROR_IMPORT] as (...args: unknown[]) => unknown };
 }
 
 /**

@@ -109,7 +109,7 @@ t.test('type errors name the operand', async (t) => {
   try {
     await run('or-bad', '[1]');
   } catch (e) {
-    message = e;
+    message = e instanceof Error ? e.message : e;
   }
   t.equal(message, 'policy.rego:9:9: eval_type_error: or: operand 1 must be set but got array');
 });
@@ -173,13 +173,13 @@ t.test('object.remove / object.filter keep non-string keys', async (t) => {
   try {
     p.evaluate([1], 'bad');
   } catch (e) {
-    message = e;
+    message = e instanceof Error ? e.message : e;
   }
   t.equal(message, 'policy.rego:5:5: eval_type_error: object.remove: operand 1 must be object but got array');
   try {
     p.evaluate(7, 'filter-array');
   } catch (e) {
-    message = e;
+    message = e instanceof Error ? e.message : e;
   }
   t.equal(
     message,

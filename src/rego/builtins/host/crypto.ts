@@ -16,6 +16,7 @@ import {
 import { base64Decode, marshal } from './encoding.js';
 import { type Args, BuiltinError, builtinError, typeError } from './errors.js';
 import type { Family, HostContext } from './family.js';
+import { goJSONSyntaxError } from './json-syntax.js';
 import { fromJS, RegoObject, toJS, type Value } from './value.js';
 
 // ------------------------------------------------------------ digests and HMACs
@@ -136,7 +137,9 @@ function parsePublicKeys(name: string, text: string): KeyObject[] {
     }
     if (t.includes('-----BEGIN')) return [createPublicKey(t)];
   } catch (e) {
-    throw builtinError(name, `failed to parse key: ${e instanceof Error ? e.message : String(e)}`);
+    // Node's (OpenSSL's) reason stays out: it is not OPA's text.
+    if (e instanceof BuiltinError) throw e;
+    throw builtinError(name, 'failed to parse a PEM certificate, PEM public key or JWK');
   }
   throw builtinError(name, 'failed to parse a PEM certificate, PEM public key or JWK');
 }
@@ -159,12 +162,13 @@ function b64url(name: string, part: string, what: string): Buffer {
 }
 
 function parseJSON(name: string, buf: Buffer, what: string): unknown {
+  const text = buf.toString('utf8');
   try {
-    return JSON.parse(buf.toString('utf8'));
-  } catch (e) {
+    return JSON.parse(text);
+  } catch {
     throw builtinError(
       name,
-      `JWT ${what} had invalid encoding: ${e instanceof Error ? e.message : String(e)}`,
+      `JWT ${what} had invalid encoding: ${goJSONSyntaxError(text) ?? 'invalid JSON'}`,
     );
   }
 }
@@ -283,25 +287,28 @@ function signToken(name: string, headerText: string, payloadText: string, keyTex
   let jwk: Record<string, unknown>;
   try {
     jwk = JSON.parse(keyText) as Record<string, unknown>;
-  } catch (e) {
-    throw builtinError(name, `invalid JWK: ${e instanceof Error ? e.message : String(e)}`);
+  } catch {
+    throw builtinError(name, `invalid JWK: ${goJSONSyntaxError(keyText) ?? 'invalid JSON'}`);
   }
   const input = `${b64urlText(headerText)}.${b64urlText(payloadText)}`;
   let sig: Buffer;
   try {
     if (alg.family === 'HS') {
       if (jwk.kty !== 'oct' || typeof jwk.k !== 'string')
-        throw new Error('HMAC needs a JWK of kty "oct" with k');
+        throw builtinError(name, 'HMAC needs a JWK of kty "oct" with k');
       sig = createHmac(alg.hash ?? 'sha256', Buffer.from(jwk.k, 'base64url'))
         .update(input)
         .digest();
     } else {
       const key = createPrivateKey({ key: jwk as never, format: 'jwk' });
-      if (!keyFits(alg, key)) throw new Error(`key of type ${key.asymmetricKeyType} does not fit ${algName}`);
+      if (!keyFits(alg, key))
+        throw builtinError(name, `key of type ${key.asymmetricKeyType} does not fit ${algName}`);
       sig = cryptoSign(alg.hash, Buffer.from(input), signOptions(alg, key));
     }
   } catch (e) {
-    throw builtinError(name, e instanceof Error ? e.message : String(e));
+    // Node's (OpenSSL's) reason stays out: it is not OPA's text.
+    if (e instanceof BuiltinError) throw e;
+    throw builtinError(name, 'failed to sign: the JWK is not a usable private key');
   }
   return `${input}.${b64urlText(sig)}`;
 }

@@ -2,8 +2,9 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { parseAllDocuments, parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import { type Args, builtinError, typeError } from './errors.js';
+import { type Args, BuiltinError, builtinError, typeError } from './errors.js';
 import type { Family } from './family.js';
+import { goJSONSyntaxError } from './json-syntax.js';
 import { fromJS, RegoObject, RegoSet, toJS, toJSONText, typeName, type Value } from './value.js';
 
 const addFormats = addFormatsModule as unknown as typeof addFormatsModule.default;
@@ -55,12 +56,27 @@ function marshalIndent(v: Value, prefix: string, indent: string): string {
   return write(v, 0);
 }
 
-export function unmarshal(name: string, s: string): Value {
+/** A YAML parse error as one line, "yaml: line N: what" (Go's go-yaml shape), without the source excerpt. */
+function yamlMessage(e: unknown): string {
+  const err = e as { message?: unknown; linePos?: { line: number }[] };
+  const first = typeof err?.message === 'string' ? (err.message.split('\n')[0] ?? '') : '';
+  const what = first.replace(/ at line \d+, column \d+:?$/, '').trim() || 'invalid document';
+  const line = err?.linePos?.[0]?.line;
+  return line === undefined ? `yaml: ${what}` : `yaml: line ${line}: ${what}`;
+}
+
+/** Parses JSON text; a syntax error reads as Go's (OPA's), never as the JavaScript engine's. */
+function parseJSON(name: string, s: string): unknown {
+  const text = bounded(name, s);
   try {
-    return fromJS(JSON.parse(bounded(name, s)));
-  } catch (e) {
-    throw builtinError(name, e instanceof Error ? e.message : String(e));
+    return JSON.parse(text);
+  } catch {
+    throw builtinError(name, goJSONSyntaxError(text) ?? 'invalid JSON');
   }
+}
+
+export function unmarshal(name: string, s: string): Value {
+  return fromJS(parseJSON(name, s));
 }
 
 // ------------------------------------------------------------ JSON Schema (ajv; errors shaped like OPA's gojsonschema output)
@@ -104,7 +120,7 @@ function compileSchema(name: string, schema: Value): ValidateFunction {
   let hit = schemaCache.get(text);
   if (!hit) {
     try {
-      const parsed = typeof schema === 'string' ? JSON.parse(bounded(name, schema)) : toJS(schema);
+      const parsed = typeof schema === 'string' ? parseJSON(name, schema) : toJS(schema);
       if (typeof parsed !== 'boolean' && (parsed === null || typeof parsed !== 'object'))
         throw new Error('schema must be an object or a boolean');
       checkTypes(parsed);
@@ -115,6 +131,7 @@ function compileSchema(name: string, schema: Value): ValidateFunction {
     if (schemaCache.size > 256) schemaCache.clear();
     schemaCache.set(text, hit);
   }
+  if (hit instanceof BuiltinError) throw hit;
   if (hit instanceof Error) throw builtinError(name, hit.message);
   return hit;
 }
@@ -150,13 +167,7 @@ function schemaError(e: ErrorObject, doc: unknown): Value {
 }
 
 function documentOf(name: string, v: Value): unknown {
-  if (typeof v === 'string') {
-    try {
-      return JSON.parse(bounded(name, v));
-    } catch (e) {
-      throw builtinError(name, e instanceof Error ? e.message : String(e));
-    }
-  }
+  if (typeof v === 'string') return parseJSON(name, v);
   return toJS(v);
 }
 
@@ -304,7 +315,8 @@ export const encoding: Family = {
     try {
       return fromJS(parseYaml(bounded(a.name, a.string(1))) ?? null);
     } catch (e) {
-      throw builtinError(a.name, e instanceof Error ? e.message : String(e));
+      if (e instanceof BuiltinError) throw e;
+      throw builtinError(a.name, yamlMessage(e));
     }
   },
   'yaml.is_valid': (a) => {

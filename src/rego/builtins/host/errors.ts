@@ -8,6 +8,8 @@
 
 import { RegoObject, RegoSet, type TypeName, typeName, type Value } from './value.js';
 
+const INT64_MAX = 2n ** 63n - 1n;
+
 export type BuiltinErrorCode = 'eval_type_error' | 'eval_builtin_error';
 
 export class BuiltinError extends Error {
@@ -75,9 +77,15 @@ export class Args {
     return v;
   }
 
-  /** An integer that fits a JS number. */
+  /**
+   * An integer operand as Go's int (OPA's IntOperand): one beyond 64 bits is refused as OPA
+   * refuses it ("must be integer number but got floating-point number").
+   */
   int(pos: number): number {
-    return Number(this.integer(pos));
+    const v = this.integer(pos);
+    if (BigInt(v) > INT64_MAX || BigInt(v) < -INT64_MAX - 1n)
+      throw typeError(this.name, `operand ${pos} must be integer number but got floating-point number`);
+    return Number(v);
   }
 
   boolean(pos: number): boolean {

@@ -13,8 +13,9 @@
 // Every call goes through one decode step (wire → host values), the
 // implementation, and one encode step (host value → wire). OPA's error rules:
 // an error (eval_type_error or eval_builtin_error) aborts the evaluation in
-// strict mode and otherwise makes the call undefined.
-import { hostImportName, NATIVE_BUILTINS } from '../../wasm/builtins.js';
+// strict mode and otherwise makes the call undefined. Native built-ins (run in
+// the module) report their errors through BUILTIN_ERROR_IMPORT under the same rule.
+import { BUILTIN_ERROR_IMPORT, hostImportName, NATIVE_BUILTINS } from '../../wasm/builtins.js';
 import { aws } from './aws.js';
 import { crypto } from './crypto.js';
 import { encoding } from './encoding.js';
@@ -28,7 +29,7 @@ import { regexFamily } from './regex.js';
 import { strings } from './strings.js';
 import { time } from './time.js';
 import { types } from './types.js';
-import { codecFor, type Value, type WireMode } from './value.js';
+import { type Codec, codecFor, type Value, type WireMode } from './value.js';
 import { x509 } from './x509.js';
 
 export { Args, BuiltinError, type BuiltinErrorCode, builtinError, typeError } from './errors.js';
@@ -132,11 +133,34 @@ function wrap(name: string, impl: HostImpl, ctx: HostContext, wire: WireMode): S
       const out = impl(args, ctx);
       return out === undefined ? undefined : codec.encode(out);
     } catch (e) {
+      // Anything but a BuiltinError is a slip of the implementation: its text is JavaScript's,
+      // not OPA's, and stays out of the message.
       const err =
-        e instanceof BuiltinError ? e : builtinError(name, e instanceof Error ? e.message : String(e));
+        e instanceof BuiltinError ? e : builtinError(name, 'internal error evaluating the built-in');
       if (!ctx.strict) return undefined;
       throw err;
     }
+  };
+}
+
+/** An error a native built-in reported (its message already names the call site). */
+export class NativeBuiltinError extends Error {
+  override readonly name = 'NativeBuiltinError';
+}
+
+/** The module's reporter of native built-in errors: raises in strict mode, else undefined. */
+function reporter(ctx: HostContext, codec: Codec): SdkBuiltin {
+  return (raw: unknown) => {
+    if (!ctx.strict) return undefined;
+    let message: Value | undefined;
+    try {
+      message = codec.decode(raw);
+    } catch {
+      message = undefined;
+    }
+    throw new NativeBuiltinError(
+      typeof message === 'string' ? message : 'eval_builtin_error: built-in error',
+    );
   };
 }
 
@@ -164,6 +188,7 @@ export function hostBuiltins(options: HostBuiltinsOptions): HostBuiltins {
     const alias = hostImportName(name);
     if (alias !== name) out[alias] = out[name] as SdkBuiltin;
   }
+  out[BUILTIN_ERROR_IMPORT] = reporter(ctx, codecFor(options.wire ?? 'tagged'));
   contexts.set(out, ctx);
   return out;
 }

@@ -38,9 +38,12 @@ function setOperand(a: Args, pos: number, want = 'set'): RegoSet {
   return a.wrong(pos, want);
 }
 
+/** What OPA's sum, product, max, min and sort ask of operand 1 (in that order). */
+const AGGREGATE = 'one of {set, array}';
+
 function numbersOf(a: Args, pos: number): Num[] {
   const v = a.at(pos);
-  const items = a.collection(pos);
+  const items = a.collection(pos, AGGREGATE);
   for (const x of items)
     if (typeof x !== 'number' && typeof x !== 'bigint') throw a.elementError(pos, v, x, 'number');
   return items as Num[];
@@ -208,18 +211,18 @@ export const numbers: Family = {
     return finite('product', acc);
   },
   max: (a) => {
-    const items = a.collection(1);
+    const items = a.collection(1, AGGREGATE);
     let best: Value | undefined;
     for (const x of items) if (best === undefined || compare(x, best) > 0) best = x;
     return best;
   },
   min: (a) => {
-    const items = a.collection(1);
+    const items = a.collection(1, AGGREGATE);
     let best: Value | undefined;
     for (const x of items) if (best === undefined || compare(x, best) < 0) best = x;
     return best;
   },
-  sort: (a) => [...a.collection(1)].sort(compare),
+  sort: (a) => [...a.collection(1, AGGREGATE)].sort(compare),
 
   // ------------------------------------------------------------ sets
   and: (a) => {

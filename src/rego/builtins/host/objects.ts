@@ -1,7 +1,7 @@
 // Objects, arrays, walk and graphs; json.filter / json.remove / json.patch.
-import { type Args, builtinError, typeError } from './errors.js';
+import { type Args, typeError } from './errors.js';
 import type { Family } from './family.js';
-import { equal, RegoObject, RegoSet, typeName, type Value } from './value.js';
+import { equal, RegoObject, RegoSet, toJSONText, typeName, type Value } from './value.js';
 
 /** One step into a composite value: object key, array index, set member. */
 function child(v: Value, key: Value): Value | undefined {
@@ -124,21 +124,28 @@ function reachablePaths(a: Args): RegoSet {
 
 // ------------------------------------------------------------ JSON paths for json.filter / json.remove / json.patch
 
-/** Paths as segment lists: "a/b/c" strings (JSON pointer escapes ~0 ~1) or arrays of segments. */
+/** One path as segments: a "a/b/c" string (leading slashes dropped, ~1 and ~0 unescaped; "" is the root) or an array. */
+function pathSegments(p: Value): Value[] | undefined {
+  if (typeof p === 'string') {
+    if (p === '') return [];
+    return p
+      .replace(/^\/+/, '')
+      .split('/')
+      .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+  }
+  if (Array.isArray(p)) return p;
+  return undefined;
+}
+
+/** Paths operand of json.filter / json.remove, as OPA reads it. */
 function pathsOperand(a: Args, pos: number): Value[][] {
-  const v = a.at(pos);
-  const items = a.collection(pos, 'one of {array, set}');
+  const items = a.collection(pos, 'one of {set, array}');
   return items.map((p) => {
-    if (typeof p === 'string')
-      return p
-        .replace(/^\//, '')
-        .split('/')
-        .filter((s, _i, all) => !(s === '' && all.length === 1))
-        .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-    if (Array.isArray(p)) return p;
+    const segs = pathSegments(p);
+    if (segs) return segs;
     throw typeError(
       a.name,
-      `operand ${pos} must be one of {set, array} containing string paths or array of path segments but got ${typeName(v)} containing ${typeName(p)}`,
+      `operand ${pos} must be one of {set, array} containing string paths or array of path segments but got ${typeName(p)}`,
     );
   });
 }
@@ -148,12 +155,15 @@ interface PathTree {
   kids: Map<string, { key: Value; tree: PathTree }>;
 }
 
+/** The paths as a tree; a path ends where a shorter one does, and empty paths select nothing (OPA). */
 function pathTree(paths: Value[][]): PathTree {
   const root: PathTree = { leaf: false, kids: new Map() };
   for (const p of paths) {
+    if (p.length === 0) continue;
     let t = root;
     for (const seg of p) {
-      const k = typeof seg === 'string' ? seg : JSON.stringify(seg);
+      if (t.leaf) break;
+      const k = toJSONText(seg, 'tagged');
       let next = t.kids.get(k);
       if (!next) {
         next = { key: seg, tree: { leaf: false, kids: new Map() } };
@@ -162,65 +172,57 @@ function pathTree(paths: Value[][]): PathTree {
       t = next.tree;
     }
     t.leaf = true;
+    t.kids.clear();
   }
   return root;
 }
 
-function segMatches(seg: Value, key: Value): boolean {
-  if (equal(seg, key)) return true;
-  if (typeof key === 'number' && typeof seg === 'string') return seg === String(key);
-  return false;
+/**
+ * The subtree for one member of a composite: object keys and set members by equality; array
+ * elements only by their index as a string ("1"), as OPA's filter and remove address them.
+ */
+function subtree(t: PathTree, member: Value, arrayIndex?: number): PathTree | undefined {
+  const want = arrayIndex === undefined ? member : String(arrayIndex);
+  return t.kids.get(toJSONText(want, 'tagged'))?.tree;
 }
 
-function filterBy(v: Value, t: PathTree): Value | undefined {
+function filterBy(v: Value, t: PathTree): Value {
   if (t.leaf) return v;
   if (v instanceof RegoObject) {
     const out = new RegoObject();
     for (const [k, x] of v) {
-      for (const { key, tree } of t.kids.values()) {
-        if (!segMatches(key, k)) continue;
-        const kept = filterBy(x, tree);
-        if (kept !== undefined) out.set(k, kept);
-      }
+      const sub = subtree(t, k);
+      if (sub) out.set(k, filterBy(x, sub));
     }
     return out;
   }
   if (Array.isArray(v)) {
     const out: Value[] = [];
     v.forEach((x, i) => {
-      for (const { key, tree } of t.kids.values()) {
-        if (!segMatches(key, i)) continue;
-        const kept = filterBy(x, tree);
-        if (kept !== undefined) out.push(kept);
-      }
+      const sub = subtree(t, x, i);
+      if (sub) out.push(filterBy(x, sub));
     });
     return out;
   }
   if (v instanceof RegoSet) {
     const out = new RegoSet();
     for (const x of v) {
-      for (const { key, tree } of t.kids.values()) {
-        if (!segMatches(key, x)) continue;
-        const kept = filterBy(x, tree);
-        if (kept !== undefined) out.add(kept);
-      }
+      const sub = subtree(t, x);
+      if (sub) out.add(filterBy(x, sub));
     }
     return out;
   }
-  return undefined;
+  // A path that goes on past a scalar keeps the scalar.
+  return v;
 }
 
 function removeBy(v: Value, t: PathTree): Value | undefined {
   if (t.leaf) return undefined;
-  const sub = (k: Value): PathTree | undefined => {
-    for (const { key, tree } of t.kids.values()) if (segMatches(key, k)) return tree;
-    return undefined;
-  };
   if (v instanceof RegoObject) {
     const out = new RegoObject();
     for (const [k, x] of v) {
-      const tr = sub(k);
-      const kept = tr ? removeBy(x, tr) : x;
+      const sub = subtree(t, k);
+      const kept = sub ? removeBy(x, sub) : x;
       if (kept !== undefined) out.set(k, kept);
     }
     return out;
@@ -228,8 +230,8 @@ function removeBy(v: Value, t: PathTree): Value | undefined {
   if (Array.isArray(v)) {
     const out: Value[] = [];
     v.forEach((x, i) => {
-      const tr = sub(i);
-      const kept = tr ? removeBy(x, tr) : x;
+      const sub = subtree(t, x, i);
+      const kept = sub ? removeBy(x, sub) : x;
       if (kept !== undefined) out.push(kept);
     });
     return out;
@@ -237,8 +239,8 @@ function removeBy(v: Value, t: PathTree): Value | undefined {
   if (v instanceof RegoSet) {
     const out = new RegoSet();
     for (const x of v) {
-      const tr = sub(x);
-      const kept = tr ? removeBy(x, tr) : x;
+      const sub = subtree(t, x);
+      const kept = sub ? removeBy(x, sub) : x;
       if (kept !== undefined) out.add(kept);
     }
     return out;
@@ -246,160 +248,156 @@ function removeBy(v: Value, t: PathTree): Value | undefined {
   return v;
 }
 
-// JSON Patch (RFC 6902) over Rego values; sets are addressed by member.
+// JSON Patch (RFC 6902) over Rego values, with OPA's rules: sets are addressed by member (and
+// only take a member under its own key), array indexes are integers or their decimal text
+// without leading zeros ("-" is the end), and a patch that fails in any way leaves the call
+// undefined, strict mode or not. The root may be removed and added again.
 type Patch = { op: string; path: Value[]; from?: Value[]; value?: Value };
 
-function pointer(name: string, v: Value | undefined, what: string): Value[] {
-  if (typeof v === 'string') {
-    if (v === '') return [];
-    if (!v.startsWith('/')) throw builtinError(name, `${what}: invalid JSON pointer ${JSON.stringify(v)}`);
-    return v
-      .slice(1)
-      .split('/')
-      .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-  }
-  if (Array.isArray(v)) return v;
-  throw builtinError(name, `${what} must be a JSON pointer string or an array of segments`);
+/** A failed patch: json.patch is then undefined (never an error). */
+class PatchFailure extends Error {}
+
+function fail(): never {
+  throw new PatchFailure();
 }
 
-function index(seg: Value, len: number, forAdd: boolean): number | undefined {
-  if (forAdd && seg === '-') return len;
-  const n =
-    typeof seg === 'number' ? seg : typeof seg === 'string' && /^(0|[1-9]\d*)$/.test(seg) ? Number(seg) : NaN;
-  if (!Number.isInteger(n) || n < 0 || n > (forAdd ? len : len - 1)) return undefined;
-  return n;
+function index(seg: Value, len: number): number {
+  if (seg === '-') return len;
+  if (typeof seg === 'number' && Number.isInteger(seg)) return seg;
+  if (typeof seg === 'string' && /^[+-]?\d+$/.test(seg) && !(seg !== '0' && seg.startsWith('0')))
+    return Number(seg);
+  return fail();
 }
 
-function getAt(v: Value, path: Value[]): Value | undefined {
-  let cur: Value | undefined = v;
+function getAt(v: Value, path: Value[]): Value {
+  let cur = v;
   for (const seg of path) {
-    if (cur === undefined) return undefined;
-    if (Array.isArray(cur)) {
-      const i = index(seg, cur.length, false);
-      cur = i === undefined ? undefined : cur[i];
-    } else cur = child(cur, seg);
+    let next: Value | undefined;
+    if (Array.isArray(cur)) next = cur[index(seg, cur.length)];
+    else if (cur instanceof RegoObject) next = cur.get(seg);
+    else if (cur instanceof RegoSet) next = cur.has(seg) ? seg : undefined;
+    if (next === undefined) fail();
+    cur = next;
   }
   return cur;
 }
 
-/** Returns the document with `fn` applied to the parent of the path's last segment. */
-function updateAt(
-  doc: Value,
-  path: Value[],
-  fn: (parent: Value, last: Value) => Value | undefined,
-): Value | undefined {
-  if (path.length === 0) return undefined;
+/** The document with `fn` applied to the parent of the path's last segment (path non-empty). */
+function updateAt(doc: Value, path: Value[], fn: (parent: Value, last: Value) => Value): Value {
   const [head, ...rest] = path as [Value, ...Value[]];
   if (rest.length === 0) return fn(doc, head);
   if (doc instanceof RegoObject) {
     const c = doc.get(head);
-    if (c === undefined) return undefined;
-    const r = updateAt(c, rest, fn);
-    return r === undefined ? undefined : new RegoObject(doc).set(head, r);
+    if (c === undefined) fail();
+    return new RegoObject(doc).set(head, updateAt(c, rest, fn));
   }
   if (Array.isArray(doc)) {
-    const i = index(head, doc.length, false);
-    if (i === undefined) return undefined;
-    const r = updateAt(doc[i] as Value, rest, fn);
-    if (r === undefined) return undefined;
+    const i = index(head, doc.length);
+    if (i < 0 || i >= doc.length) fail();
     const out = [...doc];
-    out[i] = r;
+    out[i] = updateAt(doc[i] as Value, rest, fn);
     return out;
   }
   if (doc instanceof RegoSet) {
-    if (!doc.has(head)) return undefined;
+    if (!doc.has(head)) fail();
     const r = updateAt(head, rest, fn);
-    if (r === undefined) return undefined;
     const out = new RegoSet(doc);
     out.delete(head);
     return out.add(r);
   }
-  return undefined;
+  return fail();
 }
 
-function addAt(doc: Value, path: Value[], value: Value): Value | undefined {
+function addAt(doc: Value | undefined, path: Value[], value: Value): Value {
   if (path.length === 0) return value;
+  if (doc === undefined) fail();
   return updateAt(doc, path, (parent, last) => {
     if (parent instanceof RegoObject) return new RegoObject(parent).set(last, value);
     if (Array.isArray(parent)) {
-      const i = index(last, parent.length, true);
-      if (i === undefined) return undefined;
+      const i = index(last, parent.length);
+      if (i < 0 || i > parent.length) fail();
       return [...parent.slice(0, i), value, ...parent.slice(i)];
     }
-    if (parent instanceof RegoSet) return new RegoSet(parent).add(value);
-    return undefined;
+    // A set takes a member only under its own key.
+    if (parent instanceof RegoSet) return equal(last, value) ? new RegoSet(parent).add(value) : fail();
+    return fail();
   });
 }
 
-function removeAt(doc: Value, path: Value[]): Value | undefined {
+/** Removes the value at path; removing the root leaves no document (undefined). */
+function removeAt(doc: Value | undefined, path: Value[]): Value | undefined {
+  if (doc === undefined) fail();
+  if (path.length === 0) return undefined;
   return updateAt(doc, path, (parent, last) => {
     if (parent instanceof RegoObject) {
-      if (!parent.has(last)) return undefined;
+      if (!parent.has(last)) fail();
       const out = new RegoObject(parent);
       out.delete(last);
       return out;
     }
     if (Array.isArray(parent)) {
-      const i = index(last, parent.length, false);
-      if (i === undefined) return undefined;
+      const i = index(last, parent.length);
+      if (i < 0 || i >= parent.length) fail();
       return [...parent.slice(0, i), ...parent.slice(i + 1)];
     }
     if (parent instanceof RegoSet) {
-      if (!parent.has(last)) return undefined;
+      if (!parent.has(last)) fail();
       const out = new RegoSet(parent);
       out.delete(last);
       return out;
     }
-    return undefined;
+    return fail();
   });
 }
 
-function applyPatch(name: string, doc: Value, p: Patch): Value | undefined {
+function render(doc: Value | undefined, path: Value[]): Value {
+  if (doc === undefined) fail();
+  return getAt(doc, path);
+}
+
+function applyPatch(doc: Value | undefined, p: Patch): Value | undefined {
   switch (p.op) {
     case 'add':
       return addAt(doc, p.path, p.value as Value);
     case 'remove':
       return removeAt(doc, p.path);
-    case 'replace': {
-      if (getAt(doc, p.path) === undefined) return undefined;
-      if (p.path.length === 0) return p.value as Value;
-      const removed = removeAt(doc, p.path);
-      return removed === undefined ? undefined : addAt(removed, p.path, p.value as Value);
-    }
+    case 'replace':
+      return addAt(removeAt(doc, p.path), p.path, p.value as Value);
     case 'move': {
-      const v = getAt(doc, p.from ?? []);
-      if (v === undefined) return undefined;
-      const removed = removeAt(doc, p.from ?? []);
-      return removed === undefined ? undefined : addAt(removed, p.path, v);
+      const from = p.from as Value[];
+      const v = render(doc, from);
+      return addAt(removeAt(doc, from), p.path, v);
     }
-    case 'copy': {
-      const v = getAt(doc, p.from ?? []);
-      return v === undefined ? undefined : addAt(doc, p.path, v);
-    }
-    case 'test': {
-      const v = getAt(doc, p.path);
-      return v !== undefined && equal(v, p.value as Value) ? doc : undefined;
-    }
+    case 'copy':
+      return addAt(doc, p.path, render(doc, p.from as Value[]));
+    case 'test':
+      return equal(render(doc, p.path), p.value as Value) ? doc : fail();
     default:
-      throw builtinError(name, `unknown patch op ${JSON.stringify(p.op)}`);
+      return fail();
   }
 }
 
-function patches(a: Args): Patch[] {
-  return a.array(2).map((x) => {
-    if (!(x instanceof RegoObject))
-      throw typeError(a.name, `operand 2 must be array of objects but got array containing ${typeName(x)}`);
-    const op = x.get('op');
-    if (typeof op !== 'string') throw builtinError(a.name, 'patch op must be a string');
-    const p: Patch = { op, path: pointer(a.name, x.get('path'), 'path') };
-    if (x.has('from')) p.from = pointer(a.name, x.get('from'), 'from');
+const PATCH_OPS = new Set(['add', 'remove', 'replace', 'move', 'copy', 'test']);
+
+/** One operation of the patch, or a failure (missing or wrong attributes). */
+function patchOf(x: Value): Patch {
+  if (!(x instanceof RegoObject)) fail();
+  const op = x.get('op');
+  if (typeof op !== 'string' || !PATCH_OPS.has(op)) fail();
+  const path = x.get('path');
+  if (path === undefined) fail();
+  const p: Patch = { op, path: pathSegments(path) ?? fail() };
+  if (op === 'move' || op === 'copy') {
+    const from = x.get('from');
+    if (from === undefined) fail();
+    p.from = pathSegments(from) ?? fail();
+  }
+  if (op === 'add' || op === 'replace' || op === 'test') {
     const value = x.get('value');
-    if (value !== undefined) p.value = value;
-    else if (op === 'add' || op === 'replace' || op === 'test')
-      throw builtinError(a.name, `patch op ${op} needs a value`);
-    if ((op === 'move' || op === 'copy') && !p.from) throw builtinError(a.name, `patch op ${op} needs from`);
-    return p;
-  });
+    if (value === undefined) fail();
+    p.value = value;
+  }
+  return p;
 }
 
 export const objects: Family = {
@@ -476,7 +474,7 @@ export const objects: Family = {
   'graph.reachable_paths': reachablePaths,
   'json.filter': (a) => {
     const obj = a.object(1);
-    return filterBy(obj, pathTree(pathsOperand(a, 2))) ?? new RegoObject();
+    return filterBy(obj, pathTree(pathsOperand(a, 2)));
   },
   'json.remove': (a) => {
     const obj = a.object(1);
@@ -484,9 +482,12 @@ export const objects: Family = {
   },
   'json.patch': (a) => {
     let doc: Value | undefined = a.at(1);
-    for (const p of patches(a)) {
-      doc = applyPatch(a.name, doc, p);
-      if (doc === undefined) return undefined;
+    const ops = a.array(2);
+    try {
+      for (const x of ops) doc = applyPatch(doc, patchOf(x));
+    } catch (e) {
+      if (e instanceof PatchFailure) return undefined;
+      throw e;
     }
     return doc;
   },

@@ -193,6 +193,7 @@ export const strings: Family = {
   indexof: (a) => {
     const s = a.string(1);
     const sub = a.string(2);
+    if (sub === '') throw builtinError('indexof', 'empty search character');
     const at = s.indexOf(sub);
     if (at < 0) return -1;
     return runes(s.slice(0, at)).length;
@@ -200,6 +201,7 @@ export const strings: Family = {
   indexof_n: (a) => {
     const r = runes(a.string(1));
     const sub = runes(a.string(2));
+    if (sub.length === 0) throw builtinError('indexof_n', 'empty search character');
     const out: Value[] = [];
     for (let i = 0; i + sub.length <= r.length; i++) {
       let ok = true;
@@ -228,10 +230,10 @@ export const strings: Family = {
   substring: (a) => {
     const s = a.string(1);
     const start = a.int(2);
-    const len = a.int(3);
-    if (start < 0) throw builtinError('substring', 'negative offset');
     const r = runes(s);
     if (start >= r.length) return '';
+    if (start < 0) throw builtinError('substring', 'negative offset');
+    const len = a.int(3);
     if (len < 0) return r.slice(start).join('');
     return r.slice(start, start + len).join('');
   },

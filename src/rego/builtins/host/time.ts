@@ -648,6 +648,8 @@ function addDate(ns: bigint, years: number, months: number, days: number): bigin
   const t = new Date(0);
   t.setUTCFullYear(y, mo, d.getUTCDate() + days);
   t.setUTCHours(d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), 0);
+  // Beyond what a date can hold (JavaScript's NaN time): OPA's out-of-range error.
+  if (Number.isNaN(t.getTime())) throw builtinError('time.add_date', 'time outside of valid range');
   return BigInt(t.getTime()) * NS_PER_MS + nanos;
 }
 
@@ -708,8 +710,9 @@ export const time: Family = {
   'time.diff': (a) => {
     const x = timeOperand(a, 1, false);
     const y = timeOperand(a, 2, false);
-    const [early, late] = x.ns <= y.ns ? [x, y] : [y, x];
-    return diff(wallOf(early.ns, early.zone), wallOf(late.ns, late.zone));
+    // Both on the first operand's wall clock (as OPA's: the second is moved into the first's zone).
+    const [early, late] = x.ns <= y.ns ? [x.ns, y.ns] : [y.ns, x.ns];
+    return diff(wallOf(early, x.zone), wallOf(late, x.zone));
   },
   'time.format': (a) => {
     const t = timeOperand(a, 1, true);

@@ -1,5 +1,5 @@
 // Types: is_*, type_name, to_number.
-import { builtinError } from './errors.js';
+import { builtinError, typeError } from './errors.js';
 import type { Family } from './family.js';
 import { num, RegoObject, RegoSet, typeName } from './value.js';
 
@@ -21,6 +21,10 @@ export const types: Family = {
     if (typeof v === 'boolean') return v ? 1 : 0;
     if (typeof v === 'number' || typeof v === 'bigint') return v;
     if (typeof v === 'string') {
+      // OPA: "inf", "infinity" and "nan" in any case, after any run of leading signs, are a
+      // type error (not a number string); other text ParseFloat refuses is a built-in error.
+      if (/^[+-]*(inf|infinity|nan)$/i.test(v))
+        throw typeError('to_number', 'operand 1 must be valid number string but got string');
       if (!DECIMAL.test(v))
         throw builtinError('to_number', `strconv.ParseFloat: parsing ${JSON.stringify(v)}: invalid syntax`);
       const t = v.replace(/^\+/, '');

@@ -136,7 +136,7 @@ function certificates(name: string, input: string): { cert: X509Certificate; der
       .map((b) => ({ cert: new X509Certificate(b.der), der: b.der }));
   } catch (e) {
     if (e instanceof BuiltinError) throw e;
-    throw builtinError(name, `failed to parse certificate: ${e instanceof Error ? e.message : String(e)}`);
+    throw builtinError(name, 'failed to parse certificate: malformed certificate');
   }
 }
 
@@ -147,8 +147,8 @@ function privateKeys(name: string, input: string): KeyObject[] {
       if (b.type === 'RSA PRIVATE KEY') return createPrivateKey({ key: b.der, format: 'der', type: 'pkcs1' });
       if (b.type === 'EC PRIVATE KEY') return createPrivateKey({ key: b.der, format: 'der', type: 'sec1' });
       return createPrivateKey({ key: b.der, format: 'der', type: 'pkcs8' });
-    } catch (e) {
-      throw builtinError(name, `failed to parse private key: ${e instanceof Error ? e.message : String(e)}`);
+    } catch {
+      throw builtinError(name, 'failed to parse private key: malformed private key');
     }
   });
 }

@@ -24,6 +24,8 @@ export const ERR_TYPE_SET: usize = 40; // + 8 × (operand - 1) + tag: "must be s
 export const ERR_TYPE_COLL: usize = 8;
 /** An aggregate's element is not a number: + tag. */
 export const ERR_ELEM_NUMBER: usize = 56;
+/** The same for a set's element: + tag (after count's codes, ops.as). */
+export const ERR_ELEM_NUMBER_SET: usize = 104;
 
 const MAX_DIGITS: i64 = 100000;
 const DIV_DIGITS: i32 = 40;
@@ -409,7 +411,7 @@ function aggregate(coll: usize, product: bool): usize {
   let acc = mkInt(product ? 1 : 0);
   for (let i: u32 = 0; i < count; i++) {
     const v = load<usize>(elems + (<usize>i << 2));
-    if (load<u8>(v) != T_NUMBER) return ERR_ELEM_NUMBER + <usize>load<u8>(v);
+    if (load<u8>(v) != T_NUMBER) return (t == T_SET ? ERR_ELEM_NUMBER_SET : ERR_ELEM_NUMBER) + <usize>load<u8>(v);
     acc = product ? mul(acc, v) : plus(acc, v);
     if (acc < 128) return acc;
   }

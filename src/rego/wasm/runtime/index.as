@@ -8,7 +8,7 @@
 
 import { Buf, RT_HEAP_PTR, alloc, allocZero, fatal, fatalBuf } from "./heap";
 import {
-  ERR_DIV_ZERO, ERR_ELEM_NUMBER, ERR_FLOAT_MOD, ERR_TOO_LARGE, ERR_TYPE, ERR_TYPE_COLL, ERR_TYPE_SET,
+  ERR_DIV_ZERO, ERR_ELEM_NUMBER, ERR_ELEM_NUMBER_SET, ERR_FLOAT_MOD, ERR_TOO_LARGE, ERR_TYPE, ERR_TYPE_COLL, ERR_TYPE_SET,
   div, minus, mul, plus, product, rem, sum,
 } from "./arith";
 import { compare, equal } from "./compare";
@@ -20,10 +20,10 @@ import { isType, setAnd, setIntersection, setOr, setUnion, typeName as typeNameV
 import { mkNumberText, scanNumber } from "./number";
 import {
   ArrV, StrV, T_ARRAY, T_OBJECT, T_STRING,
-  arrayAppend, collRemove, mkArray, mkBool, mkInt, mkNull, mkObject, mkSet, objectGet, objectInsert, setAdd,
+  arrayAppend, collRemove, mkArray, mkBool, mkInt, mkNull, mkObject, mkSet, mkStringView, objectGet, objectInsert, setAdd,
 } from "./value";
 import {
-  bCount, bEqual, bGt, bGte, bLt, bLte, bMember2, bMember3, bNeq,
+  ERR_TYPE_COUNT, bCount, bEqual, bGt, bGte, bLt, bLte, bMember2, bMember3, bNeq,
   dot, iterKey, iterNext, iterValue, len, merge, objectInsertOnce, upsert,
 } from "./ops";
 
@@ -447,14 +447,27 @@ function appendCString(b: Buf, p: usize): void {
 }
 
 /**
- * Aborts for an error code returned by a native built-in (arith.as), naming
- * the call site: `<where>` is "file:row:col: " and `<name>` the built-in, both
- * NUL-terminated static text.
+ * The message of an error code returned by a native built-in (arith.as), as a
+ * string value naming the call site: `<where>` is "file:row:col: " and `<name>`
+ * the built-in, both NUL-terminated static text. The generated code hands it to
+ * the host's error reporter, which raises it in strict mode and otherwise makes
+ * the call undefined (OPA's rule for built-in errors).
  */
-export function rt_builtin_error(code: usize, name: usize, where: usize): void {
+export function rt_builtin_error(code: usize, name: usize, where: usize): usize {
   const b = Buf.create(128);
   appendCString(b, where);
-  if (code >= ERR_TYPE_OBJECT) {
+  if (code >= ERR_ELEM_NUMBER_SET) {
+    // OPA's element error: "operand 1 must be set of numbers but got set containing T".
+    b.ascii("eval_type_error: ");
+    appendCString(b, name);
+    b.ascii(": operand 1 must be set of numbers but got set containing ");
+    b.ascii(typeName(<u32>(code - ERR_ELEM_NUMBER_SET)));
+  } else if (code >= ERR_TYPE_COUNT) {
+    b.ascii("eval_type_error: ");
+    appendCString(b, name);
+    b.ascii(": operand 1 must be one of {array, object, set, string} but got ");
+    b.ascii(typeName(<u32>(code - ERR_TYPE_COUNT)));
+  } else if (code >= ERR_TYPE_OBJECT) {
     const keys = code >= ERR_TYPE_KEYS;
     const c = code - (keys ? ERR_TYPE_KEYS : ERR_TYPE_OBJECT);
     b.ascii("eval_type_error: ");
@@ -466,12 +479,12 @@ export function rt_builtin_error(code: usize, name: usize, where: usize): void {
   } else if (code >= ERR_ELEM_NUMBER) {
     b.ascii("eval_type_error: ");
     appendCString(b, name);
-    b.ascii(": operand 1 must be array or set of numbers but got an element of type ");
+    b.ascii(": operand 1 must be array of numbers but got array containing ");
     b.ascii(typeName(<u32>(code - ERR_ELEM_NUMBER)));
   } else if (code >= ERR_TYPE_COLL && code < ERR_TYPE) {
     b.ascii("eval_type_error: ");
     appendCString(b, name);
-    b.ascii(": operand 1 must be one of {array, set} but got ");
+    b.ascii(": operand 1 must be one of {set, array} but got ");
     b.ascii(typeName(<u32>(code - ERR_TYPE_COLL)));
   } else if (code >= ERR_TYPE) {
     b.ascii("eval_type_error: ");
@@ -491,5 +504,5 @@ export function rt_builtin_error(code: usize, name: usize, where: usize): void {
     else if (code == ERR_TOO_LARGE) b.ascii("number too large");
     else b.ascii("error");
   }
-  fatalBuf(b);
+  return mkStringView(b.ptr, b.len);
 }

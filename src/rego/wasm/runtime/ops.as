@@ -165,9 +165,13 @@ export function bGte(a: usize, b: usize): usize {
   return mkBool(compare(a, b) >= 0);
 }
 
-/** count(x): undefined for scalars (OPA reports a type error at compile time). */
+/** count's type error: operand 1 must be one of {array, object, set, string}; + type tag. */
+export const ERR_TYPE_COUNT: usize = 96;
+
+/** count(x): a scalar is OPA's type error (the call is undefined unless errors are strict). */
 export function bCount(a: usize): usize {
-  return len(a);
+  const n = len(a);
+  return n == 0 ? ERR_TYPE_COUNT + <usize>load<u8>(a) : n;
 }
 
 /** internal.member_2(x, coll): x is an element of a set, or a value of an array or object. */

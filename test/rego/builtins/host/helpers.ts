@@ -1,10 +1,13 @@
 // Calls host built-ins the way the SDK does: wire values in (parsed JSON), JSON bytes out.
+import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import {
   HOST_IMPLEMENTATIONS,
   type HostBuiltinsOptions,
   hostBuiltins,
   type WireMode,
 } from '../../../../src/rego/builtins/host/index.js';
+import { compile } from '../../../../src/rego/compile.js';
+import { withCallSite } from '../../../../src/rego/wasm/index.js';
 
 export interface Caller {
   call(name: string, ...args: unknown[]): unknown;
@@ -34,4 +37,35 @@ export function host(options: Partial<HostBuiltinsOptions> & { wire?: WireMode }
       return t === undefined ? undefined : JSON.parse(t);
     },
   };
+}
+
+// End to end: a Rego module compiled by Airlock, evaluated by the stock SDK with hostBuiltins().
+
+export interface Outcome {
+  value?: unknown;
+  error?: string;
+}
+
+/** Compiles `text` and evaluates `entrypoint` (default: the whole package `test`). */
+export async function evaluate(
+  text: string,
+  opts: { strict: boolean; input?: unknown; entrypoint?: string },
+): Promise<Outcome> {
+  const entrypoint = opts.entrypoint ?? 'test';
+  const out = compile({
+    sources: [{ file: 'test.rego', text }],
+    entrypoints: [entrypoint],
+    annotatedEntrypoints: false,
+    optimize: false,
+  });
+  if (!out.wasm) throw new Error(out.errors.map((e) => `${e.code}: ${e.message}`).join('; '));
+  const policy = await loadPolicy(out.wasm, undefined, hostBuiltins({ strict: opts.strict }));
+  try {
+    const rows = policy.evaluate(opts.input, entrypoint) as { result: unknown }[];
+    return rows.length === 0 ? {} : { value: rows[0]?.result };
+  } catch (caught) {
+    // As callers do: a host built-in's error gets the module's `file:row` of the call.
+    const e = withCallSite(caught, policy);
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
 }

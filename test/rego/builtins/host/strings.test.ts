@@ -12,6 +12,19 @@ t.test('basic string functions (runes, Go semantics)', async (t) => {
   t.equal(h.call('indexof', 'héllo', 'l'), 2, 'rune index, not UTF-16 unit');
   t.equal(h.call('indexof', 'abc', 'z'), -1);
   t.same(h.call('indexof_n', 'aaa', 'aa'), [0, 1], 'overlapping');
+  // OPA refuses an empty needle: a built-in error (strict), else undefined.
+  for (const [name, hay] of [
+    ['indexof', ''],
+    ['indexof', 'abc'],
+    ['indexof_n', 'abc'],
+  ] as const) {
+    t.throws(() => h.call(name, hay, ''), { message: `eval_builtin_error: ${name}: empty search character` });
+    t.equal(
+      lax.call(name, hay, ''),
+      undefined,
+      `${name}(${JSON.stringify(hay)}, "") undefined when not strict`,
+    );
+  }
   t.equal(h.call('lower', 'ÀB'), 'àb');
   t.equal(h.call('upper', 'àb'), 'ÀB');
   t.equal(h.call('upper', 'straße'), 'STRAßE', 'rune by rune, like Go (no expansion to SS)');
@@ -26,6 +39,7 @@ t.test('basic string functions (runes, Go semantics)', async (t) => {
   t.equal(h.call('substring', 'hello', 1, -1), 'ello');
   t.equal(h.call('substring', 'hello', 9, 1), '');
   t.throws(() => h.call('substring', 'hello', -1, 1), /substring: negative offset/);
+  t.throws(() => h.call('substring', 'hello', -1, 'x'), /substring: negative offset/, 'before operand 3');
   t.equal(h.call('trim', 'xxhixy', 'xy'), 'hi');
   t.equal(h.call('trim_left', 'xxhix', 'x'), 'hix');
   t.equal(h.call('trim_right', 'xxhix', 'x'), 'xxhi');

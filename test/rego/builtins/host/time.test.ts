@@ -78,6 +78,16 @@ t.test('add_date, diff, format', async (t) => {
   );
   t.same(h.call('time.diff', 1518177600000000000, 1486641600000000000), [1, 0, 0, 0, 0, 0]);
   t.same(h.call('time.diff', 1486641600000000000, 1518177601000000000), [1, 0, 0, 0, 0, 1]);
+  // Across zones: both instants on the first operand's wall clock, as OPA's time.diff.
+  const at = (iso: string) => Number(BigInt(Date.parse(iso)) * 1_000_000n);
+  const noon = at('2024-03-10T12:00:00Z');
+  const one = at('2024-03-10T13:00:00Z');
+  t.same(h.call('time.diff', [noon, 'Asia/Tokyo'], [one, 'America/New_York']), [0, 0, 0, 1, 0, 0]);
+  t.same(h.call('time.diff', [one, 'America/New_York'], [noon, 'Asia/Tokyo']), [0, 0, 0, 1, 0, 0]);
+  const leap = at('2024-02-29T23:30:00Z');
+  const end = at('2024-03-31T23:00:00Z');
+  t.same(h.call('time.diff', [leap, 'Asia/Tokyo'], end), [0, 0, 30, 23, 30, 0], "Tokyo's calendar");
+  t.same(h.call('time.diff', end, [leap, 'Asia/Tokyo']), [0, 1, 1, 23, 30, 0], "UTC's calendar");
   t.equal(
     h.call('time.format', 1518177600500000000),
     '2018-02-09T12:00:00.5Z',

@@ -32,7 +32,16 @@ t.test('to_number', async (t) => {
     () => h.call('to_number', 'x'),
     /^eval_builtin_error: to_number: strconv.ParseFloat: parsing "x": invalid syntax$/,
   );
-  t.throws(() => h.call('to_number', 'Inf'), /invalid syntax/);
+  // Infinities and NaN, spelt any way Go's ParseFloat would take them, are OPA's type error.
+  for (const text of ['nan', 'NaN', 'inf', 'iNf', 'Inf', '+inf', '-Infinity', 'INFINITY', '+-nan']) {
+    t.throws(
+      () => h.call('to_number', text),
+      { message: 'eval_type_error: to_number: operand 1 must be valid number string but got string' },
+      text,
+    );
+  }
+  t.throws(() => h.call('to_number', 'infinite'), /^eval_builtin_error: .*invalid syntax$/, 'not a spelling');
+  t.throws(() => h.call('to_number', '1e400'), /^eval_builtin_error: .*value out of range$/);
   t.throws(
     () => h.call('to_number', [1]),
     /operand 1 must be one of \{null, boolean, number, string\} but got array/,

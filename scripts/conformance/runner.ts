@@ -1,13 +1,14 @@
 // Runs OPA's evaluation test cases through Airlock's compiler and the stock
 // @open-policy-agent/opa-wasm SDK, and compares with what each case expects.
-// The cases are read in place (see ../helpers/corpus.ts), never copied.
+// The cases are read in place (see ./corpus.ts), never copied. Used by `npm run conformance`
+// (scripts/conformance.mts) and by the suite's gate (test/conformance/corpus.test.ts).
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import type { Body, Term } from '../../src/rego/ast.js';
 import { hostBuiltins } from '../../src/rego/builtins/host/index.js';
 import { compile } from '../../src/rego/compile.js';
 import { parseQuery, parseTerm } from '../../src/rego/parse/index.js';
 import { withCallSite } from '../../src/rego/wasm/index.js';
-import type { ConformanceCase } from '../helpers/corpus.js';
+import type { ConformanceCase } from './corpus.js';
 
 export type Outcome = 'pass' | 'fail' | 'skip';
 
