@@ -45,6 +45,7 @@ import {
   unknownTool,
 } from './errors.js';
 import { detectorRegExp, redactArguments, redactResult } from './redact.js';
+import { type RelayContext, session, upstreamCall, upstreamFailure, upstreamOutcome } from './relay.js';
 import {
   type CredentialSource,
   type ListKind,
@@ -80,6 +81,8 @@ export interface CallContext {
   /** Sends a progress notification for this request, when the client asked for them. */
   progress?: ((message: string, elapsedSeconds: number) => Promise<void>) | undefined;
   signal?: AbortSignal | undefined;
+  /** Sends a notification to the client on this request's stream (relayed progress). */
+  sendNotification?: RelayContext['sendNotification'];
 }
 
 /** What a forwarded call addresses. */
@@ -400,11 +403,7 @@ export class Gateway {
       });
     } catch (err) {
       if (err instanceof GatewayError) throw withoutAuditReason(err);
-      throw gatewayError(
-        GatewayErrorCode.UpstreamFailed,
-        err instanceof UpstreamError ? err.clientMessage : `upstream ${upstream.name} failed`,
-        { upstream: upstream.name },
-      );
+      throw upstreamFailure(err, upstream.name, {});
     }
   }
 
@@ -473,7 +472,7 @@ export class Gateway {
 
   /** Every upstream's tools the caller may see, named `<upstream>__<tool>`. */
   async listTools(context: CallContext): Promise<{ tools: Tool[] }> {
-    const listed = await this.#listAll(context, 'tools/list', (u, c) => u.listTools(c));
+    const listed = await this.#listAll(context, 'tools/list', (u, c) => u.listTools(c, session(context)));
     const shown = await this.#filterList(context, 'tools', listed, toolFacts, (t) => t.name);
     return { tools: shown.map((t) => ({ ...t.item, name: qualify(t.upstream, t.item.name) })) };
   }
@@ -484,7 +483,8 @@ export class Gateway {
     action = 'resources/list',
   ): Promise<{ upstream: Upstream; item: Resource }[]> {
     const seen = new Set<string>();
-    return (await this.#listAll(context, action, (u, c) => u.listResources(c))).filter((r) => {
+    const list = (u: Upstream, c: CredentialSource) => u.listResources(c, session(context));
+    return (await this.#listAll(context, action, list)).filter((r) => {
       if (seen.has(r.item.uri)) return false;
       seen.add(r.item.uri);
       return true;
@@ -505,7 +505,7 @@ export class Gateway {
 
   async listResourceTemplates(context: CallContext): Promise<{ resourceTemplates: ResourceTemplate[] }> {
     const listed = await this.#listAll(context, 'resources/templates/list', (u, c) =>
-      u.listResourceTemplates(c),
+      u.listResourceTemplates(c, session(context)),
     );
     const input = this.#input(context, 'resources/templates/list', 'response', {
       server: { name: null },
@@ -528,7 +528,7 @@ export class Gateway {
   }
 
   async listPrompts(context: CallContext): Promise<{ prompts: Prompt[] }> {
-    const listed = await this.#listAll(context, 'prompts/list', (u, c) => u.listPrompts(c));
+    const listed = await this.#listAll(context, 'prompts/list', (u, c) => u.listPrompts(c, session(context)));
     const shown = await this.#filterList(
       context,
       'prompts',
@@ -603,7 +603,7 @@ export class Gateway {
       context,
       qualified,
       'tools',
-      (u, c) => u.listTools(c),
+      (u, c) => u.listTools(c, session(context)),
       toolFacts,
       unknownTool,
       args,
@@ -615,7 +615,7 @@ export class Gateway {
       part: { tool: { name: tool.name, annotations: tool.annotations ?? {} } },
     };
     return this.#forward(context, 'tools/call', target, args, (forwarded) =>
-      upstream.callTool(tool.name, forwarded),
+      upstream.callTool(tool.name, forwarded, upstreamCall(context)),
     ) as Promise<CallToolResult>;
   }
 
@@ -625,7 +625,9 @@ export class Gateway {
     let owner = listed.find((r) => r.item.uri === uri);
     let name = owner?.item.name;
     if (!owner) {
-      const templates = await this.#listAll(context, 'resources/read', (u, c) => u.listResourceTemplates(c));
+      const templates = await this.#listAll(context, 'resources/read', (u, c) =>
+        u.listResourceTemplates(c, session(context)),
+      );
       const t = templates.find((x) => templateMatches(x.item.uriTemplate, uri));
       if (t) owner = { upstream: t.upstream, item: { uri, name: t.item.name } };
       name = t?.item.name;
@@ -660,7 +662,7 @@ export class Gateway {
     const upstream = owner.upstream;
     const target: Target = { type: 'resource', upstream, name: uri, part: { resource: { uri } } };
     return this.#forward(context, 'resources/read', target, { uri }, () =>
-      upstream.readResource(uri),
+      upstream.readResource(uri, upstreamCall(context)),
     ) as Promise<ReadResourceResult>;
   }
 
@@ -674,7 +676,7 @@ export class Gateway {
       context,
       qualified,
       'prompts',
-      (u, c) => u.listPrompts(c),
+      (u, c) => u.listPrompts(c, session(context)),
       (u, p) => ({ name: p.name, server: u.name }),
       unknownPrompt,
       args,
@@ -686,7 +688,7 @@ export class Gateway {
       part: { prompt: { name: prompt.name } },
     };
     return this.#forward(context, 'prompts/get', target, args, (forwarded) =>
-      upstream.getPrompt(prompt.name, forwarded as Record<string, string>),
+      upstream.getPrompt(prompt.name, forwarded as Record<string, string>, upstreamCall(context)),
     ) as Promise<GetPromptResult>;
   }
 
@@ -815,11 +817,7 @@ export class Gateway {
       const failure =
         err instanceof GatewayError
           ? withoutAuditReason(err)
-          : gatewayError(
-              GatewayErrorCode.UpstreamFailed,
-              err instanceof UpstreamError ? err.clientMessage : `upstream ${upstream.name} failed`,
-              { decision_id: decisionId, upstream: upstream.name },
-            );
+          : upstreamFailure(err, upstream.name, { decision_id: decisionId });
       // The trail keeps what happened (without paths or credentials); the agent gets `failure`.
       const credentialError = err instanceof GatewayError ? err.data?.credential_error : undefined;
       await this.#audit({
@@ -835,6 +833,7 @@ export class Gateway {
                 ? err.message
                 : withoutSecrets(withoutPaths(errorMessage(err))),
           ...(typeof credentialError === 'string' ? { credential_error: credentialError } : {}),
+          ...upstreamOutcome(err),
         },
         timings: { upstream_ms: performance.now() - started },
       } as AuditEventInput);

@@ -1,0 +1,127 @@
+// Per-caller upstream sessions: two users through one Airlock to one session-keeping upstream never
+// share its session state; idle sessions are closed; a session the upstream forgets is opened again;
+// the pool is bounded.
+import t from 'tap';
+import type { GatewayConfig } from '../../src/gateway/index.js';
+import { connectClient, startAirlock } from './harness.js';
+import { allowingEngine, sessionUpstream } from './session-fixture.js';
+
+const engine = await allowingEngine();
+const upstream = await sessionUpstream();
+t.teardown(() => upstream.close());
+
+const principal = (sub: string) => ({
+  user: { sub, email: `${sub}@corp.example`, groups: ['eng'], claims: {} },
+  agent: { id: 'counter-agent', client_id: 'counter-agent', claims: {} },
+  model: null,
+});
+
+function topology(sessions?: Record<string, unknown>): Pick<GatewayConfig, 'upstreams' | 'virtual_servers'> {
+  return {
+    upstreams: [
+      {
+        name: 'counter',
+        transport: 'http',
+        url: upstream.url,
+        timeout_ms: 5000,
+        ...(sessions ? { sessions } : {}),
+      },
+    ],
+    virtual_servers: [{ name: 'counting', upstreams: ['counter'] }],
+  };
+}
+
+const text = (r: unknown) => ((r as { content: { text: string }[] }).content[0] as { text: string }).text;
+
+async function airlockWith(
+  t: { teardown: (fn: () => Promise<void>) => void },
+  sessions?: Record<string, unknown>,
+) {
+  const airlock = await startAirlock('', { engine, topology: topology(sessions) });
+  const clients: Awaited<ReturnType<typeof connectClient>>[] = [];
+  t.teardown(async () => {
+    for (const c of clients) await c.close();
+    await airlock.close();
+  });
+  return {
+    airlock,
+    client: async (sub: string) => {
+      const c = await connectClient(airlock.base, 'counting', principal(sub));
+      clients.push(c);
+      return c;
+    },
+  };
+}
+
+const count = (c: Awaited<ReturnType<typeof connectClient>>) =>
+  c.callTool({ name: 'counter__count', arguments: {} }).then(text);
+
+t.test('two users never share an upstream session', async (t) => {
+  const before = upstream.open();
+  const { client } = await airlockWith(t);
+  const alice = await client('alice');
+  const bob = await client('bob');
+  t.equal(await count(alice), 'count 1');
+  t.equal(await count(alice), 'count 2');
+  t.equal(await count(bob), 'count 1', "bob's session starts from nothing");
+  t.equal(await count(alice), 'count 3', "bob's call did not touch alice's session");
+  t.equal(await count(bob), 'count 2');
+  t.equal(upstream.open() - before, 2, 'one upstream session per caller');
+});
+
+t.test('the same user through another agent or virtual server has another session', async (t) => {
+  const { airlock } = await airlockWith(t);
+  const a = await connectClient(airlock.base, 'counting', principal('carol'));
+  const other = principal('carol');
+  other.agent = { id: 'second-agent', client_id: 'second-agent', claims: {} };
+  const b = await connectClient(airlock.base, 'counting', other);
+  t.teardown(async () => {
+    await a.close();
+    await b.close();
+  });
+  t.equal(await count(a), 'count 1');
+  t.equal(await count(b), 'count 1');
+  t.equal(await count(a), 'count 2');
+});
+
+t.test('an idle session is closed, and the next call opens a new one', async (t) => {
+  const { client } = await airlockWith(t, { idle_ms: 50 });
+  const dave = await client('dave');
+  const ended = upstream.nextEnd();
+  t.equal(await count(dave), 'count 1');
+  const id = await ended;
+  t.ok(upstream.ended.includes(id), 'the upstream saw the session end (DELETE)');
+  t.equal(await count(dave), 'count 1', 'a fresh session');
+});
+
+t.test('a session the upstream forgot is opened again and the call succeeds', async (t) => {
+  const { client } = await airlockWith(t);
+  const erin = await client('erin');
+  t.equal(await count(erin), 'count 1');
+  t.equal(await count(erin), 'count 2');
+  upstream.forget();
+  t.equal(await count(erin), 'count 1', 'the call went through on a new session');
+  t.equal(await count(erin), 'count 2');
+});
+
+t.test('a full pool closes the least recently used idle session', async (t) => {
+  const { client } = await airlockWith(t, { max: 2 });
+  const [f, g, h] = [await client('frank'), await client('grace'), await client('heidi')];
+  t.equal(await count(f), 'count 1');
+  t.equal(await count(g), 'count 1');
+  t.equal(await count(f), 'count 2');
+  const ended = upstream.nextEnd();
+  t.equal(await count(h), 'count 1', 'a third caller gets a session');
+  await ended;
+  t.equal(await count(f), 'count 3', 'the most recently used session was kept');
+  t.equal(await count(g), 'count 1', "grace's session was the one closed");
+});
+
+t.test('lists are per session; tools that need tasks are not listed', async (t) => {
+  const { client } = await airlockWith(t);
+  const ivan = await client('ivan');
+  const { tools } = await ivan.listTools();
+  const names = tools.map((x) => x.name);
+  t.ok(names.includes('counter__count'));
+  t.notOk(names.includes('counter__background-job'), 'taskSupport "required" is hidden');
+});
