@@ -45,7 +45,14 @@ import {
   unknownTool,
 } from './errors.js';
 import { detectorRegExp, redactArguments, redactResult } from './redact.js';
-import { type RelayContext, session, upstreamCall, upstreamFailure, upstreamOutcome } from './relay.js';
+import {
+  combineInstructions,
+  type RelayContext,
+  session,
+  upstreamCall,
+  upstreamFailure,
+  upstreamOutcome,
+} from './relay.js';
 import {
   type CredentialSource,
   type ListKind,
@@ -537,6 +544,29 @@ export class Gateway {
       (p) => p.name,
     );
     return { prompts: shown.map((p) => ({ ...p.item, name: qualify(p.upstream, p.item.name) })) };
+  }
+
+  /**
+   * The upstreams' `instructions` for this caller, combined (relay.ts). An upstream that cannot be
+   * reached or whose credential fails adds nothing: `initialize` does not fail for it.
+   */
+  async instructions(context: CallContext): Promise<string | undefined> {
+    const upstreams = this.#virtuals.get(context.virtual) ?? [];
+    const parts = await Promise.all(
+      upstreams.map(async (u) => {
+        try {
+          const credential = await this.#credential(context, u, undefined);
+          const ask = () => u.instructions(session(context));
+          return {
+            upstream: u.name,
+            instructions: await (credential ? withUpstreamHeaders(credential.headers, ask) : ask()),
+          };
+        } catch {
+          return { upstream: u.name, instructions: undefined };
+        }
+      }),
+    );
+    return combineInstructions(parts);
   }
 
   // ------------------------------------------------------------------ calls

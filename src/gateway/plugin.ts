@@ -6,6 +6,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import {
   CallToolRequestSchema,
+  CancelledNotificationSchema,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
   ListResourcesRequestSchema,
@@ -28,6 +29,8 @@ import {
 import { withoutPaths } from './clean.js';
 import { GatewayError, GatewayErrorCode } from './errors.js';
 import { type CallContext, Gateway, type GatewayOptions } from './gateway.js';
+import { InFlight } from './in-flight.js';
+import { asksProgress, isInitialize, session } from './relay.js';
 import { refuseMalformed } from './rpc-check.js';
 import type { ListKind } from './upstream.js';
 
@@ -93,7 +96,14 @@ function isToolCall(body: unknown): boolean {
 }
 
 /** An MCP Server answering one HTTP request (or one notification stream) for `caller` on `virtual`. */
-function mcpServer(gateway: Gateway, caller: Caller, virtual: string, log: Log): Server {
+function mcpServer(
+  gateway: Gateway,
+  caller: Caller,
+  virtual: string,
+  log: Log,
+  inFlight: InFlight,
+  instructions?: string,
+): Server {
   const server = new Server(
     { name: `airlock-${virtual}`, version: '0.1.0' },
     {
@@ -102,6 +112,7 @@ function mcpServer(gateway: Gateway, caller: Caller, virtual: string, log: Log):
         resources: { listChanged: true },
         prompts: { listChanged: true },
       },
+      ...(instructions ? { instructions } : {}),
     },
   );
   const context = (
@@ -114,6 +125,7 @@ function mcpServer(gateway: Gateway, caller: Caller, virtual: string, log: Log):
       virtual,
       meta,
       signal: extra?.signal,
+      sendNotification: extra?.sendNotification,
       progress:
         extra && (typeof token === 'string' || typeof token === 'number')
           ? (message, elapsed) =>
@@ -124,7 +136,13 @@ function mcpServer(gateway: Gateway, caller: Caller, virtual: string, log: Log):
           : undefined,
     };
   };
-  const g = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => guarded(log, fn);
+  const key = session({ caller, virtual });
+  const g = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    guarded(log, inFlight.cancellable(key, fn));
+  // A cancellation arrives on a request of its own: it finds the call by caller and request id.
+  server.setNotificationHandler(CancelledNotificationSchema, async (n) => {
+    if (n.params.requestId !== undefined) inFlight.cancel(key, n.params.requestId, n.params.reason);
+  });
   server.setRequestHandler(
     ListToolsRequestSchema,
     g(async (r) => gateway.listTools(context(r.params?._meta))),
@@ -163,6 +181,7 @@ function mcpServer(gateway: Gateway, caller: Caller, virtual: string, log: Log):
 /** Mounts the gateway: `/mcp/{virtual}`. Closes upstream connections and open streams with the app. */
 export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: FastifyInstance, options) => {
   const gateway = new Gateway(options);
+  const inFlight = new InFlight();
   const { identity } = options;
   const limits = gateway.limits;
   /** Open notification streams per virtual server. */
@@ -321,7 +340,11 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
           const refused = refuseMalformed(request.body);
           if (refused) return reply.code(refused.status).type('application/json').send(refused.body);
         }
-        const server = mcpServer(gateway, caller, virtual, request.log);
+        // `initialize` answers with the upstreams' instructions, combined.
+        const instructions = isInitialize(request.body)
+          ? await gateway.instructions({ caller, virtual })
+          : undefined;
+        const server = mcpServer(gateway, caller, virtual, request.log, inFlight, instructions);
         if (request.method === 'GET') {
           // A notification stream: kept open, told when an upstream's lists change. Bounded per
           // agent by the same number as its calls in flight.
@@ -344,11 +367,12 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
             openStreams.release(agent);
           });
         }
-        // A held tools/call streams (SSE) so progress notifications can reach the client.
+        // A held tools/call, or a request asking for progress, streams (SSE) so progress
+        // notifications can reach the client.
         const holds = (options.config.approvals?.hold_seconds ?? 0) > 0 && isToolCall(request.body);
         const transport = new StreamableHTTPServerTransport({
           sessionIdGenerator: undefined,
-          enableJsonResponse: !holds,
+          enableJsonResponse: !holds && !asksProgress(request.body),
         });
         return serve(request, reply, server, transport, () => {});
       },

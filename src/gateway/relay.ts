@@ -92,3 +92,32 @@ export function upstreamOutcome(err: unknown): Record<string, unknown> {
     ...(err.rpcCode !== undefined ? { upstream_code: err.rpcCode } : {}),
   };
 }
+
+function messages(body: unknown): { method?: unknown; params?: { _meta?: { progressToken?: unknown } } }[] {
+  return (Array.isArray(body) ? body : [body]).filter((m) => m !== null && typeof m === 'object');
+}
+
+/** Whether a request body asks for progress notifications (a `progressToken` in its `_meta`). */
+export function asksProgress(body: unknown): boolean {
+  return messages(body).some((m) => {
+    const t = m.params?._meta?.progressToken;
+    return typeof t === 'string' || typeof t === 'number';
+  });
+}
+
+/** Whether a request body is an `initialize` request. */
+export function isInitialize(body: unknown): boolean {
+  return messages(body).some((m) => m.method === 'initialize');
+}
+
+/**
+ * A virtual server's instructions: each upstream's own, under its name (tools and prompts carry
+ * the `<upstream>__` prefix, so the text says which names it speaks of).
+ */
+export function combineInstructions(parts: { upstream: string; instructions: string | undefined }[]) {
+  const given = parts.filter((p) => p.instructions?.trim());
+  if (given.length === 0) return undefined;
+  return given
+    .map((p) => `## ${p.upstream} (tools and prompts named ${p.upstream}__…)\n\n${p.instructions?.trim()}`)
+    .join('\n\n');
+}

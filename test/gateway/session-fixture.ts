@@ -21,8 +21,10 @@ export interface SessionUpstream {
   ended: string[];
   /** Resolves when the next session ends. */
   nextEnd: () => Promise<string>;
-  /** Request ids of calls the upstream saw cancelled. */
-  cancelled: Promise<string>;
+  /** Resolves with the request id of the next `wait` call the upstream sees cancelled. */
+  nextCancel: () => Promise<string>;
+  /** Resolves when the next `wait` call has started upstream. */
+  nextWait: () => Promise<void>;
   /** Sessions open now. */
   open: () => number;
   /** `_meta` of each tools/call received. */
@@ -37,10 +39,8 @@ export async function sessionUpstream(): Promise<SessionUpstream> {
   const ended: string[] = [];
   const waiting: ((id: string) => void)[] = [];
   const metas: unknown[] = [];
-  let cancelledNow: (id: string) => void = () => {};
-  const cancelled = new Promise<string>((r) => {
-    cancelledNow = r;
-  });
+  const cancels: ((id: string) => void)[] = [];
+  const waits: (() => void)[] = [];
   const end = (id: string) => {
     if (!sessions.delete(id)) return;
     ended.push(id);
@@ -73,9 +73,10 @@ export async function sessionUpstream(): Promise<SessionUpstream> {
     s.registerTool('wait', { inputSchema: {} }, async (_args, extra) => {
       await new Promise<void>((resolve) => {
         extra.signal.addEventListener('abort', () => {
-          cancelledNow(String(extra.requestId));
+          for (const c of cancels.splice(0)) c(String(extra.requestId));
           resolve();
         });
+        for (const w of waits.splice(0)) w();
       });
       return { content: [{ type: 'text', text: 'stopped' }] };
     });
@@ -98,15 +99,13 @@ export async function sessionUpstream(): Promise<SessionUpstream> {
     if (typeof sid === 'string') {
       const entry = sessions.get(sid);
       if (!entry) {
-        res
-          .writeHead(404, { 'content-type': 'application/json' })
-          .end(
-            JSON.stringify({
-              jsonrpc: '2.0',
-              id: null,
-              error: { code: -32001, message: 'Session not found' },
-            }),
-          );
+        res.writeHead(404, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            jsonrpc: '2.0',
+            id: null,
+            error: { code: -32001, message: 'Session not found' },
+          }),
+        );
         return;
       }
       await entry.transport.handleRequest(req, res, body);
@@ -135,7 +134,8 @@ export async function sessionUpstream(): Promise<SessionUpstream> {
     url: `http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`,
     ended,
     nextEnd: () => new Promise<string>((r) => waiting.push(r)),
-    cancelled,
+    nextCancel: () => new Promise<string>((r) => cancels.push(r)),
+    nextWait: () => new Promise<void>((r) => waits.push(r)),
     open: () => sessions.size,
     metas,
     forget: () => sessions.clear(),
