@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type {
   CallToolResult,
   GetPromptResult,
+  LoggingLevel,
   Prompt,
   ReadResourceResult,
   Resource,
@@ -47,12 +48,15 @@ import {
 import { detectorRegExp, redactArguments, redactResult } from './redact.js';
 import {
   combineInstructions,
+  fromUpstream,
   type RelayContext,
   session,
+  told,
   upstreamCall,
   upstreamFailure,
   upstreamOutcome,
 } from './relay.js';
+import type { CallerNotification } from './session-state.js';
 import {
   type CredentialSource,
   type ListKind,
@@ -102,7 +106,8 @@ interface Target {
   part: Record<string, unknown>;
 }
 
-type Action = 'tools/call' | 'resources/read' | 'prompts/get';
+type Action = 'tools/call' | ResourceAction | 'prompts/get';
+type ResourceAction = 'resources/read' | 'resources/subscribe' | 'resources/unsubscribe';
 
 /** What a decision is about, for the audit row of a failed evaluation. */
 interface About {
@@ -121,6 +126,8 @@ export class Gateway {
   readonly #calls: AgentSlots;
   readonly #options: GatewayOptions;
   readonly #approvals: ApprovalGate | undefined;
+  /** Called with a notification for one caller (its session key): log messages, resource updates. */
+  onCallerNotification: (session: string, notification: CallerNotification) => void = () => {};
   /** Called with the virtual servers whose `kind` list changed upstream. */
   onListChanged: (virtual: string, kind: ListKind) => void = () => {};
 
@@ -133,6 +140,9 @@ export class Gateway {
       upstream.onListChanged = (kind) => {
         for (const [virtual, members] of this.#virtuals)
           if (members.includes(upstream)) this.onListChanged(virtual, kind);
+      };
+      upstream.onNotification = (n, callers) => {
+        for (const key of callers) this.onCallerNotification(key, fromUpstream(upstream.name, n));
       };
       this.#upstreams.set(u.name, upstream);
     }
@@ -650,12 +660,30 @@ export class Gateway {
   }
 
   async readResource(context: CallContext, uri: string): Promise<ReadResourceResult> {
-    await this.#refuseUnstorable(context, 'resources/read', 'resource', uri, { uri });
-    const listed = await this.#resources(context, 'resources/read');
+    return this.#onResource(context, 'resources/read', uri, (upstream) =>
+      upstream.readResource(uri, upstreamCall(context)),
+    ) as Promise<ReadResourceResult>;
+  }
+
+  /** `resources/subscribe` and `resources/unsubscribe`: found, decided and audited like `resources/read`. */
+  subscribeResource(context: CallContext, uri: string, subscribe: boolean): Promise<Record<string, unknown>> {
+    return this.#onResource(context, subscribe ? 'resources/subscribe' : 'resources/unsubscribe', uri, (u) =>
+      u.subscribeResource(uri, subscribe, upstreamCall(context)),
+    ) as Promise<Record<string, unknown>>;
+  }
+
+  async #onResource(
+    context: CallContext,
+    action: ResourceAction,
+    uri: string,
+    send: (upstream: Upstream) => Promise<unknown>,
+  ): Promise<unknown> {
+    await this.#refuseUnstorable(context, action, 'resource', uri, { uri });
+    const listed = await this.#resources(context, action);
     let owner = listed.find((r) => r.item.uri === uri);
     let name = owner?.item.name;
     if (!owner) {
-      const templates = await this.#listAll(context, 'resources/read', (u, c) =>
+      const templates = await this.#listAll(context, action, (u, c) =>
         u.listResourceTemplates(c, session(context)),
       );
       const t = templates.find((x) => templateMatches(x.item.uriTemplate, uri));
@@ -665,7 +693,7 @@ export class Gateway {
     const unseen = (reason: string, upstream?: Upstream, decision?: Decision) =>
       this.#unseen(
         context,
-        'resources/read',
+        action,
         'resource',
         uri,
         { uri },
@@ -691,9 +719,77 @@ export class Gateway {
       );
     const upstream = owner.upstream;
     const target: Target = { type: 'resource', upstream, name: uri, part: { resource: { uri } } };
-    return this.#forward(context, 'resources/read', target, { uri }, () =>
-      upstream.readResource(uri, upstreamCall(context)),
-    ) as Promise<ReadResourceResult>;
+    return this.#forward(context, action, target, { uri }, () => send(upstream));
+  }
+
+  /**
+   * `logging/setLevel`: one request-phase decision per upstream of the virtual server (each
+   * audited); any deny refuses the whole request before anything is sent. Then the level is set on
+   * the caller's own session of each upstream offering logging (not on shared sessions: see
+   * session-state.ts), each outcome audited.
+   */
+  async setLoggingLevel(context: CallContext, level: LoggingLevel): Promise<Record<string, never>> {
+    const action = 'logging/setLevel';
+    const upstreams = this.#virtuals.get(context.virtual) ?? [];
+    const decided: { upstream: Upstream; id: string; decision: Decision }[] = [];
+    for (const upstream of upstreams) {
+      const input = this.#input(context, action, 'request', {
+        server: { name: upstream.name },
+        arguments: { level },
+      });
+      const decision = await this.#decide(context, input, { upstream: upstream.name });
+      await this.#audit({
+        ...this.#auditBase(context, input.request.id),
+        kind: 'decision',
+        phase: 'request',
+        effect: decision.effect,
+        reasons: decision.reasons,
+        ...(decision.revision ? { bundleRevision: decision.revision } : {}),
+        upstreamServer: upstream.name,
+        arguments: { level },
+        details: { action },
+      } as AuditEventInput);
+      decided.push({ upstream, id: input.request.id, decision });
+    }
+    const refused = decided.find((d) => d.decision.effect !== 'allow');
+    if (refused)
+      throw gatewayError(
+        GatewayErrorCode.Denied,
+        `denied by policy: ${refused.decision.reasons.join('; ')}`,
+        {
+          decision_id: refused.id,
+          reasons: refused.decision.reasons,
+        },
+      );
+    for (const { upstream, id } of decided) {
+      let details: Record<string, Json>;
+      let failure: GatewayError | undefined;
+      try {
+        const set = await this.#withCredential(context, upstream, undefined, () =>
+          upstream.setLoggingLevel(level, upstreamCall(context)),
+        );
+        details = { action, forwarded: set };
+      } catch (err) {
+        failure =
+          err instanceof GatewayError
+            ? withoutAuditReason(err)
+            : upstreamFailure(err, upstream.name, { decision_id: id });
+        details = {
+          action,
+          error: withoutSecrets(withoutPaths(errorMessage(err))),
+          ...upstreamOutcome(err),
+        } as Record<string, Json>;
+      }
+      await this.#audit({
+        ...this.#auditBase(context, id),
+        kind: 'call_result',
+        phase: 'response',
+        upstreamServer: upstream.name,
+        details,
+      } as AuditEventInput);
+      if (failure) throw failure;
+    }
+    return {};
   }
 
   async getPrompt(
@@ -768,7 +864,7 @@ export class Gateway {
     });
     // Arguments are kept in the audit trail as the policy asked, whatever the effect.
     const kept = decision.redact ? redactArguments(args, decision.redact.arguments) : args;
-    const recordDecision = (d: Decision, approvalId?: string, details?: Json) =>
+    const recordDecision = (d: Decision, approvalId?: string, details: Json | undefined = told(action)) =>
       this.#audit({
         ...base(),
         kind: 'decision',
@@ -856,6 +952,7 @@ export class Gateway {
         phase: 'response',
         ...(approvalId ? { approvalId } : {}),
         details: {
+          ...told(action),
           error:
             typeof credentialError === 'string'
               ? String((err as GatewayError).data?.audit_reason)
@@ -896,7 +993,7 @@ export class Gateway {
       ...(approvalId ? { approvalId } : {}),
       result: (withheld ? null : returned) as Json,
       timings: { upstream_ms: upstreamMs },
-      details: { response_decision_id: responseInput.request.id },
+      details: { ...told(action), response_decision_id: responseInput.request.id },
     } as AuditEventInput);
     if (withheld)
       throw gatewayError(

@@ -13,6 +13,9 @@ import {
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
   ReadResourceRequestSchema,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { jsonDepth } from '../engine/index.js';
@@ -26,6 +29,7 @@ import {
   TEST_PRINCIPAL_HEADER,
   withMessageMeta,
 } from './caller.js';
+import { CallerStreams } from './caller-streams.js';
 import { withoutPaths } from './clean.js';
 import { GatewayError, GatewayErrorCode } from './errors.js';
 import { type CallContext, Gateway, type GatewayOptions } from './gateway.js';
@@ -109,8 +113,9 @@ function mcpServer(
     {
       capabilities: {
         tools: { listChanged: true },
-        resources: { listChanged: true },
+        resources: { listChanged: true, subscribe: true },
         prompts: { listChanged: true },
+        logging: {},
       },
       ...(instructions ? { instructions } : {}),
     },
@@ -166,6 +171,18 @@ function mcpServer(
     g(async (r, extra) => gateway.readResource(context(r.params._meta, extra), r.params.uri)),
   );
   server.setRequestHandler(
+    SubscribeRequestSchema,
+    g(async (r, extra) => gateway.subscribeResource(context(r.params._meta, extra), r.params.uri, true)),
+  );
+  server.setRequestHandler(
+    UnsubscribeRequestSchema,
+    g(async (r, extra) => gateway.subscribeResource(context(r.params._meta, extra), r.params.uri, false)),
+  );
+  server.setRequestHandler(
+    SetLevelRequestSchema,
+    g(async (r, extra) => gateway.setLoggingLevel(context(r.params._meta, extra), r.params.level)),
+  );
+  server.setRequestHandler(
     ListPromptsRequestSchema,
     g(async (r) => gateway.listPrompts(context(r.params?._meta))),
   );
@@ -182,6 +199,9 @@ function mcpServer(
 export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: FastifyInstance, options) => {
   const gateway = new Gateway(options);
   const inFlight = new InFlight();
+  // Log messages and resource updates go to the caller whose session they came on.
+  const callerStreams = new CallerStreams();
+  gateway.onCallerNotification = (key, notification) => void callerStreams.send(key, notification);
   const { identity } = options;
   const limits = gateway.limits;
   /** Open notification streams per virtual server. */
@@ -362,8 +382,10 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
           if (!set) streams.set(virtual, (set = new Set()));
           set.add(server);
           const registered = set;
+          const unregister = callerStreams.add(session({ caller, virtual }), server);
           return serve(request, reply, server, transport, () => {
             registered.delete(server);
+            unregister();
             openStreams.release(agent);
           });
         }

@@ -4,6 +4,7 @@
 import type { Progress, ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import type { Caller } from './caller.js';
 import { type GatewayError, GatewayErrorCode, gatewayError } from './errors.js';
+import type { CallerNotification } from './session-state.js';
 import { type UpstreamCall, UpstreamError } from './upstream.js';
 import { sessionKey } from './upstream-sessions.js';
 
@@ -120,4 +121,19 @@ export function combineInstructions(parts: { upstream: string; instructions: str
   return given
     .map((p) => `## ${p.upstream} (tools and prompts named ${p.upstream}__…)\n\n${p.instructions?.trim()}`)
     .join('\n\n');
+}
+
+/** An upstream's notification as its caller gets it: a log message's `logger` names the upstream. */
+export function fromUpstream(upstream: string, n: CallerNotification): CallerNotification {
+  if (n.method !== 'notifications/message') return n;
+  const logger = n.params.logger ? `${upstream}/${n.params.logger}` : upstream;
+  return { ...n, params: { ...n.params, logger } };
+}
+
+/**
+ * The `details.action` of a forwarded request's audit rows, for actions its target type does not
+ * tell (`resources/subscribe` and `resources/unsubscribe` address a resource like `resources/read`).
+ */
+export function told(action: string): { action: string } | undefined {
+  return action === 'resources/subscribe' || action === 'resources/unsubscribe' ? { action } : undefined;
 }

@@ -52,6 +52,10 @@ export class UpstreamSession {
   busy = 0;
   lastUsed = Date.now();
   timer: NodeJS.Timeout | undefined;
+  /** The caller's log level, set again when the session is re-created (per-caller sessions only). */
+  logLevel: string | undefined;
+  /** Subscribed resource URIs and the callers (session keys) subscribed to each; restored likewise. */
+  readonly subscribers = new Map<string, Set<string>>();
 
   constructor(readonly key: string) {}
 }
@@ -192,7 +196,8 @@ export class SessionPool {
 
   #idle(session: UpstreamSession): void {
     clearTimeout(session.timer);
-    if (session.busy > 0 || this.#closed) return;
+    // A session with subscriptions waits for updates: not idle (it can still be evicted when full).
+    if (session.busy > 0 || session.subscribers.size > 0 || this.#closed) return;
     session.timer = setTimeout(() => {
       if (session.busy > 0 || this.#sessions.get(session.key) !== session) return;
       this.#sessions.delete(session.key);

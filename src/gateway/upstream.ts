@@ -15,6 +15,7 @@ import {
   type CallToolResult,
   ErrorCode,
   type GetPromptResult,
+  type LoggingLevel,
   McpError,
   type Progress,
   type Prompt,
@@ -27,6 +28,14 @@ import {
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamConfig } from './config.js';
+import {
+  addSubscriber,
+  type CallerNotification,
+  relayNotifications,
+  removeSubscriber,
+  restoreSession,
+  setLevel,
+} from './session-state.js';
 import {
   DEFAULT_IDLE_MS,
   DEFAULT_MAX_SESSIONS,
@@ -138,6 +147,8 @@ export class Upstream {
   readonly #pool: SessionPool;
   /** Called when the upstream announces that one of its lists changed (on `session`, a session key). */
   onListChanged: (kind: ListKind, session: string) => void = () => {};
+  /** Called with an upstream notification for the callers (session keys) it concerns. */
+  onNotification: (notification: CallerNotification, callers: string[]) => void = () => {};
 
   constructor(readonly config: UpstreamConfig) {
     const s = config.sessions ?? {};
@@ -207,7 +218,9 @@ export class Upstream {
       client.setNotificationHandler(ToolListChangedNotificationSchema, changed('tools'));
       client.setNotificationHandler(ResourceListChangedNotificationSchema, changed('resources'));
       client.setNotificationHandler(PromptListChangedNotificationSchema, changed('prompts'));
+      relayNotifications(client, session, (n, to) => this.onNotification(n, to));
       await client.connect(transport, { timeout: this.#timeout });
+      await restoreSession(client, session, this.#timeout);
       client.onclose = () => {
         if (session.client) void session.client.then((c) => c === client && this.#pool.drop(session));
       };
@@ -303,6 +316,28 @@ export class Upstream {
   /** The upstream's `instructions` on the session `session` names (connecting it when needed). */
   async instructions(session?: string): Promise<string | undefined> {
     return this.#request({ session }, async (c) => c.getInstructions());
+  }
+
+  /**
+   * Sets the caller's log level on its session. False (nothing sent) when the upstream does not
+   * offer logging or the session is shared: one caller's level must not change what others get.
+   */
+  setLoggingLevel(level: LoggingLevel, call: UpstreamCall): Promise<boolean> {
+    return this.#request(call, (c, on) => setLevel(c, on, level, this.#options(call)));
+  }
+
+  /** Subscribes the caller to (or unsubscribes it from) `uri`'s updates on its session. */
+  subscribeResource(uri: string, subscribe: boolean, call: UpstreamCall): Promise<Record<string, never>> {
+    return this.#request(call, async (c, on) => {
+      await (subscribe ? addSubscriber : removeSubscriber)(
+        c,
+        on,
+        uri,
+        call.session ?? '',
+        this.#options(call),
+      );
+      return {};
+    });
   }
 
   /** SDK request options for `call`: timeout, cancellation, progress. */

@@ -6,7 +6,12 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
+import {
+  isInitializeRequest,
+  LoggingLevelSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { buildBundle, Engine } from '../../src/engine/index.js';
 
@@ -29,6 +34,8 @@ export interface SessionUpstream {
   open: () => number;
   /** `_meta` of each tools/call received. */
   metas: unknown[];
+  /** JSON-RPC methods received, in order. */
+  methods: string[];
   /** Forgets every session (as a restart would): requests naming one then get 404. */
   forget: () => void;
   close: () => Promise<void>;
@@ -39,6 +46,7 @@ export async function sessionUpstream(): Promise<SessionUpstream> {
   const ended: string[] = [];
   const waiting: ((id: string) => void)[] = [];
   const metas: unknown[] = [];
+  const methods: string[] = [];
   const cancels: ((id: string) => void)[] = [];
   const waits: (() => void)[] = [];
   const end = (id: string) => {
@@ -49,7 +57,39 @@ export async function sessionUpstream(): Promise<SessionUpstream> {
 
   const build = () => {
     let count = 0;
-    const s = new McpServer({ name: 'counter', version: '1.0.0' }, { instructions: INSTRUCTIONS });
+    const s = new McpServer(
+      { name: 'counter', version: '1.0.0' },
+      { instructions: INSTRUCTIONS, capabilities: { logging: {}, resources: { subscribe: true } } },
+    );
+    const subscribed = new Set<string>();
+    s.server.setRequestHandler(SubscribeRequestSchema, async (r) => {
+      subscribed.add(r.params.uri);
+      return {};
+    });
+    s.server.setRequestHandler(UnsubscribeRequestSchema, async (r) => {
+      subscribed.delete(r.params.uri);
+      return {};
+    });
+    // Logs `text` at `level` on the session (the SDK drops it below the session's level).
+    s.registerTool(
+      'log',
+      { inputSchema: { level: LoggingLevelSchema, text: z.string() } },
+      async (args, extra) => {
+        await s.sendLoggingMessage(
+          { level: args.level, logger: 'counter', data: args.text },
+          extra.sessionId,
+        );
+        return { content: [{ type: 'text', text: 'logged' }] };
+      },
+    );
+    // Announces that `uri` changed, when this session subscribed to it.
+    s.registerTool('touch', { inputSchema: { uri: z.string() } }, async (args) => {
+      if (subscribed.has(args.uri)) await s.server.sendResourceUpdated({ uri: args.uri });
+      return { content: [{ type: 'text', text: subscribed.has(args.uri) ? 'announced' : 'nobody listens' }] };
+    });
+    s.registerResource('state', 'counter://state', { mimeType: 'text/plain' }, async (uri) => ({
+      contents: [{ uri: uri.href, text: `count ${count}` }],
+    }));
     s.registerTool('count', { inputSchema: {} }, async () => {
       count += 1;
       return { content: [{ type: 'text', text: `count ${count}` }] };
@@ -95,6 +135,8 @@ export async function sessionUpstream(): Promise<SessionUpstream> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined;
+    for (const m of Array.isArray(body) ? body : [body])
+      if (typeof m?.method === 'string') methods.push(m.method);
     const sid = req.headers['mcp-session-id'];
     if (typeof sid === 'string') {
       const entry = sessions.get(sid);
@@ -138,6 +180,7 @@ export async function sessionUpstream(): Promise<SessionUpstream> {
     nextWait: () => new Promise<void>((r) => waits.push(r)),
     open: () => sessions.size,
     metas,
+    methods,
     forget: () => sessions.clear(),
     close: () =>
       new Promise<void>((r) => {
