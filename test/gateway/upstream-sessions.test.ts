@@ -3,7 +3,7 @@
 // the pool is bounded.
 import t from 'tap';
 import type { GatewayConfig } from '../../src/gateway/index.js';
-import { connectClient, startAirlock } from './harness.js';
+import { connectClient, STDIO_UPSTREAM, startAirlock } from './harness.js';
 import { allowingEngine, sessionUpstream } from './session-fixture.js';
 
 const engine = await allowingEngine();
@@ -124,4 +124,44 @@ t.test('lists are per session; tools that need tasks are not listed', async (t) 
   const names = tools.map((x) => x.name);
   t.ok(names.includes('counter__count'));
   t.notOk(names.includes('counter__background-job'), 'taskSupport "required" is hidden');
+});
+
+t.test('stdio: one process for everybody by default; per_caller starts one per caller', async (t) => {
+  for (const [isolation, shared] of [
+    ['shared', true],
+    ['per_caller', false],
+  ] as const) {
+    const airlock = await startAirlock('', {
+      engine,
+      topology: {
+        upstreams: [
+          {
+            name: 'desk',
+            transport: 'stdio',
+            command: process.execPath,
+            args: [STDIO_UPSTREAM],
+            sessions: { isolation },
+          },
+        ],
+        virtual_servers: [{ name: 'counting', upstreams: ['desk'] }],
+      },
+    });
+    const alice = await connectClient(airlock.base, 'counting', principal('alice'));
+    const bob = await connectClient(airlock.base, 'counting', principal('bob'));
+    const names = async (c: typeof alice) => (await c.listTools()).tools.map((x) => x.name);
+    t.notOk((await names(bob)).includes('desk__run_macro'));
+    // enable_macros adds a tool to the process it runs in.
+    await alice.callTool({ name: 'desk__enable_macros', arguments: {} });
+    for (let i = 0; i < 200 && !(await names(alice)).includes('desk__run_macro'); i++)
+      await new Promise((r) => setTimeout(r, 25));
+    t.ok((await names(alice)).includes('desk__run_macro'), `${isolation}: alice sees what she enabled`);
+    t.equal(
+      (await names(bob)).includes('desk__run_macro'),
+      shared,
+      shared ? "shared: the process (and its state) is everybody's" : "per_caller: bob's process is his own",
+    );
+    await alice.close();
+    await bob.close();
+    await airlock.close();
+  }
 });
