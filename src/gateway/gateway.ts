@@ -556,6 +556,15 @@ export class Gateway {
     return { prompts: shown.map((p) => ({ ...p.item, name: qualify(p.upstream, p.item.name) })) };
   }
 
+  /** Keeps this caller's upstream sessions open while it has a notification stream open. */
+  holdSessions(context: Pick<CallContext, 'caller' | 'virtual'>): () => void {
+    const key = session(context);
+    const releases = (this.#virtuals.get(context.virtual) ?? []).map((u) => u.holdSession(key));
+    return () => {
+      for (const release of releases) release();
+    };
+  }
+
   /**
    * The upstreams' `instructions` for this caller, combined (relay.ts). An upstream that cannot be
    * reached or whose credential fails adds nothing: `initialize` does not fail for it.

@@ -383,9 +383,11 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
           set.add(server);
           const registered = set;
           const unregister = callerStreams.add(session({ caller, virtual }), server);
+          const release = gateway.holdSessions({ caller, virtual });
           return serve(request, reply, server, transport, () => {
             registered.delete(server);
             unregister();
+            release();
             openStreams.release(agent);
           });
         }

@@ -48,8 +48,10 @@ export class UpstreamSession {
   client: Promise<Client> | undefined;
   /** Lists fetched over this session (see Upstream). */
   lists: Record<string, unknown> = {};
-  /** Requests in flight (and streams held) on this session: it is not idle while any is. */
+  /** Requests in flight on this session: it is neither idle nor evicted while any is. */
   busy = 0;
+  /** The caller's open notification streams: the session is not idle while any is, but may be evicted. */
+  listeners = 0;
   lastUsed = Date.now();
   timer: NodeJS.Timeout | undefined;
   /** The caller's log level, set again when the session is re-created (per-caller sessions only). */
@@ -115,6 +117,31 @@ export class SessionPool {
     }
   }
 
+  /**
+   * Keeps `key`'s session from being closed for idleness until the returned function is called (a
+   * caller's open notification stream: its log messages and updates come on that session). A full
+   * pool may still evict it (listening must not lock others out). Nothing is held before the
+   * upstream's kind is known, or when every session is in use.
+   */
+  hold(key: string): () => void {
+    if (this.#closed || this.perCaller === undefined) return () => {};
+    let session: UpstreamSession;
+    try {
+      session = this.#session(this.perCaller ? key : SHARED_SESSION);
+    } catch {
+      return () => {};
+    }
+    session.listeners++;
+    clearTimeout(session.timer);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      session.listeners--;
+      this.#idle(session);
+    };
+  }
+
   /** The session serving `key` now, if one is open (nothing is connected or taken). */
   peek(key: string): UpstreamSession | undefined {
     return this.#sessions.get(this.perCaller ? key : SHARED_SESSION);
@@ -174,7 +201,9 @@ export class SessionPool {
       return session;
     }
     if (this.#sessions.size >= this.options.max) {
-      const idle = [...this.#sessions.values()].find((s) => s.busy === 0);
+      // The least recently used without a request in flight, one nobody listens on first.
+      const free = [...this.#sessions.values()].filter((s) => s.busy === 0);
+      const idle = free.find((s) => s.listeners === 0) ?? free[0];
       if (!idle) throw this.options.full(this.options.max);
       this.#sessions.delete(idle.key);
       void this.#end(idle);
@@ -197,9 +226,9 @@ export class SessionPool {
   #idle(session: UpstreamSession): void {
     clearTimeout(session.timer);
     // A session with subscriptions waits for updates: not idle (it can still be evicted when full).
-    if (session.busy > 0 || session.subscribers.size > 0 || this.#closed) return;
+    if (session.busy > 0 || session.listeners > 0 || session.subscribers.size > 0 || this.#closed) return;
     session.timer = setTimeout(() => {
-      if (session.busy > 0 || this.#sessions.get(session.key) !== session) return;
+      if (session.busy > 0 || session.listeners > 0 || this.#sessions.get(session.key) !== session) return;
       this.#sessions.delete(session.key);
       void this.#end(session);
     }, this.options.idleMs);

@@ -175,6 +175,11 @@ export class Upstream {
     return this.#pool.size;
   }
 
+  /** Keeps the session `session` names open while its caller listens (see SessionPool.hold). */
+  holdSession(session: string): () => void {
+    return this.#pool.hold(session);
+  }
+
   /** Whether each caller has a session of its own (undefined until the first session tells). */
   get perCallerSessions(): boolean | undefined {
     return this.#pool.perCaller;

@@ -2,7 +2,7 @@
 // share its session state; idle sessions are closed; a session the upstream forgets is opened again;
 // the pool is bounded.
 import t from 'tap';
-import type { GatewayConfig } from '../../src/gateway/index.js';
+import { type GatewayConfig, TEST_PRINCIPAL_HEADER } from '../../src/gateway/index.js';
 import { connectClient, STDIO_UPSTREAM, startAirlock } from './harness.js';
 import { allowingEngine, sessionUpstream } from './session-fixture.js';
 
@@ -84,15 +84,47 @@ t.test('the same user through another agent or virtual server has another sessio
   t.equal(await count(a), 'count 2');
 });
 
-t.test('an idle session is closed, and the next call opens a new one', async (t) => {
-  const { client } = await airlockWith(t, { idle_ms: 50 });
-  const dave = await client('dave');
-  const ended = upstream.nextEnd();
-  t.equal(await count(dave), 'count 1');
-  const id = await ended;
-  t.ok(upstream.ended.includes(id), 'the upstream saw the session end (DELETE)');
-  t.equal(await count(dave), 'count 1', 'a fresh session');
-});
+t.test(
+  'an idle session is closed, not while its caller listens; the next call opens a new one',
+  async (t) => {
+    const { airlock, client } = await airlockWith(t, { idle_ms: 50 });
+    const dave = await client('dave');
+    t.equal(await count(dave), 'count 1');
+    // The SDK client keeps a notification stream (GET) open: dave's session is his listening post.
+    await new Promise((r) => setTimeout(r, 400));
+    t.equal(await count(dave), 'count 2', 'kept while dave has a notification stream open');
+    const ended = upstream.nextEnd();
+    await dave.close();
+    const id = await ended;
+    t.ok(
+      upstream.ended.includes(id),
+      'closed once the stream closed; the upstream saw the session end (DELETE)',
+    );
+    // A caller without a stream: plain POSTs.
+    const post = async () => {
+      const r = await fetch(`${airlock.base}/mcp/counting`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          'mcp-protocol-version': '2025-06-18',
+          [TEST_PRINCIPAL_HEADER]: JSON.stringify(principal('dave')),
+        },
+        body: JSON.stringify({
+          jsonrpc: '2.0',
+          id: 1,
+          method: 'tools/call',
+          params: { name: 'counter__count', arguments: {} },
+        }),
+      });
+      return text(((await r.json()) as { result: unknown }).result);
+    };
+    const endedAgain = upstream.nextEnd();
+    t.equal(await post(), 'count 1', 'a fresh session');
+    await endedAgain;
+    t.pass('an idle session without a listener is closed');
+  },
+);
 
 t.test('a session the upstream forgot is opened again and the call succeeds', async (t) => {
   const { client } = await airlockWith(t);
@@ -104,15 +136,18 @@ t.test('a session the upstream forgot is opened again and the call succeeds', as
   t.equal(await count(erin), 'count 2');
 });
 
-t.test('a full pool closes the least recently used idle session', async (t) => {
+t.test('a full pool closes the least recently used session without a request in flight', async (t) => {
   const { client } = await airlockWith(t, { max: 2 });
-  const [f, g, h] = [await client('frank'), await client('grace'), await client('heidi')];
+  const f = await client('frank');
   t.equal(await count(f), 'count 1');
+  const g = await client('grace');
   t.equal(await count(g), 'count 1');
   t.equal(await count(f), 'count 2');
+  // A third caller (its initialize opens its session) takes the place of the least recently used.
   const ended = upstream.nextEnd();
-  t.equal(await count(h), 'count 1', 'a third caller gets a session');
+  const h = await client('heidi');
   await ended;
+  t.equal(await count(h), 'count 1', 'a third caller gets a session');
   t.equal(await count(f), 'count 3', 'the most recently used session was kept');
   t.equal(await count(g), 'count 1', "grace's session was the one closed");
 });
