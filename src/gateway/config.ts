@@ -6,12 +6,25 @@ import { Ajv } from 'ajv';
 import { namingProblems } from './names.js';
 import type { HttpSettings } from './origin-guard.js';
 
+/** How upstream sessions are kept (src/gateway/upstream-sessions.ts). */
+export interface UpstreamSessions {
+  /** Default: `per_caller` for HTTP (when the upstream keeps sessions), `shared` for stdio. */
+  isolation?: 'per_caller' | 'shared';
+  /** Most sessions open at once on this upstream (default 256). */
+  max?: number;
+  /** A session without a request in flight is closed after this long (default 300000). */
+  idle_ms?: number;
+}
+
 export interface HttpUpstream {
   name: string;
   transport: 'http';
   url: string;
   timeout_ms?: number;
   protocol_revision?: UpstreamRevision;
+  /** A call reporting progress may run this long in all (default 600000). */
+  max_timeout_ms?: number;
+  sessions?: UpstreamSessions;
 }
 
 export interface StdioUpstream {
@@ -24,6 +37,9 @@ export interface StdioUpstream {
   cwd?: string;
   timeout_ms?: number;
   protocol_revision?: UpstreamRevision;
+  max_timeout_ms?: number;
+  /** `per_caller` starts one process per caller (bounded by `max`). */
+  sessions?: UpstreamSessions;
 }
 
 /** Which MCP protocol revision to speak to an upstream (schema/gateway.schema.json says what each means). */

@@ -9,6 +9,7 @@ import type {
   CompleteRequest,
   CompleteResult,
   GetPromptResult,
+  LoggingLevel,
   Prompt,
   ReadResourceResult,
   Resource,
@@ -51,6 +52,17 @@ import { NAME_SEPARATOR, type NamedKind, type NameTarget, Naming } from './names
 import { detectorRegExp, redactArguments, redactResult } from './redact.js';
 import { type ClientSender, type RelayCall, withRelayCall } from './relay/server-requests.js';
 import {
+  combineInstructions,
+  fromUpstream,
+  type RelayContext,
+  session,
+  told,
+  upstreamCall,
+  upstreamFailure,
+  upstreamOutcome,
+} from './relay.js';
+import type { CallerNotification } from './session-state.js';
+import {
   type CredentialSource,
   type ListKind,
   Upstream,
@@ -90,6 +102,8 @@ export interface CallContext {
   clientRequest?: ClientSender | undefined;
   /** The calling client's capabilities, when known. */
   clientCapabilities?: ClientCapabilities | undefined;
+  /** Sends a notification to the client on this request's stream (relayed progress). */
+  sendNotification?: RelayContext['sendNotification'];
 }
 
 /** What a forwarded call addresses. */
@@ -102,7 +116,8 @@ interface Target {
   part: Record<string, unknown>;
 }
 
-type Action = 'tools/call' | 'resources/read' | 'prompts/get' | 'completion/complete';
+type Action = 'tools/call' | ResourceAction | 'prompts/get' | 'completion/complete';
+type ResourceAction = 'resources/read' | 'resources/subscribe' | 'resources/unsubscribe';
 
 /** What a decision is about, for the audit row of a failed evaluation. */
 interface About {
@@ -122,6 +137,8 @@ export class Gateway {
   readonly #calls: AgentSlots;
   readonly #options: GatewayOptions;
   readonly #approvals: ApprovalGate | undefined;
+  /** Called with a notification for one caller (its session key): log messages, resource updates. */
+  onCallerNotification: (session: string, notification: CallerNotification) => void = () => {};
   /** Called with the virtual servers whose `kind` list changed upstream. */
   onListChanged: (virtual: string, kind: ListKind) => void = () => {};
 
@@ -134,6 +151,9 @@ export class Gateway {
       upstream.onListChanged = (kind) => {
         for (const [virtual, members] of this.#virtuals)
           if (members.includes(upstream)) this.onListChanged(virtual, kind);
+      };
+      upstream.onNotification = (n, callers) => {
+        for (const key of callers) this.onCallerNotification(key, fromUpstream(upstream.name, n));
       };
       this.#upstreams.set(u.name, upstream);
     }
@@ -474,11 +494,7 @@ export class Gateway {
       });
     } catch (err) {
       if (err instanceof GatewayError) throw withoutAuditReason(err);
-      throw gatewayError(
-        GatewayErrorCode.UpstreamFailed,
-        err instanceof UpstreamError ? err.clientMessage : `upstream ${upstream.name} failed`,
-        { upstream: upstream.name },
-      );
+      throw upstreamFailure(err, upstream.name, {});
     }
   }
 
@@ -547,7 +563,7 @@ export class Gateway {
 
   /** Every upstream's tools the caller may see, named as the virtual server says (names.ts). */
   async listTools(context: CallContext): Promise<{ tools: Tool[] }> {
-    const listed = await this.#listAll(context, 'tools/list', (u, c) => u.listTools(c));
+    const listed = await this.#listAll(context, 'tools/list', (u, c) => u.listTools(c, session(context)));
     const { naming } = this.#names(context, 'tools', listed);
     const shown = await this.#filterList(context, 'tools', listed, toolFacts, (t) => t.name);
     return {
@@ -561,7 +577,8 @@ export class Gateway {
     action = 'resources/list',
   ): Promise<{ upstream: Upstream; item: Resource }[]> {
     const seen = new Set<string>();
-    return (await this.#listAll(context, action, (u, c) => u.listResources(c))).filter((r) => {
+    const list = (u: Upstream, c: CredentialSource) => u.listResources(c, session(context));
+    return (await this.#listAll(context, action, list)).filter((r) => {
       if (seen.has(r.item.uri)) return false;
       seen.add(r.item.uri);
       return true;
@@ -582,7 +599,7 @@ export class Gateway {
 
   async listResourceTemplates(context: CallContext): Promise<{ resourceTemplates: ResourceTemplate[] }> {
     const listed = await this.#listAll(context, 'resources/templates/list', (u, c) =>
-      u.listResourceTemplates(c),
+      u.listResourceTemplates(c, session(context)),
     );
     const input = this.#input(context, 'resources/templates/list', 'response', {
       server: { name: null },
@@ -605,7 +622,7 @@ export class Gateway {
   }
 
   async listPrompts(context: CallContext): Promise<{ prompts: Prompt[] }> {
-    const listed = await this.#listAll(context, 'prompts/list', (u, c) => u.listPrompts(c));
+    const listed = await this.#listAll(context, 'prompts/list', (u, c) => u.listPrompts(c, session(context)));
     const { naming } = this.#names(context, 'prompts', listed);
     const shown = await this.#filterList(
       context,
@@ -617,6 +634,38 @@ export class Gateway {
     return {
       prompts: shown.map((p) => ({ ...p.item, name: naming.shown('prompts', p.upstream.name, p.item.name) })),
     };
+  }
+
+  /** Keeps this caller's upstream sessions open while it has a notification stream open. */
+  holdSessions(context: Pick<CallContext, 'caller' | 'virtual'>): () => void {
+    const key = session(context);
+    const releases = (this.#virtuals.get(context.virtual) ?? []).map((u) => u.holdSession(key));
+    return () => {
+      for (const release of releases) release();
+    };
+  }
+
+  /**
+   * The upstreams' `instructions` for this caller, combined (relay.ts). An upstream that cannot be
+   * reached or whose credential fails adds nothing: `initialize` does not fail for it.
+   */
+  async instructions(context: CallContext): Promise<string | undefined> {
+    const upstreams = this.#virtuals.get(context.virtual) ?? [];
+    const parts = await Promise.all(
+      upstreams.map(async (u) => {
+        try {
+          const credential = await this.#credential(context, u, undefined);
+          const ask = () => u.instructions(session(context));
+          return {
+            upstream: u.name,
+            instructions: await (credential ? withUpstreamHeaders(credential.headers, ask) : ask()),
+          };
+        } catch {
+          return { upstream: u.name, instructions: undefined };
+        }
+      }),
+    );
+    return combineInstructions(parts);
   }
 
   // ------------------------------------------------------------------ calls
@@ -702,7 +751,7 @@ export class Gateway {
       context,
       qualified,
       'tools',
-      (u, c) => u.listTools(c),
+      (u, c) => u.listTools(c, session(context)),
       toolFacts,
       unknownTool,
       args,
@@ -714,17 +763,37 @@ export class Gateway {
       part: { tool: { name: tool.name, annotations: tool.annotations ?? {} } },
     };
     return this.#forward(context, 'tools/call', target, args, (forwarded) =>
-      upstream.callTool(tool.name, forwarded),
+      upstream.callTool(tool.name, forwarded, upstreamCall(context)),
     ) as Promise<CallToolResult>;
   }
 
   async readResource(context: CallContext, uri: string): Promise<ReadResourceResult> {
-    await this.#refuseUnstorable(context, 'resources/read', 'resource', uri, { uri });
-    const listed = await this.#resources(context, 'resources/read');
+    return this.#onResource(context, 'resources/read', uri, (upstream) =>
+      upstream.readResource(uri, upstreamCall(context)),
+    ) as Promise<ReadResourceResult>;
+  }
+
+  /** `resources/subscribe` and `resources/unsubscribe`: found, decided and audited like `resources/read`. */
+  subscribeResource(context: CallContext, uri: string, subscribe: boolean): Promise<Record<string, unknown>> {
+    return this.#onResource(context, subscribe ? 'resources/subscribe' : 'resources/unsubscribe', uri, (u) =>
+      u.subscribeResource(uri, subscribe, upstreamCall(context)),
+    ) as Promise<Record<string, unknown>>;
+  }
+
+  async #onResource(
+    context: CallContext,
+    action: ResourceAction,
+    uri: string,
+    send: (upstream: Upstream) => Promise<unknown>,
+  ): Promise<unknown> {
+    await this.#refuseUnstorable(context, action, 'resource', uri, { uri });
+    const listed = await this.#resources(context, action);
     let owner = listed.find((r) => r.item.uri === uri);
     let name = owner?.item.name;
     if (!owner) {
-      const templates = await this.#listAll(context, 'resources/read', (u, c) => u.listResourceTemplates(c));
+      const templates = await this.#listAll(context, action, (u, c) =>
+        u.listResourceTemplates(c, session(context)),
+      );
       const t = templates.find((x) => templateMatches(x.item.uriTemplate, uri));
       if (t) owner = { upstream: t.upstream, item: { uri, name: t.item.name } };
       name = t?.item.name;
@@ -732,7 +801,7 @@ export class Gateway {
     const unseen = (reason: string, upstream?: Upstream, decision?: Decision) =>
       this.#unseen(
         context,
-        'resources/read',
+        action,
         'resource',
         uri,
         { uri },
@@ -758,9 +827,77 @@ export class Gateway {
       );
     const upstream = owner.upstream;
     const target: Target = { type: 'resource', upstream, name: uri, part: { resource: { uri } } };
-    return this.#forward(context, 'resources/read', target, { uri }, () =>
-      upstream.readResource(uri),
-    ) as Promise<ReadResourceResult>;
+    return this.#forward(context, action, target, { uri }, () => send(upstream));
+  }
+
+  /**
+   * `logging/setLevel`: one request-phase decision per upstream of the virtual server (each
+   * audited); any deny refuses the whole request before anything is sent. Then the level is set on
+   * the caller's own session of each upstream offering logging (not on shared sessions: see
+   * session-state.ts), each outcome audited.
+   */
+  async setLoggingLevel(context: CallContext, level: LoggingLevel): Promise<Record<string, never>> {
+    const action = 'logging/setLevel';
+    const upstreams = this.#virtuals.get(context.virtual) ?? [];
+    const decided: { upstream: Upstream; id: string; decision: Decision }[] = [];
+    for (const upstream of upstreams) {
+      const input = this.#input(context, action, 'request', {
+        server: { name: upstream.name },
+        arguments: { level },
+      });
+      const decision = await this.#decide(context, input, { upstream: upstream.name });
+      await this.#audit({
+        ...this.#auditBase(context, input.request.id),
+        kind: 'decision',
+        phase: 'request',
+        effect: decision.effect,
+        reasons: decision.reasons,
+        ...(decision.revision ? { bundleRevision: decision.revision } : {}),
+        upstreamServer: upstream.name,
+        arguments: { level },
+        details: { action },
+      } as AuditEventInput);
+      decided.push({ upstream, id: input.request.id, decision });
+    }
+    const refused = decided.find((d) => d.decision.effect !== 'allow');
+    if (refused)
+      throw gatewayError(
+        GatewayErrorCode.Denied,
+        `denied by policy: ${refused.decision.reasons.join('; ')}`,
+        {
+          decision_id: refused.id,
+          reasons: refused.decision.reasons,
+        },
+      );
+    for (const { upstream, id } of decided) {
+      let details: Record<string, Json>;
+      let failure: GatewayError | undefined;
+      try {
+        const set = await this.#withCredential(context, upstream, undefined, () =>
+          upstream.setLoggingLevel(level, upstreamCall(context)),
+        );
+        details = { action, forwarded: set };
+      } catch (err) {
+        failure =
+          err instanceof GatewayError
+            ? withoutAuditReason(err)
+            : upstreamFailure(err, upstream.name, { decision_id: id });
+        details = {
+          action,
+          error: withoutSecrets(withoutPaths(errorMessage(err))),
+          ...upstreamOutcome(err),
+        } as Record<string, Json>;
+      }
+      await this.#audit({
+        ...this.#auditBase(context, id),
+        kind: 'call_result',
+        phase: 'response',
+        upstreamServer: upstream.name,
+        details,
+      } as AuditEventInput);
+      if (failure) throw failure;
+    }
+    return {};
   }
 
   async getPrompt(
@@ -773,7 +910,7 @@ export class Gateway {
       context,
       qualified,
       'prompts',
-      (u, c) => u.listPrompts(c),
+      (u, c) => u.listPrompts(c, session(context)),
       (u, p) => ({ name: p.name, server: u.name }),
       unknownPrompt,
       args,
@@ -785,7 +922,7 @@ export class Gateway {
       part: { prompt: { name: prompt.name } },
     };
     return this.#forward(context, 'prompts/get', target, args, (forwarded) =>
-      upstream.getPrompt(prompt.name, forwarded as Record<string, string>),
+      upstream.getPrompt(prompt.name, forwarded as Record<string, string>, upstreamCall(context)),
     ) as Promise<GetPromptResult>;
   }
 
@@ -890,8 +1027,8 @@ export class Gateway {
     });
     // Arguments are kept in the audit trail as the policy asked, whatever the effect.
     const kept = decision.redact ? redactArguments(args, decision.redact.arguments) : args;
-    // The target's type names the action of the others; a completion says what it was.
-    const named = action === 'completion/complete' ? { action } : {};
+    // The target's type names the action of the others; subscriptions and completions say what they were.
+    const named = told(action);
     const recordDecision = (d: Decision, approvalId?: string, details?: Json) =>
       this.#audit({
         ...base(),
@@ -901,9 +1038,7 @@ export class Gateway {
         reasons: d.reasons,
         ...(d.revision ? { bundleRevision: d.revision } : {}),
         ...(approvalId ? { approvalId } : {}),
-        ...(details || action === 'completion/complete'
-          ? { details: { ...named, ...(details as object) } }
-          : {}),
+        ...(details || named ? { details: { ...named, ...(details as object) } } : {}),
         arguments: kept as Json,
       } as AuditEventInput);
 
@@ -976,11 +1111,7 @@ export class Gateway {
       const failure =
         err instanceof GatewayError
           ? withoutAuditReason(err)
-          : gatewayError(
-              GatewayErrorCode.UpstreamFailed,
-              err instanceof UpstreamError ? err.clientMessage : `upstream ${upstream.name} failed`,
-              { decision_id: decisionId, upstream: upstream.name },
-            );
+          : upstreamFailure(err, upstream.name, { decision_id: decisionId });
       // The trail keeps what happened (without paths or credentials); the agent gets `failure`.
       const credentialError = err instanceof GatewayError ? err.data?.credential_error : undefined;
       await this.#audit({
@@ -989,7 +1120,7 @@ export class Gateway {
         phase: 'response',
         ...(approvalId ? { approvalId } : {}),
         details: {
-          ...named,
+          ...told(action),
           error:
             typeof credentialError === 'string'
               ? String((err as GatewayError).data?.audit_reason)
@@ -997,6 +1128,7 @@ export class Gateway {
                 ? err.message
                 : withoutSecrets(withoutPaths(errorMessage(err))),
           ...(typeof credentialError === 'string' ? { credential_error: credentialError } : {}),
+          ...upstreamOutcome(err),
         },
         timings: { upstream_ms: performance.now() - started },
       } as AuditEventInput);
@@ -1029,7 +1161,7 @@ export class Gateway {
       ...(approvalId ? { approvalId } : {}),
       result: (withheld ? null : returned) as Json,
       timings: { upstream_ms: upstreamMs },
-      details: { ...named, response_decision_id: responseInput.request.id },
+      details: { ...told(action), response_decision_id: responseInput.request.id },
     } as AuditEventInput);
     if (withheld)
       throw gatewayError(

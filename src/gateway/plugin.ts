@@ -6,6 +6,7 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import {
   CallToolRequestSchema,
+  CancelledNotificationSchema,
   CompleteRequestSchema,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
@@ -13,6 +14,9 @@ import {
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
   ReadResourceRequestSchema,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { jsonDepth } from '../engine/index.js';
@@ -26,14 +30,17 @@ import {
   TEST_PRINCIPAL_HEADER,
   withMessageMeta,
 } from './caller.js';
+import { CallerStreams } from './caller-streams.js';
 import { withoutPaths } from './clean.js';
 import { GatewayError, GatewayErrorCode } from './errors.js';
 import { type CallContext, Gateway, type GatewayOptions } from './gateway.js';
+import { InFlight } from './in-flight.js';
 import { classify } from './protocol/classify.js';
 import { ListenStreams } from './protocol/listen.js';
 import { servePerRequest } from './protocol/per-request-route.js';
 import { refusePerRequestGet, sessionRevision } from './protocol/session-front.js';
 import { ClientRequests, type Owner } from './relay/client-requests.js';
+import { asksProgress, isInitialize, session } from './relay.js';
 import { refuseMalformed } from './rpc-check.js';
 import { DEFAULT_TIMEOUT_MS, type ListKind } from './upstream.js';
 import { serveVirtualMetadata } from './virtual-metadata.js';
@@ -115,7 +122,9 @@ function mcpServer(
   caller: Caller,
   virtual: string,
   log: Log,
-  link?: ClientLink,
+  link: ClientLink | undefined,
+  inFlight: InFlight,
+  instructions?: string,
   protocol?: CallContext['protocol'],
 ): Server {
   const server = new Server(
@@ -123,10 +132,12 @@ function mcpServer(
     {
       capabilities: {
         tools: { listChanged: true },
-        resources: { listChanged: true },
+        resources: { listChanged: true, subscribe: true },
         prompts: { listChanged: true },
         completions: {},
+        logging: {},
       },
+      ...(instructions ? { instructions } : {}),
     },
   );
   const context = (
@@ -154,6 +165,7 @@ function mcpServer(
       meta,
       protocol,
       signal: extra?.signal,
+      sendNotification: extra?.sendNotification,
       progress:
         extra && (typeof token === 'string' || typeof token === 'number')
           ? (message, elapsed) =>
@@ -164,7 +176,13 @@ function mcpServer(
           : undefined,
     };
   };
-  const g = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) => guarded(log, fn);
+  const key = session({ caller, virtual });
+  const g = <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    guarded(log, inFlight.cancellable(key, fn));
+  // A cancellation arrives on a request of its own: it finds the call by caller and request id.
+  server.setNotificationHandler(CancelledNotificationSchema, async (n) => {
+    if (n.params.requestId !== undefined) inFlight.cancel(key, n.params.requestId, n.params.reason);
+  });
   server.setRequestHandler(
     ListToolsRequestSchema,
     g(async (r) => gateway.listTools(context(r.params?._meta))),
@@ -188,6 +206,18 @@ function mcpServer(
     g(async (r, extra) => gateway.readResource(context(r.params._meta, extra), r.params.uri)),
   );
   server.setRequestHandler(
+    SubscribeRequestSchema,
+    g(async (r, extra) => gateway.subscribeResource(context(r.params._meta, extra), r.params.uri, true)),
+  );
+  server.setRequestHandler(
+    UnsubscribeRequestSchema,
+    g(async (r, extra) => gateway.subscribeResource(context(r.params._meta, extra), r.params.uri, false)),
+  );
+  server.setRequestHandler(
+    SetLevelRequestSchema,
+    g(async (r, extra) => gateway.setLoggingLevel(context(r.params._meta, extra), r.params.level)),
+  );
+  server.setRequestHandler(
     ListPromptsRequestSchema,
     g(async (r) => gateway.listPrompts(context(r.params?._meta))),
   );
@@ -207,6 +237,10 @@ function mcpServer(
 /** Mounts the gateway: `/mcp/{virtual}`. Closes upstream connections and open streams with the app. */
 export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: FastifyInstance, options) => {
   const gateway = new Gateway(options);
+  const inFlight = new InFlight();
+  // Log messages and resource updates go to the caller whose session they came on.
+  const callerStreams = new CallerStreams();
+  gateway.onCallerNotification = (key, notification) => void callerStreams.send(key, notification);
   // Bare names and aliases are checked against the upstreams' lists now (names.ts): a collision
   // fails the start.
   try {
@@ -422,8 +456,21 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
               'no request of Airlock to this caller awaits this answer',
             );
         } else if (refusePerRequestGet(request.headers, reply)) return reply;
+        // `initialize` answers with the upstreams' instructions, combined.
+        const instructions = isInitialize(request.body)
+          ? await gateway.instructions({ caller, virtual })
+          : undefined;
         const link: ClientLink = { requests: clientRequests, timeoutMs: relayTimeoutMs };
-        const server = mcpServer(gateway, caller, virtual, request.log, link, sessionRevision(request));
+        const server = mcpServer(
+          gateway,
+          caller,
+          virtual,
+          request.log,
+          link,
+          inFlight,
+          instructions,
+          sessionRevision(request),
+        );
         if (request.method === 'GET') {
           // A notification stream: kept open, told when an upstream's lists change. Bounded per
           // agent by the same number as its calls in flight.
@@ -441,16 +488,21 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
           if (!set) streams.set(virtual, (set = new Set()));
           set.add(server);
           const registered = set;
+          const unregister = callerStreams.add(session({ caller, virtual }), server);
+          const release = gateway.holdSessions({ caller, virtual });
           return serve(request, reply, server, transport, () => {
             registered.delete(server);
+            unregister();
+            release();
             openStreams.release(agent);
           });
         }
-        // A tools/call streams (SSE) so that progress notifications and the upstream's requests
-        // (sampling, elicitation, roots) can reach the client during the call.
+        // A tools/call, and any request asking for progress, streams (SSE) so that progress
+        // notifications and the upstream's requests (sampling, elicitation, roots) can reach the
+        // client during it.
         const transport = new StreamableHTTPServerTransport({
           sessionIdGenerator: undefined,
-          enableJsonResponse: !isToolCall(request.body),
+          enableJsonResponse: !isToolCall(request.body) && !asksProgress(request.body),
         });
         link.transport = transport;
         return serve(request, reply, server, transport, () => {});

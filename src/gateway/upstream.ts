@@ -1,8 +1,9 @@
-// Connections to upstream MCP servers: one SDK Client per upstream, connected on first use and
+// Connections to upstream MCP servers: SDK Clients, one per upstream session (see
+// upstream-sessions.ts: per caller where the upstream keeps sessions), connected on first use and
 // reconnected after a failure. Lists (tools, resources, resource templates, prompts) are fetched once
-// and shared until they expire or the upstream says they changed. Per-call HTTP headers (the
-// caller's upstream credential) travel in an AsyncLocalStorage, so one connection serves every user
-// while each request carries its own token.
+// per session and reused until they expire or the upstream says they changed. Per-call HTTP headers
+// (the caller's upstream credential) travel in an AsyncLocalStorage, so each request carries its
+// own token whichever session serves it.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -16,7 +17,9 @@ import {
   type CompleteResult,
   ErrorCode,
   type GetPromptResult,
+  type LoggingLevel,
   McpError,
+  type Progress,
   type Prompt,
   PromptListChangedNotificationSchema,
   type ReadResourceResult,
@@ -34,6 +37,22 @@ import {
   relayCapabilities,
   trackCall,
 } from './relay/server-requests.js';
+import {
+  addSubscriber,
+  type CallerNotification,
+  relayNotifications,
+  removeSubscriber,
+  restoreSession,
+  setLevel,
+} from './session-state.js';
+import {
+  DEFAULT_IDLE_MS,
+  DEFAULT_MAX_SESSIONS,
+  type Lease,
+  SessionPool,
+  SHARED_SESSION,
+  type UpstreamSession,
+} from './upstream-sessions.js';
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -46,8 +65,11 @@ const MAX_LISTED = 10_000;
 
 export type ListKind = 'tools' | 'resources' | 'prompts';
 
-/** How an upstream failed: it answered a JSON-RPC error, an HTTP error status, took too long, or was not reached. */
-export type UpstreamFailure = 'rejected' | 'http' | 'timeout' | 'unreachable';
+/**
+ * How an upstream failed: it answered a JSON-RPC error, an HTTP error status, took too long, was not
+ * reached, every session it may have is in use, or the client cancelled the request.
+ */
+export type UpstreamFailure = 'rejected' | 'http' | 'timeout' | 'unreachable' | 'busy' | 'cancelled';
 
 /**
  * An upstream could not be reached or failed to answer. `status` is the HTTP status when there was
@@ -63,6 +85,8 @@ export class UpstreamError extends Error {
     readonly failure: UpstreamFailure = status !== undefined ? 'http' : 'unreachable',
     /** The JSON-RPC error code the upstream answered with (failure `rejected`). */
     readonly rpcCode?: number,
+    /** The upstream's own JSON-RPC error message (without the SDK's prefix) and data (failure `rejected`). */
+    readonly rpc?: { message: string; data?: unknown },
   ) {
     super(`upstream ${upstream}: ${message}`);
   }
@@ -75,6 +99,10 @@ export class UpstreamError extends Error {
         return `upstream ${this.upstream} answered HTTP ${this.status ?? 'error'}`;
       case 'timeout':
         return `upstream ${this.upstream} timed out`;
+      case 'busy':
+        return `upstream ${this.upstream} has no free session; retry later`;
+      case 'cancelled':
+        return `the request to upstream ${this.upstream} was cancelled`;
       default:
         return `upstream ${this.upstream} is unreachable`;
     }
@@ -104,18 +132,69 @@ interface Cached<T> {
   expires: number;
 }
 
-export class Upstream {
-  #client: Promise<Client> | undefined;
-  #lists: {
-    tools?: Cached<Tool>;
-    resources?: Cached<Resource>;
-    templates?: Cached<ResourceTemplate>;
-    prompts?: Cached<Prompt>;
-  } = {};
-  /** Called when the upstream announces that one of its lists changed. */
-  onListChanged: (kind: ListKind) => void = () => {};
+/** How one request travels: whose session carries it, and what the client's request carried. */
+export interface UpstreamCall {
+  /** The caller's session key (sessionKey()); absent: the shared session. */
+  session?: string | undefined;
+  /** The client's request `_meta`, passed on (the SDK adds its own `progressToken` when asked for progress). */
+  meta?: Record<string, unknown> | undefined;
+  /** Aborting it cancels the upstream request (`notifications/cancelled`). */
+  signal?: AbortSignal | undefined;
+  /** Receives the upstream's progress; each one restarts the timeout, up to `max_timeout_ms` in all. */
+  onprogress?: ((progress: Progress) => void) | undefined;
+}
 
-  constructor(readonly config: UpstreamConfig) {}
+/** The upper bound on a call that keeps reporting progress, by default (`max_timeout_ms`). */
+export const DEFAULT_MAX_TIMEOUT_MS = 600_000;
+
+/** Whether an upstream tool can only be called as a task (MCP tasks, which the gateway does not relay). */
+export function requiresTask(tool: Tool): boolean {
+  return (tool as { execution?: { taskSupport?: unknown } }).execution?.taskSupport === 'required';
+}
+
+export class Upstream {
+  readonly #pool: SessionPool;
+  /** Called when the upstream announces that one of its lists changed (on `session`, a session key). */
+  onListChanged: (kind: ListKind, session: string) => void = () => {};
+  /** Called with an upstream notification for the callers (session keys) it concerns. */
+  onNotification: (notification: CallerNotification, callers: string[]) => void = () => {};
+
+  constructor(readonly config: UpstreamConfig) {
+    const s = config.sessions ?? {};
+    this.#pool = new SessionPool({
+      isolation: s.isolation ?? (config.transport === 'http' ? 'per_caller' : 'shared'),
+      max: s.max ?? DEFAULT_MAX_SESSIONS,
+      idleMs: s.idle_ms ?? DEFAULT_IDLE_MS,
+      open: (session) => this.#open(session),
+      // A Streamable HTTP server that keeps no session names none; a stdio server is one process per session.
+      // A 2026-07-28 upstream (protocol/upstream-revision.ts: no v1 transport) keeps none either.
+      keepsSessions: (client) =>
+        client.transport !== undefined &&
+        (!(client.transport instanceof StreamableHTTPClientTransport) ||
+          client.transport.sessionId !== undefined),
+      end: async (client) => {
+        if (client.transport instanceof StreamableHTTPClientTransport)
+          await client.transport.terminateSession().catch(() => {});
+        await client.close();
+      },
+      full: (max) => new UpstreamError(this.name, `all ${max} sessions are in use`, undefined, 'busy'),
+    });
+  }
+
+  /** Sessions open now. */
+  get sessions(): number {
+    return this.#pool.size;
+  }
+
+  /** Keeps the session `session` names open while its caller listens (see SessionPool.hold). */
+  holdSession(session: string): () => void {
+    return this.#pool.hold(session);
+  }
+
+  /** Whether each caller has a session of its own (undefined until the first session tells). */
+  get perCallerSessions(): boolean | undefined {
+    return this.#pool.perCaller;
+  }
 
   get name(): string {
     return this.config.name;
@@ -129,8 +208,9 @@ export class Upstream {
     return this.config.timeout_ms ?? DEFAULT_TIMEOUT_MS;
   }
 
-  #connect(): Promise<Client> {
-    this.#client ??= (async () => {
+  /** Opens one upstream session: a new SDK Client, connected and initialized. */
+  #open(session: UpstreamSession): Promise<Client> {
+    return (async () => {
       const c = this.config;
       // 2026-07-28 when the upstream speaks it (protocol/upstream-revision.ts), else the initialize handshake.
       // Server→client requests are relayed on the session revisions (relay/server-requests.ts); a
@@ -153,86 +233,95 @@ export class Upstream {
             });
       const changed = (kind: ListKind) => async () => {
         if (kind === 'resources') {
-          this.#lists.resources = undefined;
-          this.#lists.templates = undefined;
-        } else this.#lists[kind] = undefined;
-        this.onListChanged(kind);
+          session.lists.resources = undefined;
+          session.lists.templates = undefined;
+        } else session.lists[kind] = undefined;
+        this.onListChanged(kind, session.key);
       };
       client.setNotificationHandler(ToolListChangedNotificationSchema, changed('tools'));
       client.setNotificationHandler(ResourceListChangedNotificationSchema, changed('resources'));
       client.setNotificationHandler(PromptListChangedNotificationSchema, changed('prompts'));
+      relayNotifications(client, session, (n, to) => this.onNotification(n, to));
+      // Connected outside any call: requests on the session's own stream belong to no call.
       await outsideCall(() => client.connect(transport, { timeout: this.#timeout }));
+      if (!perRequest) await restoreSession(client, session, this.#timeout);
       client.onclose = () => {
-        this.#client = undefined;
-        this.#lists = {};
+        if (session.client) void session.client.then((c) => c === client && this.#pool.drop(session));
       };
       return client;
     })();
-    const pending = this.#client;
-    pending.catch(() => {
-      if (this.#client === pending) this.#client = undefined;
-    });
-    return pending;
+  }
+
+  /** The session `call` names, connected; connection failures become UpstreamErrors. */
+  async #lease(call: UpstreamCall | undefined): Promise<Lease> {
+    try {
+      return await this.#pool.acquire(call?.session ?? SHARED_SESSION);
+    } catch (err) {
+      throw this.#failure(err);
+    }
   }
 
   #cached<T>(
     key: 'tools' | 'resources' | 'templates' | 'prompts',
     credential: CredentialSource | undefined,
+    session: string | undefined,
     fetchAll: (
       client: Client,
       cursor: string | undefined,
     ) => Promise<{ items: T[]; next: string | undefined }>,
   ): Promise<T[]> {
-    const now = Date.now();
-    const current = this.#lists[key] as Cached<T> | undefined;
-    if (current && current.expires > now) return current.list;
-    const list = (async () => {
+    const current = this.#pool.peek(session ?? SHARED_SESSION)?.lists[key] as Cached<T> | undefined;
+    if (current && current.expires > Date.now()) return current.list;
+    return (async () => {
       // A credential failure is the caller's failure, not the connection's: it is thrown as is.
       const headers = credential ? await credential() : {};
-      try {
-        const client = await this.#connect();
-        return await withUpstreamHeaders(headers, async () => {
-          const items: T[] = [];
-          let cursor: string | undefined;
-          do {
-            const page = await fetchAll(client, cursor);
-            items.push(...page.items);
-            cursor = page.next;
-          } while (cursor !== undefined && items.length < MAX_LISTED);
-          return items;
-        });
-      } catch (err) {
-        throw this.#failure(err);
-      }
+      return withUpstreamHeaders(headers, () =>
+        this.#request({ session }, (client, on) => {
+          const list = (async () => {
+            const items: T[] = [];
+            let cursor: string | undefined;
+            do {
+              const page = await fetchAll(client, cursor);
+              items.push(...page.items);
+              cursor = page.next;
+            } while (cursor !== undefined && items.length < MAX_LISTED);
+            return items;
+          })();
+          const entry: Cached<T> = { list, expires: Date.now() + LIST_TTL_MS };
+          const lists = on.lists;
+          lists[key] = entry;
+          list.catch(() => {
+            if (lists[key] === entry) lists[key] = undefined;
+          });
+          return list;
+        }),
+      );
     })();
-    const entry: Cached<T> = { list, expires: now + LIST_TTL_MS };
-    (this.#lists as Record<string, Cached<T> | undefined>)[key] = entry;
-    list.catch(() => {
-      if ((this.#lists as Record<string, unknown>)[key] === entry)
-        (this.#lists as Record<string, unknown>)[key] = undefined;
-    });
-    return list;
   }
 
-  /** The upstream's tools (cached: see LIST_TTL_MS); `credential` is asked for only on a real fetch. */
-  listTools(credential?: CredentialSource): Promise<Tool[]> {
-    return this.#cached('tools', credential, async (c, cursor) => {
+  /**
+   * The upstream's tools (cached per session: see LIST_TTL_MS); `credential` is asked for only on a
+   * real fetch. Tools that can only run as tasks are left out (the gateway does not relay tasks).
+   */
+  async listTools(credential?: CredentialSource, session?: string): Promise<Tool[]> {
+    const tools = await this.#cached('tools', credential, session, async (c, cursor) => {
       const page = await c.listTools(cursor ? { cursor } : {}, { timeout: this.#timeout });
       return { items: page.tools, next: page.nextCursor };
     });
+    return tools.some(requiresTask) ? tools.filter((t) => !requiresTask(t)) : tools;
   }
 
   /** The upstream's resources; [] when it does not offer resources. */
-  listResources(credential?: CredentialSource): Promise<Resource[]> {
-    return this.#cached('resources', credential, async (c, cursor) => {
+  listResources(credential?: CredentialSource, session?: string): Promise<Resource[]> {
+    return this.#cached('resources', credential, session, async (c, cursor) => {
       if (!c.getServerCapabilities()?.resources) return { items: [], next: undefined };
       const page = await c.listResources(cursor ? { cursor } : {}, { timeout: this.#timeout });
       return { items: page.resources, next: page.nextCursor };
     });
   }
 
-  listResourceTemplates(credential?: CredentialSource): Promise<ResourceTemplate[]> {
-    return this.#cached('templates', credential, async (c, cursor) => {
+  listResourceTemplates(credential?: CredentialSource, session?: string): Promise<ResourceTemplate[]> {
+    return this.#cached('templates', credential, session, async (c, cursor) => {
       if (!c.getServerCapabilities()?.resources) return { items: [], next: undefined };
       const page = await c.listResourceTemplates(cursor ? { cursor } : {}, { timeout: this.#timeout });
       return { items: page.resourceTemplates, next: page.nextCursor };
@@ -240,75 +329,133 @@ export class Upstream {
   }
 
   /** The upstream's prompts; [] when it does not offer prompts. */
-  listPrompts(credential?: CredentialSource): Promise<Prompt[]> {
-    return this.#cached('prompts', credential, async (c, cursor) => {
+  listPrompts(credential?: CredentialSource, session?: string): Promise<Prompt[]> {
+    return this.#cached('prompts', credential, session, async (c, cursor) => {
       if (!c.getServerCapabilities()?.prompts) return { items: [], next: undefined };
       const page = await c.listPrompts(cursor ? { cursor } : {}, { timeout: this.#timeout });
       return { items: page.prompts, next: page.nextCursor };
     });
   }
 
-  callTool(name: string, args: Record<string, unknown>): Promise<CallToolResult> {
+  /** The upstream's `instructions` on the session `session` names (connecting it when needed). */
+  async instructions(session?: string): Promise<string | undefined> {
+    return this.#request({ session }, async (c) => c.getInstructions());
+  }
+
+  /**
+   * Sets the caller's log level on its session. False (nothing sent) when the upstream does not
+   * offer logging or the session is shared: one caller's level must not change what others get.
+   */
+  setLoggingLevel(level: LoggingLevel, call: UpstreamCall): Promise<boolean> {
+    return this.#request(call, (c, on) => setLevel(c, on, level, this.#options(call)));
+  }
+
+  /** Subscribes the caller to (or unsubscribes it from) `uri`'s updates on its session. */
+  subscribeResource(uri: string, subscribe: boolean, call: UpstreamCall): Promise<Record<string, never>> {
+    return this.#request(call, async (c, on) => {
+      await (subscribe ? addSubscriber : removeSubscriber)(
+        c,
+        on,
+        uri,
+        call.session ?? '',
+        this.#options(call),
+      );
+      return {};
+    });
+  }
+
+  /** SDK request options for `call`: timeout, cancellation, progress. */
+  #options(call: UpstreamCall | undefined) {
+    return {
+      timeout: this.#timeout,
+      ...(call?.signal ? { signal: call.signal } : {}),
+      ...(call?.onprogress
+        ? {
+            onprogress: call.onprogress,
+            resetTimeoutOnProgress: true,
+            maxTotalTimeout: Math.max(this.#timeout, this.config.max_timeout_ms ?? DEFAULT_MAX_TIMEOUT_MS),
+          }
+        : {}),
+    };
+  }
+
+  callTool(name: string, args: Record<string, unknown>, call?: UpstreamCall): Promise<CallToolResult> {
     return this.#request(
+      call,
       async (c) =>
-        (await c.callTool({ name, arguments: args }, undefined, {
-          timeout: this.#timeout,
-        })) as CallToolResult,
+        (await c.callTool(
+          { name, arguments: args, ...(call?.meta ? { _meta: call.meta } : {}) },
+          undefined,
+          this.#options(call),
+        )) as CallToolResult,
     );
   }
 
-  readResource(uri: string): Promise<ReadResourceResult> {
-    return this.#request((c) => c.readResource({ uri }, { timeout: this.#timeout }));
+  readResource(uri: string, call?: UpstreamCall): Promise<ReadResourceResult> {
+    return this.#request(call, (c) =>
+      c.readResource({ uri, ...(call?.meta ? { _meta: call.meta } : {}) }, this.#options(call)),
+    );
   }
 
-  getPrompt(name: string, args: Record<string, string>): Promise<GetPromptResult> {
-    return this.#request((c) => c.getPrompt({ name, arguments: args }, { timeout: this.#timeout }));
+  getPrompt(name: string, args: Record<string, string>, call?: UpstreamCall): Promise<GetPromptResult> {
+    return this.#request(call, (c) =>
+      c.getPrompt(
+        { name, arguments: args, ...(call?.meta ? { _meta: call.meta } : {}) },
+        this.#options(call),
+      ),
+    );
   }
 
   /** Completion of a prompt's or resource template's argument; none when the upstream offers no completions. */
-  complete(params: CompleteRequest['params']): Promise<CompleteResult> {
-    return this.#request(async (c) =>
+  complete(params: CompleteRequest['params'], call?: UpstreamCall): Promise<CompleteResult> {
+    return this.#request(call, async (c) =>
       c.getServerCapabilities()?.completions
-        ? c.complete(params, { timeout: this.#timeout })
+        ? c.complete(params, this.#options(call))
         : { completion: { values: [], hasMore: false } },
     );
   }
 
-  async #request<T>(run: (client: Client) => Promise<T>, retried = false): Promise<T> {
-    let client: Client;
+  /** Runs `run` on the session `call` names; a session the upstream forgot is opened again, once. */
+  async #request<T>(
+    call: UpstreamCall | undefined,
+    run: (client: Client, session: UpstreamSession) => Promise<T>,
+    retried = false,
+  ): Promise<T> {
+    const lease = await this.#lease(call);
     try {
-      client = await this.#connect();
+      return await trackCall(lease.client, () => run(lease.client, lease.session));
     } catch (err) {
-      throw this.#failure(err);
-    }
-    try {
-      return await trackCall(client, () => run(client));
-    } catch (err) {
+      // Cancelled by the caller: the SDK told the upstream (`notifications/cancelled`); the session stays.
+      if (call?.signal?.aborted)
+        throw new UpstreamError(this.name, 'cancelled by the client', undefined, 'cancelled');
       // A JSON-RPC error answered by the upstream leaves the connection sound.
       if (err instanceof McpError && err.code === ErrorCode.RequestTimeout)
         throw new UpstreamError(this.name, err.message, undefined, 'timeout');
       if (err instanceof McpError && err.code !== ErrorCode.ConnectionClosed)
-        throw new UpstreamError(this.name, err.message, undefined, 'rejected', err.code);
+        throw new UpstreamError(this.name, err.message, undefined, 'rejected', err.code, {
+          message: ownMessage(err),
+          ...(err.data !== undefined ? { data: err.data } : {}),
+        });
       if (err instanceof StreamableHTTPError && err.code !== undefined) {
-        // 404/400: the upstream no longer knows our session (it restarted): start a new one, once.
+        // 404/400: the upstream no longer knows this session (it ended it or restarted): start a new one, once.
         if ((err.code === 404 || err.code === 400) && !retried) {
-          this.#failure(err);
-          return this.#request(run, true);
+          this.#failure(err, lease.session);
+          lease.release();
+          return this.#request(call, run, true);
         }
         // Other 4xx (e.g. 401 for the credential path) say nothing about the connection.
         if (err.code >= 400 && err.code < 500) throw new UpstreamError(this.name, err.message, err.code);
       }
-      throw this.#failure(err);
+      throw this.#failure(err, lease.session);
+    } finally {
+      lease.release();
     }
   }
 
-  #failure(err: unknown): UpstreamError {
+  #failure(err: unknown, session?: UpstreamSession): UpstreamError {
     if (err instanceof UpstreamError) return err;
     const message = err instanceof Error ? err.message : String(err);
-    const pending = this.#client;
-    this.#client = undefined;
-    this.#lists = {};
-    pending?.then((c) => c.close()).catch(() => {});
+    if (session) this.#pool.drop(session);
     const status = err instanceof StreamableHTTPError ? (err.code ?? undefined) : undefined;
     const rpc = err instanceof McpError && err.code !== ErrorCode.ConnectionClosed ? err.code : undefined;
     return new UpstreamError(
@@ -327,8 +474,12 @@ export class Upstream {
   }
 
   async close(): Promise<void> {
-    const pending = this.#client;
-    this.#client = undefined;
-    if (pending) await pending.then((c) => c.close()).catch(() => {});
+    await this.#pool.close();
   }
+}
+
+/** An McpError's message as the upstream sent it (the SDK prefixes "MCP error <code>: "). */
+function ownMessage(err: McpError): string {
+  const prefix = `MCP error ${err.code}: `;
+  return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message;
 }

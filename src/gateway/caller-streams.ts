@@ -1,0 +1,29 @@
+// Each caller's open notification streams (GET /mcp/{virtual}), so that what an upstream sends on a
+// caller's own session — log messages, updates of resources it subscribed to — reaches that caller
+// and nobody else.
+import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
+
+export class CallerStreams {
+  readonly #streams = new Map<string, Set<Server>>();
+
+  /** Registers `server` (one open stream) for the caller `key` (sessionKey()); returns its removal. */
+  add(key: string, server: Server): () => void {
+    let set = this.#streams.get(key);
+    if (!set) this.#streams.set(key, (set = new Set()));
+    set.add(server);
+    const registered = set;
+    return () => {
+      registered.delete(server);
+      if (registered.size === 0 && this.#streams.get(key) === registered) this.#streams.delete(key);
+    };
+  }
+
+  /** Sends `notification` on every open stream of the caller `key`; false when it has none. */
+  send(key: string, notification: ServerNotification): boolean {
+    const set = this.#streams.get(key);
+    if (!set?.size) return false;
+    for (const server of set) void server.notification(notification).catch(() => {});
+    return true;
+  }
+}
