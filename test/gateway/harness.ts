@@ -249,6 +249,14 @@ export async function connectClient(
 }
 
 /** The JSON-RPC error a client call fails with; fails the test when the call succeeds. */
+/** A raw POST's JSON-RPC response: the JSON body, or the last event's data when it answered as SSE (tools/call). */
+export async function rpcBody(r: Response): Promise<unknown> {
+  const text = await r.text();
+  if (!r.headers.get('content-type')?.startsWith('text/event-stream')) return JSON.parse(text);
+  const data = text.split('\n').filter((l) => l.startsWith('data: '));
+  return JSON.parse(data.at(-1)?.slice('data: '.length) ?? 'null');
+}
+
 export async function rpcError(p: Promise<unknown>): Promise<McpError> {
   try {
     await p;

@@ -3,7 +3,7 @@
 // the pool is bounded.
 import t from 'tap';
 import { type GatewayConfig, TEST_PRINCIPAL_HEADER } from '../../src/gateway/index.js';
-import { connectClient, STDIO_UPSTREAM, startAirlock } from './harness.js';
+import { connectClient, rpcBody, STDIO_UPSTREAM, startAirlock } from './harness.js';
 import { allowingEngine, sessionUpstream } from './session-fixture.js';
 
 const engine = await allowingEngine();
@@ -117,7 +117,7 @@ t.test(
           params: { name: 'counter__count', arguments: {} },
         }),
       });
-      return text(((await r.json()) as { result: unknown }).result);
+      return text(((await rpcBody(r)) as { result: unknown }).result);
     };
     const endedAgain = upstream.nextEnd();
     t.equal(await post(), 'count 1', 'a fresh session');
