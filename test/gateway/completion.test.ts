@@ -5,11 +5,15 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  Client as V2Client,
+  StreamableHTTPClientTransport as V2Transport,
+} from '@modelcontextprotocol/client';
 import t, { type Test } from 'tap';
 import type { AuditEvent, AuditStore } from '../../src/audit/index.js';
 import { loadPolicyTree } from '../../src/cli/policy-files.js';
 import { buildBundle, Engine } from '../../src/engine/index.js';
-import { GatewayErrorCode, parseGatewayConfig } from '../../src/gateway/index.js';
+import { GatewayErrorCode, parseGatewayConfig, TEST_PRINCIPAL_HEADER } from '../../src/gateway/index.js';
 import { openAudit, StdioEverything, startGateway } from './everything-fixture.js';
 import { connectClient, rpcError } from './harness.js';
 
@@ -74,7 +78,7 @@ async function setup(t: Test, engine: Engine) {
     await drop();
     rmSync(dir, { recursive: true, force: true });
   });
-  return { store, client, everything };
+  return { store, client, everything, base: gateway.base };
 }
 
 const detail = (e: AuditEvent | undefined, key: string): unknown =>
@@ -179,4 +183,29 @@ t.test('a policy that denies completion: nothing reaches the upstream, the deny 
     everything.seen().some((m) => m.method === 'completion/complete'),
     'server-everything never received completion/complete',
   );
+});
+
+t.test('a 2026-07-28 client completes a prompt argument through Airlock, decided and audited', async (t) => {
+  const { store, base } = await setup(t, await referenceEngine([PROMPT]));
+  const modern = new V2Client(
+    { name: 'modern-agent', version: '2.4.0' },
+    { versionNegotiation: { mode: { pin: '2026-07-28' } } },
+  );
+  await modern.connect(
+    new V2Transport(new URL(`${base}/mcp/${VIRTUAL}`), {
+      requestInit: { headers: { [TEST_PRINCIPAL_HEADER]: JSON.stringify(LAB) } },
+    }),
+  );
+  t.teardown(() => modern.close());
+  t.ok(modern.getServerCapabilities()?.completions, 'server/discover offers completions');
+  const before = await head(store);
+  const departments = await modern.complete({
+    ref: { type: 'ref/prompt', name: `${EVERYTHING}__${PROMPT}` },
+    argument: { name: 'department', value: 'S' },
+  });
+  t.same(departments.completion.values, ['Sales', 'Support'], "the upstream's completions");
+  t.match(await completions(store, before), [
+    { kind: 'decision', effect: 'allow', targetType: 'prompt', targetName: PROMPT },
+    { kind: 'call_result' },
+  ]);
 });

@@ -5,6 +5,7 @@
 // exactly alike; only the encoding differs: `resultType`, the server's identity in `_meta`, and
 // cache hints on the cacheable results.
 import type { ServerResponse } from 'node:http';
+import type { CompleteRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyRequest } from 'fastify';
 import type { Caller } from '../caller.js';
 import { withMessageMeta } from '../caller.js';
@@ -31,6 +32,7 @@ const CAPABILITIES = {
   tools: { listChanged: true },
   resources: { listChanged: true },
   prompts: { listChanged: true },
+  completions: {},
 } as const;
 
 export interface Answer {
@@ -92,6 +94,8 @@ export async function answerPerRequest(call: PerRequestCall): Promise<Answer> {
               params: { progressToken: token, progress: elapsed, message },
             })
         : undefined,
+    // An upstream's own progress for this request (relay.ts), on the same stream.
+    ...(notify ? { sendNotification: async (n) => notify(n as Record<string, unknown>) } : {}),
     ...(call.envelope
       ? {
           protocol: {
@@ -130,6 +134,10 @@ export async function answerPerRequest(call: PerRequestCall): Promise<Answer> {
           str(params.name),
           (isObject(params.arguments) ? params.arguments : {}) as Record<string, string>,
         ) as Promise<Record<string, unknown>>;
+      case 'completion/complete':
+        return gateway.complete(context, params as CompleteRequest['params']) as Promise<
+          Record<string, unknown>
+        >;
       default:
         return undefined;
     }

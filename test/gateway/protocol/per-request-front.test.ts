@@ -137,6 +137,7 @@ t.test('server/discover names the revisions served and what Airlock offers', asy
     tools: { listChanged: true },
     resources: { listChanged: true },
     prompts: { listChanged: true },
+    completions: {},
   });
   t.equal(r.body.result.resultType, 'complete');
   t.same(r.body.result._meta['io.modelcontextprotocol/serverInfo'], {
