@@ -3,8 +3,8 @@
 // round trip to the IdP) vs cached. The IdP is a real oidc-provider on loopback.
 //   npm run bench:identity   (or: npx tsx bench/identity.ts [iterations])
 import { performance } from 'node:perf_hooks';
+import { CLIENTS, startIdp } from '../scripts/demo/idp.js';
 import { createIdentity } from '../src/identity/index.js';
-import { CLIENTS, startIdp } from '../test/identity/fixtures/idp.js';
 
 const ITERATIONS = Number(process.argv[2] ?? 5000);
 const COLD = 100;

@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { loadPolicyTree } from '../../src/cli/policy-files.js';
 import type { ServeConfig } from '../../src/cli/serve-config.js';
 import { buildBundle } from '../../src/engine/index.js';
-import { CLIENTS } from '../../test/identity/fixtures/idp.js';
 import { GITHUB_AUDIENCE } from './github-upstream.js';
+import { CLIENTS } from './idp.js';
 
 export const POLICIES = fileURLToPath(new URL('../../policies', import.meta.url));
 export const OPS_DB_SERVER = fileURLToPath(new URL('./ops-db-server.mjs', import.meta.url));

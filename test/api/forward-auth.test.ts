@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import t from 'tap';
+import { startIdp } from '../../scripts/demo/idp.js';
 import {
   auditDecisionLog,
   buildApi,
@@ -14,7 +15,6 @@ import {
 import { buildBundle, Engine, filesFromTarball } from '../../src/engine/index.js';
 import { createIdentity } from '../../src/identity/index.js';
 import { openStore } from '../engine/fixture.js';
-import { startIdp } from '../identity/fixtures/idp.js';
 
 const RESOURCE = 'http://127.0.0.1/app';
 t.setTimeout(300_000); // an IdP, PGlite and a compiled policy: slow on a loaded machine

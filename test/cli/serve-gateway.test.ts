@@ -10,12 +10,12 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import t from 'tap';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import { CLIENTS, startIdp } from '../../scripts/demo/idp.js';
 import { startServer } from '../../src/cli/commands/serve.js';
 import { main } from '../../src/cli/main.js';
 import { ConfigError, validateServeConfig } from '../../src/cli/serve-config.js';
 import { APPROVAL_META_KEY, GatewayErrorCode } from '../../src/gateway/index.js';
 import { githubUpstream, rpcError, STDIO_UPSTREAM } from '../gateway/harness.js';
-import { CLIENTS, startIdp } from '../identity/fixtures/idp.js';
 
 const RESOURCE = 'http://127.0.0.1/mcp';
 const dir = mkdtempSync(join(tmpdir(), 'airlock-serve-gateway-'));

@@ -5,9 +5,9 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { decodeJwt } from 'jose';
 import t from 'tap';
+import { CLIENTS, startIdp } from '../../scripts/demo/idp.js';
 import { GatewayErrorCode } from '../../src/gateway/index.js';
 import { createIdentity } from '../../src/identity/index.js';
-import { CLIENTS, startIdp } from '../identity/fixtures/idp.js';
 import { githubUpstream, referenceEngine, rpcError, startAirlock } from './harness.js';
 
 const RESOURCE = 'http://127.0.0.1/mcp';

@@ -6,9 +6,9 @@ import { Writable } from 'node:stream';
 import { decodeJwt, generateKeyPair, SignJWT } from 'jose';
 import { pino } from 'pino';
 import t from 'tap';
+import { CLIENTS, signWithIdpKey, startIdp } from '../../scripts/demo/idp.js';
 import { createIdentity, type Identity, PINO_REDACT_PATHS } from '../../src/identity/index.js';
 import { buildGateway, startUpstream } from './fixtures/gateway.js';
-import { CLIENTS, signWithIdpKey, startIdp } from './fixtures/idp.js';
 
 const RESOURCE = 'http://127.0.0.1/mcp';
 const GITHUB_AUD = 'https://api.github.example';

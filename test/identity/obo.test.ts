@@ -2,8 +2,8 @@
 // oidc-provider with that grant registered the way Entra ID documents it.
 import { decodeJwt } from 'jose';
 import t from 'tap';
+import { CLIENTS, startIdp } from '../../scripts/demo/idp.js';
 import { createIdentity } from '../../src/identity/index.js';
-import { CLIENTS, startIdp } from './fixtures/idp.js';
 
 const RESOURCE = 'http://127.0.0.1/mcp';
 const idp = await startIdp();

@@ -1,9 +1,9 @@
 // The IdP is down: requests with a token answer 503 with a clear message,
 // nothing is forwarded; once it is back (and after the short discovery back-off), calls succeed again.
 import t from 'tap';
+import { CLIENTS, startIdp } from '../../scripts/demo/idp.js';
 import { createIdentity } from '../../src/identity/index.js';
 import { buildGateway, startUpstream } from './fixtures/gateway.js';
-import { CLIENTS, startIdp } from './fixtures/idp.js';
 
 const RESOURCE = 'http://127.0.0.1/mcp';
 const idp = await startIdp();

@@ -9,10 +9,10 @@ import { join } from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
 import t from 'tap';
+import { CLIENTS, startIdp } from '../../scripts/demo/idp.js';
 import { buildDevBundle } from '../../src/cli/commands/serve.js';
 import { bundleFromFiles, filesFromTarball } from '../../src/engine/index.js';
 import { githubUpstream } from '../gateway/harness.js';
-import { CLIENTS, startIdp } from '../identity/fixtures/idp.js';
 import { type AirlockProcess, runAirlock, startAirlockProcess } from './airlock-process.js';
 
 // Real processes build and start slowly on a busy 2-core machine: this file's own bound.

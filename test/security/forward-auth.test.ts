@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import t from 'tap';
+import { startIdp } from '../../scripts/demo/idp.js';
 import { buildDevBundle } from '../../src/cli/commands/serve.js';
-import { startIdp } from '../identity/fixtures/idp.js';
 import { type AirlockProcess, startAirlockProcess } from './airlock-process.js';
 
 const NGINX = '/usr/sbin/nginx';

@@ -8,8 +8,8 @@ import { McpServer as V2McpServer } from '@modelcontextprotocol/server';
 import { decodeJwt } from 'jose';
 import t from 'tap';
 import { z } from 'zod';
+import { CLIENTS, startIdp } from '../../../scripts/demo/idp.js';
 import { createIdentity } from '../../../src/identity/index.js';
-import { CLIENTS, startIdp } from '../../identity/fixtures/idp.js';
 import { referenceEngine, startAirlock } from '../harness.js';
 import { servePerRequest } from './per-request-upstream.js';
 
