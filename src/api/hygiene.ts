@@ -1,22 +1,16 @@
 // Request hygiene for every HTTP listener Airlock runs (the decision API and the agents' listener):
-//   - credentials never travel in URLs: a request with `access_token`, `token`, `id_token` or
-//     `refresh_token` in its query string is refused with 400 (RFC 6750 §5.3; the MCP authorization
-//     specification forbids access tokens in the query string), whatever else it carries;
+//   - credentials never travel in URLs: a request naming one of identity's CREDENTIAL_QUERY_PARAMS
+//     (`access_token`, `token`, `api_key`, …) in its query string is refused with 400 (RFC 6750
+//     §5.3; the MCP authorization specification forbids access tokens in the query string),
+//     whatever else it carries;
 //   - request logs carry the path and the query's parameter names only, every value masked;
 //   - a URL fastify cannot decode (a malformed percent-encoding) gets a 400 in the surface's error
 //     shape, without echoing the URL.
 // Errors answer in OPA's shape `{"code", "message"}` under the Data API (/v1/data) and as problem
 // details elsewhere.
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { credentialInQuery, queryNames } from '../identity/url-credentials.js';
 import { replyOpaError, replyProblem } from './errors.js';
-
-/** Query parameters that carry credentials: refused on every route. */
-export const CREDENTIAL_QUERY_PARAMS: ReadonlySet<string> = new Set([
-  'access_token',
-  'token',
-  'id_token',
-  'refresh_token',
-]);
 
 const MASK = '***';
 const PLAIN_NAME = /^[A-Za-z0-9_.[\]-]{1,64}$/;
@@ -28,26 +22,6 @@ const pathOf = (url: string) => {
   const q = url.indexOf('?');
   return q < 0 ? url : url.slice(0, q);
 };
-
-/** Decoded parameter names of a raw URL's query string (lenient: undecodable names are kept as sent). */
-export function queryNames(url: string): string[] {
-  const q = url.indexOf('?');
-  if (q < 0) return [];
-  const names: string[] = [];
-  for (const part of url.slice(q + 1).split('&')) {
-    if (part === '') continue;
-    const eq = part.indexOf('=');
-    const raw = (eq < 0 ? part : part.slice(0, eq)).replaceAll('+', ' ');
-    let name: string;
-    try {
-      name = decodeURIComponent(raw);
-    } catch {
-      name = raw;
-    }
-    names.push(name);
-  }
-  return names;
-}
 
 /**
  * A URL as request logs show it: the path, then each query parameter's name (when it is a plain
@@ -110,14 +84,13 @@ export const hygieneFastifyOptions = { frameworkErrors };
  */
 export function installRequestHygiene(app: FastifyInstance): void {
   app.addHook('onRequest', async (request, reply) => {
-    const names = queryNames(request.url);
-    const found = names.find((n) => CREDENTIAL_QUERY_PARAMS.has(n.toLowerCase()));
+    const found = credentialInQuery(request.url);
     if (found === undefined) return;
-    request.log.warn({ param: found.toLowerCase() }, 'request refused: a credential in the query string');
+    request.log.warn({ param: found }, 'request refused: a credential in the query string');
     await refuse(
       request,
       reply,
-      `credentials must not be sent in the URL: remove the ${found.toLowerCase()} query parameter and send the token in the Authorization header`,
+      `credentials must not be sent in the URL: remove the ${found} query parameter and send the token in the Authorization header`,
     );
     return reply;
   });

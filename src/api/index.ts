@@ -36,7 +36,6 @@ export {
 } from './forward-auth-request.js';
 export { type Check, type HealthOptions, healthPlugin, metricsPlugin, readiness } from './health.js';
 export {
-  CREDENTIAL_QUERY_PARAMS,
   frameworkErrors,
   hygieneFastifyOptions,
   hygienicLogger,

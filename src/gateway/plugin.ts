@@ -20,7 +20,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { jsonDepth } from '../engine/index.js';
-import { IdentityError, replyIdentityError } from '../identity/index.js';
+import { credentialInQuery, IdentityError, replyIdentityError } from '../identity/index.js';
 import {
   AgentSlots,
   agentKey,
@@ -44,19 +44,6 @@ import { asksProgress, isInitialize, session } from './relay.js';
 import { refuseMalformed } from './rpc-check.js';
 import { DEFAULT_TIMEOUT_MS, type ListKind } from './upstream.js';
 import { serveVirtualMetadata } from './virtual-metadata.js';
-
-/**
- * Query parameters that carry credentials. The MCP authorization specification forbids access
- * tokens in URIs: a request naming one is refused before anything else looks at it.
- */
-const TOKEN_PARAM = /^(access_token|token|id_token|refresh_token|bearer|api_key|apikey)$/i;
-
-function tokenInQuery(url: string): string | undefined {
-  const q = url.indexOf('?');
-  if (q < 0) return undefined;
-  for (const key of new URLSearchParams(url.slice(q + 1)).keys()) if (TOKEN_PARAM.test(key)) return key;
-  return undefined;
-}
 
 type Log = Pick<FastifyRequest['log'], 'error'>;
 
@@ -348,7 +335,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
   app.register(async (scope) => {
     // Before anything else (body parsing, identification): no credentials in the query string.
     scope.addHook('onRequest', async (request, reply) => {
-      const key = tokenInQuery(request.url);
+      const key = credentialInQuery(request.url);
       if (!key) return;
       reply.header('www-authenticate', 'Bearer error="invalid_request"');
       return reply

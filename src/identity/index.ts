@@ -37,3 +37,4 @@ export { PINO_REDACT_PATHS, redactHeaders, redactText } from './redact.js';
 export type { SecretSource } from './secrets.js';
 export { loadSecret, Secret } from './secrets.js';
 export type { CredentialMode, CredentialObligation, UpstreamCredential } from './upstream.js';
+export { CREDENTIAL_QUERY_PARAMS, credentialInQuery } from './url-credentials.js';

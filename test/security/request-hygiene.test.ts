@@ -46,6 +46,9 @@ t.test('query-string credentials, request logs, bad URLs, bundles without a revi
   const health = await fetch(`${url}/health?token=SECRET-QUERY-2`);
   t.equal(health.status, 400);
   t.match(health.headers.get('content-type'), /problem\+json/);
+  // The same list as the agents' listener refuses (identity/url-credentials.ts): API keys too.
+  const apiKey = await fetch(`${url}/health?API_KEY=SECRET-QUERY-6`);
+  t.equal(apiKey.status, 400, 'api_key in the query string is refused on the API listener');
   const badUrl = await fetch(`${url}/v1/data/a%zz?access_token=SECRET-QUERY-3`);
   t.equal(badUrl.status, 400);
   t.notMatch(await badUrl.text(), /SECRET/, 'the URL is not echoed');
