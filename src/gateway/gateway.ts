@@ -943,7 +943,7 @@ export class Gateway {
         context,
         ref.name,
         'prompts',
-        (u, c) => u.listPrompts(c),
+        (u, c) => u.listPrompts(c, session(context)),
         (u, p) => ({ name: p.name, server: u.name }),
         unknownPrompt,
         args,
@@ -954,7 +954,7 @@ export class Gateway {
     } else {
       await this.#refuseUnstorable(context, 'completion/complete', 'resource', ref.uri, args);
       const templates = await this.#listAll(context, 'completion/complete', (u, c) =>
-        u.listResourceTemplates(c),
+        u.listResourceTemplates(c, session(context)),
       );
       const owner = templates.find((t) => t.item.uriTemplate === ref.uri);
       if (!owner)
@@ -977,7 +977,10 @@ export class Gateway {
     const upstream = target.upstream;
     const forwardedRef = target.part.ref as CompleteRequest['params']['ref'];
     return this.#forward(context, 'completion/complete', target, args, (forwarded) =>
-      upstream.complete({ ...forwarded, ref: forwardedRef } as CompleteRequest['params']),
+      upstream.complete(
+        { ...forwarded, ref: forwardedRef } as CompleteRequest['params'],
+        upstreamCall(context),
+      ),
     ) as Promise<CompleteResult>;
   }
 

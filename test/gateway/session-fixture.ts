@@ -4,6 +4,7 @@
 // to deny. Everything the upstream sees is recorded for the tests to assert on.
 import { randomUUID } from 'node:crypto';
 import { createServer, type Server as HttpServer } from 'node:http';
+import { completable } from '@modelcontextprotocol/sdk/server/completable.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import {
@@ -90,6 +91,12 @@ export async function sessionUpstream(): Promise<SessionUpstream> {
     s.registerResource('state', 'counter://state', { mimeType: 'text/plain' }, async (uri) => ({
       contents: [{ uri: uri.href, text: `count ${count}` }],
     }));
+    // Completes its argument with the session's count: whose session a completion reached.
+    s.registerPrompt(
+      'tally',
+      { argsSchema: { at: completable(z.string(), () => [`count ${count}`]) } },
+      ({ at }) => ({ messages: [{ role: 'user', content: { type: 'text', text: at } }] }),
+    );
     s.registerTool('count', { inputSchema: {} }, async () => {
       count += 1;
       return { content: [{ type: 'text', text: `count ${count}` }] };

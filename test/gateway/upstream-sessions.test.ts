@@ -69,6 +69,20 @@ t.test('two users never share an upstream session', async (t) => {
   t.equal(upstream.open() - before, 2, 'one upstream session per caller');
 });
 
+t.test("a completion reaches the caller's own session", async (t) => {
+  const { client } = await airlockWith(t);
+  const carol = await client('carol');
+  const dan = await client('dan');
+  await count(carol);
+  await count(carol);
+  const complete = (c: Awaited<ReturnType<typeof connectClient>>) =>
+    c
+      .complete({ ref: { type: 'ref/prompt', name: 'counter__tally' }, argument: { name: 'at', value: '' } })
+      .then((r) => r.completion.values);
+  t.same(await complete(carol), ['count 2'], "carol's session, where she counted");
+  t.same(await complete(dan), ['count 0'], "dan's own session");
+});
+
 t.test('the same user through another agent or virtual server has another session', async (t) => {
   const { airlock } = await airlockWith(t);
   const a = await connectClient(airlock.base, 'counting', principal('carol'));
