@@ -40,7 +40,7 @@ import { ListenStreams } from './protocol/listen.js';
 import { servePerRequest } from './protocol/per-request-route.js';
 import { refusePerRequestGet, sessionRevision } from './protocol/session-front.js';
 import { ClientRequests, type Owner } from './relay/client-requests.js';
-import { asksProgress, isInitialize, session } from './relay.js';
+import { asksProgress, isInitialize, isToolCall, session } from './relay.js';
 import { refuseMalformed } from './rpc-check.js';
 import { DEFAULT_TIMEOUT_MS, type ListKind } from './upstream.js';
 import { serveVirtualMetadata } from './virtual-metadata.js';
@@ -86,11 +86,6 @@ class TooDeepError extends Error {
 /** A body that is not JSON: answered as a JSON-RPC Parse error. */
 class NotJsonError extends Error {
   override name = 'NotJsonError';
-}
-
-function isToolCall(body: unknown): boolean {
-  const messages = Array.isArray(body) ? body : [body];
-  return messages.some((m) => (m as { method?: unknown } | null)?.method === 'tools/call');
 }
 
 /** Whose answers a relayed server→client request accepts: the same user through the same agent. */

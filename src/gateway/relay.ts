@@ -106,6 +106,11 @@ export function asksProgress(body: unknown): boolean {
   });
 }
 
+/** Whether a request body holds a `tools/call` request. */
+export function isToolCall(body: unknown): boolean {
+  return messages(body).some((m) => m.method === 'tools/call');
+}
+
 /** Whether a request body is an `initialize` request. */
 export function isInitialize(body: unknown): boolean {
   return messages(body).some((m) => m.method === 'initialize');

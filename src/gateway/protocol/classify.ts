@@ -7,6 +7,7 @@ import {
   claimsRevision,
   type Envelope,
   HEADER,
+  isObject,
   isPerRequestRevision,
   META,
   metaOf,
@@ -38,9 +39,6 @@ export interface PerRequestMessage {
 }
 
 type Headers = Record<string, string | string[] | undefined>;
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** One header's value, surrounding whitespace removed; the first when repeated. */
 function header(headers: Headers, name: string): string | undefined {

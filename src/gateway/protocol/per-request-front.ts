@@ -14,7 +14,14 @@ import { GatewayError, GatewayErrorCode } from '../errors.js';
 import type { CallContext, Gateway } from '../gateway.js';
 import { refuseMalformed } from '../rpc-check.js';
 import type { PerRequestMessage, RpcErrorBody } from './classify.js';
-import { CACHEABLE, type Envelope, META, PER_REQUEST_REVISIONS, withoutEnvelope } from './revisions.js';
+import {
+  CACHEABLE,
+  type Envelope,
+  isObject,
+  META,
+  PER_REQUEST_REVISIONS,
+  withoutEnvelope,
+} from './revisions.js';
 
 type Log = Pick<FastifyRequest['log'], 'error'>;
 
@@ -39,9 +46,6 @@ export interface Answer {
   status: number;
   body?: unknown;
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  v !== null && typeof v === 'object' && !Array.isArray(v);
 
 function errorBody(id: string | number, err: unknown, log: Log): RpcErrorBody {
   if (err instanceof GatewayError) {
@@ -168,12 +172,6 @@ export function encodeResult(method: string, result: Record<string, unknown>, vi
     ...(CACHEABLE.has(method) ? CACHE_HINT : {}),
     _meta: { ...meta, [META.serverInfo]: { name: `airlock-${virtual}`, version: SERVER_VERSION } },
   };
-}
-
-/** Whether a request asks for progress notifications (`_meta.progressToken`). */
-export function wantsProgress(message: PerRequestMessage): boolean {
-  const token = (message.params?._meta as { progressToken?: unknown } | undefined)?.progressToken;
-  return typeof token === 'string' || typeof token === 'number';
 }
 
 const sseFrame = (message: unknown) => `event: message\ndata: ${JSON.stringify(message)}\n\n`;

@@ -5,10 +5,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type AgentSlots, agentKey, type Caller } from '../caller.js';
 import { GatewayErrorCode } from '../errors.js';
 import type { Gateway } from '../gateway.js';
+import { asksProgress } from '../relay.js';
 import type { Classified } from './classify.js';
 import type { ListenStreams } from './listen.js';
 import { readFilter } from './listen.js';
-import { answerPerRequest, answerPerRequestStreamed, wantsProgress } from './per-request-front.js';
+import { answerPerRequest, answerPerRequestStreamed } from './per-request-front.js';
 
 export interface PerRequestRoute {
   gateway: Gateway;
@@ -69,7 +70,7 @@ export async function servePerRequest(route: PerRequestRoute): Promise<FastifyRe
     signal: gone.signal,
     log: route.request.log,
   };
-  if (route.holds && message.method === 'tools/call' && wantsProgress(message)) {
+  if (route.holds && message.method === 'tools/call' && asksProgress(message)) {
     reply.hijack();
     await answerPerRequestStreamed(call, reply.raw);
     return undefined;

@@ -71,7 +71,8 @@ export interface Envelope {
   logLevel?: string;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
+/** A JSON object (not null, not an array). */
+export const isObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
 
 /** The request's `_meta`, when it is an object. */
