@@ -107,7 +107,9 @@ async function openStore(options: AuditStoreOptions, variant: Variant): Promise<
     ...options,
     writer: { maxBatch, path: variant === 'old' ? 'transaction' : 'function' },
   });
-  await sql`CREATE TABLE IF NOT EXISTS audit_bench_floor (id bigserial, doc jsonb NOT NULL)`.execute(store.db);
+  await sql`CREATE TABLE IF NOT EXISTS audit_bench_floor (id bigserial, doc jsonb NOT NULL)`.execute(
+    store.db,
+  );
   return store;
 }
 
@@ -140,7 +142,10 @@ async function childMain(): Promise<void> {
     process.once('message', (m: { start: number }) => resolve(m.start)),
   );
   while (Date.now() < at) await new Promise((r) => setTimeout(r, 1));
-  const r = await measure(store, job.variant, job.writers, { now: () => Date.now(), at: at + seconds * 1000 });
+  const r = await measure(store, job.variant, job.writers, {
+    now: () => Date.now(),
+    at: at + seconds * 1000,
+  });
   await store.close();
   process.send?.({ result: r });
 }
