@@ -7,6 +7,7 @@
 //
 //   npm run bench:gateway             BENCH_GATEWAY_N=500 sequential calls per path (after warm-up)
 //                                     BENCH_GATEWAY_CONCURRENCY=10 clients for the calls/s run
+//                                     BENCH_GATEWAY_AUDIT_PATH=transaction: the audit writer's old path
 import { fork } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -124,7 +125,9 @@ async function serveGateway(): Promise<void> {
   await engine.activate(built.bundle, 'policies/');
 
   const target = await auditTarget();
-  const store = await AuditStore.open(target.options);
+  // BENCH_GATEWAY_AUDIT_PATH=transaction: the audit writer's old four-round-trip path, for comparison.
+  const auditPath = process.env.BENCH_GATEWAY_AUDIT_PATH === 'transaction' ? 'transaction' : 'function';
+  const store = await AuditStore.open({ ...target.options, writer: { path: auditPath } });
 
   const split: Split = { calls: 0, evaluations: 0, evaluateMs: 0, records: 0, recordMs: 0, upstreamMs: 0 };
   // Policy evaluations and audit commits timed from outside the gateway, by wrapping what it is given.
@@ -180,7 +183,7 @@ async function serveGateway(): Promise<void> {
       process.send?.({ stopped: true });
     }
   });
-  process.send?.({ url, audit: target.label });
+  process.send?.({ url, audit: `${target.label}, audit append path: ${auditPath}` });
 }
 
 /** PGlite in a temporary directory; with $DATABASE_URL, a fresh Postgres database (dropped after). */

@@ -148,7 +148,7 @@ export function normaliseEvent(input: AuditEventInput, limits: EventLimits = DEF
 export function measuredEvent(
   input: AuditEventInput,
   limits: EventLimits = DEFAULT_LIMITS,
-): { content: ChainContent; bytes: number } {
+): { content: ChainContent; bytes: number; parts: CanonicalParts } {
   if (typeof input !== 'object' || input === null) throw new InvalidEventError('', 'expected an object');
   const kind = oneOf(input.kind, EVENT_KINDS, '/kind');
   if (kind === null) throw new InvalidEventError('/kind', 'is required');
@@ -195,14 +195,68 @@ export function measuredEvent(
     throw new InvalidEventError('/target', 'needs both type and name');
   }
   // Bound the size with a placeholder position: seq and time add at most a few dozen bytes.
-  const size = Buffer.byteLength(encodeEvent({ ...content, seq: 0, time: new Date(0) }));
+  const parts = canonicalParts(content);
+  const size =
+    Buffer.byteLength(parts.beforeSeq) +
+    Buffer.byteLength(parts.beforeTime) +
+    Buffer.byteLength(parts.rest) +
+    PLACEHOLDER_POSITION_BYTES;
   if (size > limits.maxEventBytes) {
     throw new InvalidEventError(
       '',
       `canonical encoding is ${size} bytes, over the limit of ${limits.maxEventBytes}`,
     );
   }
-  return { content, bytes: size };
+  return { content, bytes: size, parts };
+}
+
+/** Bytes of `0` (seq) and `1970-01-01T00:00:00.000Z` (time): the placeholder position above. */
+const PLACEHOLDER_POSITION_BYTES = 1 + 24;
+
+/**
+ * The canonical encoding of an event cut around its position, for a writer that learns the position
+ * only where the chain head is (the database's append function, migration 0004):
+ *
+ *   encodeEvent({ ...content, seq, time }) ===
+ *     beforeSeq + String(seq) + beforeTime + time.toISOString() + rest
+ *
+ * JCS sorts members by name, and the names are fixed, so `seq` and `time` sit at known places; each
+ * member's value is canonicalised on its own, exactly as in the whole object.
+ */
+export interface CanonicalParts {
+  /** `{…,"seq":` */
+  beforeSeq: string;
+  /** `,"target_name":…,"time":"` */
+  beforeTime: string;
+  /** `","timings":…}` */
+  rest: string;
+}
+
+export function canonicalParts(content: ChainContent): CanonicalParts {
+  const doc: Record<string, unknown> = {
+    v: ENCODING_VERSION,
+    ...eventFields({ ...content, seq: 0, time: new Date(0) }),
+  };
+  const names = Object.keys(doc).sort();
+  const cut: string[] = [];
+  let current = '{';
+  names.forEach((name, i) => {
+    current += `${i > 0 ? ',' : ''}${JSON.stringify(name)}:`;
+    if (name === 'seq' || name === 'time') {
+      if (name === 'time') current += '"';
+      cut.push(current);
+      current = name === 'time' ? '"' : '';
+      return;
+    }
+    const value = canonicalize(doc[name]);
+    if (value === undefined) throw new Error(`member ${name} has no canonical encoding`);
+    current += value;
+  });
+  cut.push(`${current}}`);
+  const [beforeSeq, beforeTime, rest] = cut;
+  if (cut.length !== 3 || beforeSeq === undefined || beforeTime === undefined || rest === undefined)
+    throw new Error('seq and time must both be members of the canonical object');
+  return { beforeSeq, beforeTime, rest };
 }
 
 /** An event's fields under their column (snake_case) names, without the chain hashes:

@@ -1,20 +1,21 @@
 // The gateway's write path: `record(event)` resolves once the event is committed in the chain.
 //
-// Group commit: events recorded while a transaction is in flight wait in a queue and go into the next
-// transaction together (up to `maxBatch`), so a lone call pays one round of BEGIN … COMMIT and a busy
-// gateway shares them. Every transaction takes a Postgres advisory lock before reading the chain head,
-// so writers in this process, in other processes and on other replicas append one gap-free chain.
-import { type Kysely, sql } from 'kysely';
+// Group commit: events recorded while a batch is in flight wait in a queue and go into the next batch
+// together (up to `maxBatch`), so a lone call pays one commit and a busy gateway shares them. A batch
+// is one statement, the server-side append of migration 0004 (append.ts): it takes a Postgres advisory
+// lock before reading the chain head, so writers in this process, in other processes and on other
+// replicas append one gap-free chain, and the lock is released by that statement's own commit.
+import type { Kysely } from 'kysely';
+import { type AppendPath, appendBatch } from './append.js';
 import {
+  type CanonicalParts,
   type ChainContent,
-  chainHash,
   DEFAULT_LIMITS,
   type EventLimits,
-  GENESIS_HASH,
   measuredEvent,
 } from './canonical.js';
 import type { AuditSchema } from './schema.js';
-import type { AuditEventInput, Json, Recorded } from './types.js';
+import type { AuditEventInput, Recorded } from './types.js';
 
 export interface WriterOptions {
   /** Most events per transaction (default 256, at most 2730). */
@@ -33,6 +34,11 @@ export interface WriterOptions {
    * reverse).
    */
   timeoutMs?: number;
+  /**
+   * How a batch reaches the chain (append.ts): `function` (default) is one statement, the server-side
+   * append of migration 0004; `transaction` is the four-round-trip path it replaced, kept as a baseline.
+   */
+  path?: AppendPath;
 }
 
 /** `record` failed: the event is not in the audit trail, so the caller must not go ahead. */
@@ -49,6 +55,7 @@ const MAX_BATCH = Math.floor(65_535 / COLUMNS);
 
 interface Pending {
   content: ChainContent;
+  parts: CanonicalParts;
   bytes: number;
   resolve: (r: Recorded) => void;
   reject: (e: Error) => void;
@@ -65,8 +72,6 @@ export interface WriterStats {
   timeouts: number;
 }
 
-const jsonParam = (v: Json): string | null => (v === null ? null : JSON.stringify(v));
-
 export class AuditWriter {
   readonly #db: Kysely<AuditSchema>;
   readonly #maxBatch: number;
@@ -75,6 +80,7 @@ export class AuditWriter {
   readonly #limits: EventLimits;
   readonly #clock: () => Date;
   readonly #timeoutMs: number | undefined;
+  readonly #path: AppendPath;
   #queue: Pending[] = [];
   #running: Promise<void> | undefined;
   #closed = false;
@@ -94,6 +100,7 @@ export class AuditWriter {
     this.#limits = options.limits ?? DEFAULT_LIMITS;
     this.#clock = options.clock ?? (() => new Date());
     this.#timeoutMs = options.timeoutMs && options.timeoutMs > 0 ? options.timeoutMs : undefined;
+    this.#path = options.path ?? 'function';
   }
 
   /**
@@ -102,7 +109,7 @@ export class AuditWriter {
    */
   record(event: AuditEventInput): Promise<Recorded> {
     if (this.#closed) return Promise.reject(new AuditWriteError('audit writer is closed'));
-    let measured: { content: ChainContent; bytes: number };
+    let measured: { content: ChainContent; bytes: number; parts: CanonicalParts };
     try {
       measured = measuredEvent(event, this.#limits);
     } catch (err) {
@@ -174,63 +181,17 @@ export class AuditWriter {
     let recorded: Recorded[];
     let batch = all;
     try {
-      recorded = await this.#db.transaction().execute(async (tx) => {
-        // Lock the chain and read its head in one round trip (migration 0002_chain_head).
-        const { rows: heads } = await sql<{
-          head_seq: string | number | null;
-          head_hash: string | null;
-          head_time: Date | string | null;
-        }>`SELECT head_seq, head_hash, head_time FROM airlock_audit_chain_head()`.execute(tx);
-        const h = heads[0];
-        const head =
-          h && h.head_seq !== null && h.head_hash !== null && h.head_time !== null
-            ? { seq: Number(h.head_seq), hash: h.head_hash, time: new Date(h.head_time) }
-            : undefined;
-        // Events whose callers gave up while this transaction waited are left out: nobody acts on them.
-        batch = all.filter((p) => !p.expired);
-        if (batch.length === 0) return [];
-        let seq = head ? head.seq : 0;
-        let prevHash = head ? head.hash : GENESIS_HASH;
-        const now = this.#clock().getTime();
-        const time = new Date(head ? Math.max(now, head.time.getTime()) : now);
-        const out: Recorded[] = [];
-        const rows = batch.map(({ content: c }) => {
-          seq++;
-          const hash = chainHash({ ...c, seq, time }, prevHash);
-          const row = {
-            seq,
-            time,
-            kind: c.kind,
-            decision_id: c.decisionId,
-            phase: c.phase,
-            user_sub: c.userSub,
-            user_claims: jsonParam(c.userClaims),
-            requested_by: c.requestedBy,
-            agent_id: c.agentId,
-            actor: jsonParam(c.actor),
-            model: jsonParam(c.model),
-            virtual_server: c.virtualServer,
-            upstream_server: c.upstreamServer,
-            target_type: c.targetType,
-            target_name: c.targetName,
-            arguments: jsonParam(c.arguments),
-            result: jsonParam(c.result),
-            effect: c.effect,
-            reasons: jsonParam(c.reasons),
-            approval_id: c.approvalId,
-            bundle_revision: c.bundleRevision,
-            timings: jsonParam(c.timings),
-            details: jsonParam(c.details),
-            prev_hash: prevHash,
-            hash,
-          };
-          out.push({ seq, hash, time });
-          prevHash = hash;
-          return row;
-        });
-        await tx.insertInto('audit_events').values(rows).execute();
-        return out;
-      });
+      recorded = await appendBatch(
+        this.#db,
+        this.#path,
+        () => {
+          // Taken once the connection (or the chain lock) is held: events whose callers gave up while
+          // it was awaited are left out, nobody acts on them.
+          batch = all.filter((p) => !p.expired);
+          return batch;
+        },
+        this.#clock(),
+      );
     } catch (err) {
       this.stats.failedBatches++;
       const why = err instanceof Error ? err.message : String(err);

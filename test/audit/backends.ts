@@ -33,6 +33,8 @@ export interface Backend {
   asGateway(fn: (store: AuditStore) => Promise<void>): Promise<void>;
   /** A separate database for outage tests. */
   outage(): Promise<OutageHarness>;
+  /** A separate, empty database (no migrations applied), e.g. to build an older schema and upgrade it. */
+  fresh(): Promise<AuditDatabase>;
   teardown(): Promise<void>;
 }
 
@@ -87,6 +89,7 @@ export function pgliteBackend(): Backend {
         close: () => database.close(),
       };
     },
+    fresh: () => openDatabase({ dataDir: tempDir() }),
     async teardown() {
       await keeper?.close();
       for (const d of dirs) rmSync(d, { recursive: true, force: true });
@@ -199,6 +202,12 @@ export async function postgresBackend(): Promise<Backend | string> {
         restore: () => relay.start(),
         close: () => database.close(),
       };
+    },
+    async fresh() {
+      const name = `${dbName}_fresh${extraDbs.length}`;
+      extraDbs.push(name);
+      await admin.query(`CREATE DATABASE ${name}`);
+      return openDatabase({ databaseUrl: urlFor(name) });
     },
     async teardown() {
       for (const r of relays) await r.stop();

@@ -1,7 +1,7 @@
 // The canonical encoding and hash chain rule, and the validation that keeps them stable through jsonb.
 import { createHash } from 'node:crypto';
 import t from 'tap';
-import { normaliseEvent, toJson } from '../../src/audit/canonical.js';
+import { canonicalParts, measuredEvent, normaliseEvent, toJson } from '../../src/audit/canonical.js';
 import {
   type AuditEvent,
   chainHash,
@@ -144,4 +144,46 @@ t.test('fields are checked and bounded', async (t) => {
     normaliseEvent({ kind: 'decision', result: 'x'.repeat(500) }, { ...DEFAULT_LIMITS, maxEventBytes: 1000 }),
   );
   t.same(toJson({ a: [1, 'b', null, false] }, '/x'), { a: [1, 'b', null, false] });
+});
+
+t.test('canonicalParts cut the very encoding that verify recomputes around seq and time', async (t) => {
+  const { default: fc } = await import('fast-check');
+  const text = fc.option(fc.string({ minLength: 1, maxLength: 20 }), { nil: undefined });
+  // Arbitrary JSON, including members named like the top-level ones (a nested "seq", "time", …).
+  const json = fc.jsonValue({ maxDepth: 3 }).map((v) => toJson(v, ''));
+  const named = fc.dictionary(fc.constantFrom('seq', 'time', 'v', 'kind', '"seq":', 'zz'), json);
+  fc.assert(
+    fc.property(
+      text,
+      text,
+      fc.option(fc.oneof(json, named), { nil: undefined }),
+      fc.option(json, { nil: undefined }),
+      fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+      fc.integer({ min: 0, max: 253402300799999 }),
+      (requestedBy, agentId, args, result, seq, ms) => {
+        let measured: ReturnType<typeof measuredEvent>;
+        try {
+          measured = measuredEvent({ kind: 'decision', requestedBy, agentId, arguments: args, result });
+        } catch (err) {
+          if (err instanceof InvalidEventError) return; // unstorable strings are refused, as before
+          throw err;
+        }
+        const { content, parts, bytes } = measured;
+        const time = new Date(ms);
+        const whole = encodeEvent({ ...content, seq, time });
+        const spliced = parts.beforeSeq + String(seq) + parts.beforeTime + time.toISOString() + parts.rest;
+        if (spliced !== whole) throw new Error(`spliced ${spliced} differs from ${whole}`);
+        if (bytes !== Buffer.byteLength(encodeEvent({ ...content, seq: 0, time: new Date(0) })))
+          throw new Error('the measured size differs from the encoding at the placeholder position');
+      },
+    ),
+    { numRuns: 300 },
+  );
+  t.pass('300 random events: the parts splice into encodeEvent, and the size is the same as before');
+  t.same(canonicalParts(normaliseEvent({ kind: 'decision' })), {
+    beforeSeq:
+      '{"actor":null,"agent_id":null,"approval_id":null,"arguments":null,"bundle_revision":null,"decision_id":null,"details":null,"effect":null,"kind":"decision","model":null,"phase":null,"reasons":null,"result":null,"seq":',
+    beforeTime: ',"target_name":null,"target_type":null,"time":"',
+    rest: '","timings":null,"upstream_server":null,"user_claims":null,"user_sub":null,"v":1,"virtual_server":null}',
+  });
 });

@@ -2,6 +2,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import { CompiledQuery, type Kysely, sql } from 'kysely';
 import type { Test } from 'tap';
+import { measuredEvent } from '../../src/audit/canonical.js';
 import {
   type AuditEventInput,
   type AuditSchema,
@@ -18,6 +19,7 @@ import {
   signCheckpoint,
   verifyChain,
 } from '../../src/audit/index.js';
+import { AUDIT_MIGRATIONS, applyMigrations, type MigrationSet } from '../../src/audit/migrations/index.js';
 import { buildQuery, rowToEvent } from '../../src/audit/query.js';
 import type { Backend } from './backends.js';
 
@@ -267,6 +269,109 @@ export function auditSuite(t: Test, backend: Backend): void {
     await refused(t, insert(head.seq + 5, head.hash), /does not extend the chain/, 'a gap');
     await refused(t, insert(head.seq, base.prevHash), /duplicate key|unique/, 'an existing seq');
     t.equal((await store.head())?.seq, head.seq);
+  });
+
+  t.test(
+    'migration 0004 upgrades an existing trail: rows from before and after form one chain',
+    async (t) => {
+      const database = await backend.fresh();
+      try {
+        const db = database.db;
+        // The schema as it was before 0004, with a trail written the way the writer wrote it then.
+        const before: MigrationSet = {
+          ...AUDIT_MIGRATIONS,
+          migrations: AUDIT_MIGRATIONS.migrations.slice(0, 3),
+        };
+        await applyMigrations(db, before);
+        t.same(await pendingMigrations(db), ['0004_append'], 'an existing database is behind by 0004');
+        const old = new AuditWriter(db, { path: 'transaction' });
+        const early = await Promise.all(
+          Array.from({ length: 12 }, (_, i) => old.record(sampleEvent(9000 + i))),
+        );
+        await refused(
+          t,
+          new AuditWriter(db).record(sampleEvent(9050)),
+          /airlock_audit_append/,
+          'the new writer needs the migration (it fails closed, it does not fall back)',
+        );
+        t.same(await migrateToLatest(db), { applied: ['0004_append'] }, 'the upgrade applies 0004 alone');
+        const writer = new AuditWriter(db);
+        const late = await Promise.all(
+          Array.from({ length: 12 }, (_, i) => writer.record(sampleEvent(9100 + i))),
+        );
+        t.same(
+          [...early, ...late].map((r) => r.seq),
+          Array.from({ length: 24 }, (_, i) => i + 1),
+          'the chain continues from the old head without a gap',
+        );
+        t.equal(
+          (await rowAt(db, 13)).prevHash,
+          early.at(-1)!.hash,
+          'the first new row links to the last old one',
+        );
+        for (const r of late) t.equal((await rowAt(db, r.seq)).hash, r.hash, `seq ${r.seq} as acked`);
+        const report = await verifyChain(db);
+        t.ok(report.ok, 'verify proves old and new rows alike');
+        t.equal(report.checked, 24);
+      } finally {
+        await database.close();
+      }
+    },
+  );
+
+  t.test('the old and the new append path share the chain lock', async (t) => {
+    const start = (await store.head())?.seq ?? 0;
+    const writers = [
+      new AuditWriter(store.db, { path: 'transaction', maxBatch: 7 }),
+      new AuditWriter(store.db, { maxBatch: 5 }),
+    ];
+    const acked = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => writers[i % 2]!.record(sampleEvent(9200 + i))),
+    );
+    t.same(
+      acked.map((a) => a.seq).sort((a, b) => a - b),
+      Array.from({ length: 60 }, (_, i) => start + 1 + i),
+      'every seq used once, no gaps',
+    );
+    for (const a of acked) {
+      const row = await rowAt(store.db, a.seq);
+      if (row.hash !== a.hash || row.time.getTime() !== a.time.getTime())
+        t.fail(`seq ${a.seq} differs from its ack`);
+    }
+    t.ok((await store.verify()).ok, 'the chain verifies');
+  });
+
+  t.test('the append function stores exactly what it hashed and refuses anything else', async (t) => {
+    const head = (await store.head())!;
+    const append = (parts: string[], at = new Date()) =>
+      sql<{
+        appended_seq: string | number;
+        appended_hash: string;
+      }>`SELECT * FROM airlock_audit_append(${parts}::text[], ${at.toISOString()}::timestamptz)`.execute(
+        store.db,
+      );
+    const { parts } = measuredEvent(sampleEvent(9300, { details: { note: 'ünïcødé \u2028 "q"', n: 1e21 } }));
+    const p = [parts.beforeSeq, parts.beforeTime, parts.rest];
+    const past = new Date(head.time.getTime() - 3_600_000);
+    const { rows } = await append(p, past);
+    const row = await rowAt(store.db, head.seq + 1);
+    t.equal(Number(rows[0]!.appended_seq), head.seq + 1);
+    t.equal(row.hash, rows[0]!.appended_hash);
+    t.equal(chainHash(row, row.prevHash), row.hash, 'the stored columns rehash to the server-computed hash');
+    t.same(row.details, { note: 'ünïcødé \u2028 "q"', n: 1e21 });
+    t.equal(row.time.getTime(), head.time.getTime(), 'a time before the head is raised to the head');
+    await refused(t, append(p.slice(0, 2)), /three parts per event/, 'a part missing');
+    await refused(t, append([]), /three parts per event/, 'no events');
+    await refused(t, append(['{"v":1,"x":', ',"y":"', '"}']), /not a canonical encoding/, 'not an event');
+    await refused(t, append(['{"v":1,"seq":', ',"time":"', '"']), /json/i, 'not JSON');
+    await refused(
+      t,
+      append([...p, '{"v":1,"seq":', ',"time":"', '","kind":"nonsense"}']),
+      /check constraint|violates/,
+      'a bad event fails the whole batch',
+    );
+    t.equal((await store.head())?.seq, head.seq + 1, 'nothing else was written');
+    t.ok((await store.verify()).ok);
   });
 
   t.test('verify names the first broken link after superuser tampering', async (t) => {

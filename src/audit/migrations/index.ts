@@ -6,6 +6,7 @@ import { type Kysely, type Migration, Migrator, sql } from 'kysely';
 import * as m0001 from './0001_audit_events.js';
 import * as m0002 from './0002_chain_head.js';
 import * as m0003 from './0003_requested_by.js';
+import * as m0004 from './0004_append.js';
 
 /** Kysely's bookkeeping tables for these migrations (kept apart from other parts' migrations). */
 export const MIGRATION_TABLE = 'airlock_audit_migration';
@@ -28,7 +29,7 @@ export interface MigrationSet {
 }
 
 /** Every migration, in order. Never edit one that has shipped: add a new one. */
-export const MIGRATIONS: readonly MigrationStep[] = [m0001, m0002, m0003];
+export const MIGRATIONS: readonly MigrationStep[] = [m0001, m0002, m0003, m0004];
 
 export const AUDIT_MIGRATIONS: MigrationSet = {
   label: 'audit',
@@ -105,6 +106,7 @@ export function gatewayRoleSql(role = 'airlock_gateway', schema = 'public'): str
     `GRANT SELECT, INSERT ON ${schema}.audit_events TO ${role}`,
     `GRANT SELECT ON ${schema}.${MIGRATION_TABLE} TO ${role}`,
     `GRANT EXECUTE ON FUNCTION ${schema}.airlock_audit_chain_head() TO ${role}`,
+    `GRANT EXECUTE ON FUNCTION ${schema}.airlock_audit_append(text[], timestamptz) TO ${role}`,
   ];
 }
 
