@@ -45,7 +45,10 @@ export function formatReplayTable(r: ReplayReport): string {
   const c = r.candidate;
   let out =
     `replay of ${r.since} – ${r.until} against ${c.origin}${c.revision ? ` (revision ${c.revision})` : ''}\n` +
+    `compared with ${r.baseline ? `baseline ${r.baseline.origin}${r.baseline.revision ? ` (revision ${r.baseline.revision})` : ''} on the same inputs` : 'the outcomes the trail recorded'}\n` +
     `${r.replayed} decision(s) replayed: ${r.changed} would change, ${r.unchanged} unchanged\n`;
+  if (r.baseline && r.baselineDiffersFromTrail > 0)
+    out += `${r.baselineDiffersFromTrail} decision(s) come out differently under the baseline than recorded (what the trail kept is not all the policy saw, live data changed, or another bundle decided them)\n`;
   if (r.truncated)
     out += `STOPPED SHORT: read ${r.read} of ${r.total} decision events in the range (raise --limit or narrow the range)\n`;
   for (const [reason, n] of Object.entries(r.skipped)) out += `skipped ${n}: ${SKIPS[reason] ?? reason}\n`;

@@ -42,6 +42,8 @@ export interface ReplayBundleOptions extends Omit<ReplayOptions, 'db' | 'candida
   origin?: string | undefined;
   /** With a key, an unsigned or badly signed candidate is refused, as serve would refuse it. */
   verification?: VerificationConfig | undefined;
+  /** The bundle tarball to compare with (the active one), replayed on the same inputs; see ReplayOptions.baseline. */
+  baselineBytes?: Uint8Array | undefined;
 }
 
 /** Replays [since, until) of the trail in `db` against the bundle tarball `bytes`. */
@@ -50,7 +52,8 @@ export async function replayBundle(
   bytes: Uint8Array,
   options: ReplayBundleOptions,
 ): Promise<ReplayReport> {
-  const { origin, verification, ...rest } = options;
+  const { origin, verification, baselineBytes, ...rest } = options;
   const candidate = await candidateFromTarball(bytes, origin ?? 'upload', verification);
-  return replay({ ...rest, db, candidate });
+  const baseline = baselineBytes ? await candidateFromTarball(baselineBytes, 'baseline') : rest.baseline;
+  return replay({ ...rest, db, candidate, baseline });
 }

@@ -25,6 +25,12 @@ export interface ReplayOptions {
   /** The audit database (an AuditStore's `db`). */
   db: Kysely<AuditSchema>;
   candidate: Candidate;
+  /**
+   * The bundle to compare with, replayed on the same kept inputs (usually the active one). Without it
+   * the candidate is compared with the outcomes the trail recorded; with it, differences that come
+   * from what the trail could not keep (masked arguments, live data since changed) cancel out.
+   */
+  baseline?: Candidate | undefined;
   /** Inclusive lower bound on the decision time. */
   since: Date;
   /** Exclusive upper bound (default: now, when the replay starts). */
@@ -65,7 +71,10 @@ export interface ReplayChange {
   /** The revision that made the recorded decision. */
   recordedRevision: string | null;
   kind: ChangeKind;
+  /** The outcome the trail recorded. */
   recorded: Outcome;
+  /** The baseline's outcome on the kept input, when a baseline was given: what the candidate is compared with. */
+  baseline?: Outcome;
   candidate: Outcome;
   /** The trail kept some arguments masked: the candidate saw the mask, not the value. */
   argumentsMasked: boolean;
@@ -83,6 +92,14 @@ export type SkipReason = 'input_not_kept' | 'input_too_large' | 'approval_refuse
 
 export interface ReplayReport {
   candidate: { origin: string; revision: string; entrypoints: string[] };
+  /** The baseline compared with, or null when the candidate was compared with the trail. */
+  baseline: { origin: string; revision: string } | null;
+  /**
+   * With a baseline: replayed decisions whose baseline outcome differs from the one recorded (the
+   * kept input was not all the policy saw, live data changed, or the trail was decided by another
+   * bundle). Zero means the replay reproduced the trail.
+   */
+  baselineDiffersFromTrail: number;
   since: string;
   until: string;
   /** Decision events in the range. */
@@ -119,8 +136,9 @@ const strings = (v: unknown): string[] =>
   Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
 
 /** The transition label of a change: `allow→deny`, or `redact→redact (redaction)` for masking only. */
-export function transition(c: Pick<ReplayChange, 'kind' | 'recorded' | 'candidate'>): string {
-  const label = `${c.recorded.effect ?? 'none'}→${c.candidate.effect ?? 'none'}`;
+export function transition(c: Pick<ReplayChange, 'kind' | 'recorded' | 'baseline' | 'candidate'>): string {
+  const before = c.baseline ?? c.recorded;
+  const label = `${before.effect ?? 'none'}→${c.candidate.effect ?? 'none'}`;
   return c.kind === 'redaction' ? `${label} (redaction)` : label;
 }
 
@@ -187,6 +205,13 @@ const sameSet = (a: string[], b: string[]) => {
   return x.length === y.length && x.every((v, i) => v === y[i]);
 };
 
+/** How `after` differs from `before`: its effect, else (same effect) the arguments it masks; or not at all. */
+function differ(before: Outcome, after: Outcome): ChangeKind | undefined {
+  if (before.effect !== after.effect) return 'effect';
+  if (before.effect !== null && !sameSet(before.maskedArguments, after.maskedArguments)) return 'redaction';
+  return undefined;
+}
+
 /** The live data document in the database (empty when no live data was ever written). */
 export async function currentLiveData(db: Kysely<AuditSchema>): Promise<Record<string, unknown>> {
   const exists = await sql<{ t: string | null }>`SELECT to_regclass('airlock_live_data')::text AS t`.execute(
@@ -251,12 +276,17 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
   const liveData = options.liveData ?? (await currentLiveData(db));
 
   const engine = new Engine({ workers: 1, timeoutMs: options.timeoutMs });
+  const baseline = options.baseline ? new Engine({ workers: 1, timeoutMs: options.timeoutMs }) : undefined;
   const report: ReplayReport = {
     candidate: {
       origin: candidate.origin,
       revision: candidate.bundle.manifest.revision,
       entrypoints: [...candidate.bundle.entrypoints],
     },
+    baseline: options.baseline
+      ? { origin: options.baseline.origin, revision: options.baseline.bundle.manifest.revision }
+      : null,
+    baselineDiffersFromTrail: 0,
     since: since.toISOString(),
     until: until.toISOString(),
     total,
@@ -279,6 +309,10 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
   try {
     engine.setLiveData(liveData);
     await engine.activate(candidate.bundle, candidate.origin);
+    if (baseline && options.baseline) {
+      baseline.setLiveData(liveData);
+      await baseline.activate(options.baseline.bundle, options.baseline.origin);
+    }
     let after: number | undefined;
     const goal = Math.min(total, limit);
     for (;;) {
@@ -293,7 +327,11 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
           slice.map(async (e) => {
             const recorded = recordedInput(e);
             if ('skip' in recorded) return { e, skip: recorded.skip };
-            return { e, outcome: await candidateOutcome(engine, e, recorded.input, recorded.gateway) };
+            const [outcome, before] = await Promise.all([
+              candidateOutcome(engine, e, recorded.input, recorded.gateway),
+              baseline ? candidateOutcome(baseline, e, recorded.input, recorded.gateway) : undefined,
+            ]);
+            return { e, outcome, before };
           }),
         );
         for (const o of outcomes) {
@@ -301,7 +339,8 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
             report.skipped[o.skip] = (report.skipped[o.skip] ?? 0) + 1;
             continue;
           }
-          tally(report, byTool, byUser, o.e, (o as { outcome: Outcome }).outcome, listed);
+          const { outcome, before } = o as { outcome: Outcome; before: Outcome | undefined };
+          tally(report, byTool, byUser, o.e, outcome, before, listed);
           if (report.replayed % PAGE === 0) options.onProgress?.(report.replayed, goal);
         }
       }
@@ -312,6 +351,7 @@ export async function replay(options: ReplayOptions): Promise<ReplayReport> {
     options.onProgress?.(report.replayed, goal);
   } finally {
     await engine.close();
+    await baseline?.close();
   }
   report.byTool = groups(byTool);
   report.byUser = groups(byUser);
@@ -324,18 +364,15 @@ function tally(
   byUser: Map<string | null, GroupCount>,
   e: AuditEvent,
   candidate: Outcome,
+  baseline: Outcome | undefined,
   listed: number,
 ): void {
   report.replayed++;
   if (candidate.error) report.candidateErrors++;
   const recorded = recordedOutcome(e);
   const masked = recorded.maskedArguments.length > 0;
-  const kind: ChangeKind | undefined =
-    recorded.effect !== candidate.effect
-      ? 'effect'
-      : recorded.effect !== null && !sameSet(recorded.maskedArguments, candidate.maskedArguments)
-        ? 'redaction'
-        : undefined;
+  if (baseline && differ(recorded, baseline)) report.baselineDiffersFromTrail++;
+  const kind = differ(baseline ?? recorded, candidate);
   let label: string | undefined;
   if (kind) {
     const d = isObject(e.details) ? e.details : {};
@@ -353,6 +390,7 @@ function tally(
       recordedRevision: e.bundleRevision,
       kind,
       recorded,
+      ...(baseline ? { baseline } : {}),
       candidate,
       argumentsMasked: masked,
     };

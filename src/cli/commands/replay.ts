@@ -20,6 +20,8 @@ import { parseTime } from './audit.js';
 interface ReplayFlags {
   bundle?: string;
   policies?: string[];
+  baseline?: string;
+  baselinePolicies?: string[];
   entrypoint: string[];
   since: string;
   until?: string;
@@ -57,6 +59,12 @@ The candidate: --bundle FILE (a tarball from airlock build or opa build -t wasm)
 A candidate that does not load or compile is an error (exit 2) naming file:line:col; nothing is
 replayed and nothing is printed on stdout.
 
+Compared with what: without a baseline, with the outcomes the trail recorded. With --baseline FILE
+or --baseline-policies DIR (the bundle in production, or the policy repository's main branch), both
+are asked the same kept inputs and compared with each other, so what the trail could not keep
+(masked arguments, live data that changed since) cancels out; the report also counts the decisions
+the baseline does not reproduce. In CI, prefer a baseline.
+
 What the candidate sees is the input as the trail kept it:
   - arguments as the recorded decision asked them to be kept: where it masked an argument, the
     candidate sees the mask, not the value; such changes are marked * (json: argumentsMasked);
@@ -89,6 +97,14 @@ export function registerReplay(cli: Command, ctx: CliContext): void {
     )
     .option('--bundle <file>', 'candidate bundle tarball')
     .option('--policies <paths...>', 'candidate policy directory (or files), built in memory')
+    .option(
+      '--baseline <file>',
+      'compare with this bundle replayed on the same inputs (e.g. the one in production)',
+    )
+    .option(
+      '--baseline-policies <paths...>',
+      'compare with these policies, built in memory, replayed on the same inputs',
+    )
     .option(
       '-e, --entrypoint <name>',
       'with --policies: entrypoint to compile (repeatable; annotated `entrypoint: true` rules are added)',
@@ -128,6 +144,8 @@ export function registerReplay(cli: Command, ctx: CliContext): void {
       };
       if (!!opts.bundle === !!opts.policies)
         return fail('give the candidate with --bundle FILE or --policies DIR (one of them)');
+      if (opts.baseline && opts.baselinePolicies)
+        return fail('give the baseline with --baseline FILE or --baseline-policies DIR, not both');
       if (opts.bundle && opts.entrypoint.length > 0)
         return fail('--entrypoint goes with --policies (a bundle names its own)');
       let since: Date;
@@ -141,17 +159,20 @@ export function registerReplay(cli: Command, ctx: CliContext): void {
       if (until && until.getTime() <= since.getTime()) return fail('--until must be later than --since');
       // The candidate first: one that does not build stops here, before any database work.
       let candidate: Candidate;
+      let baseline: Candidate | undefined;
+      const load = async (file: string | undefined, paths: string[] | undefined, role: string) => {
+        if (file) return candidateFromTarball(await readFile(file), file);
+        const tree = await loadPolicyTree(paths!);
+        if (tree.sources.length === 0)
+          throw new CandidateError(`${role}: no .rego files under ${paths!.join(', ')}`);
+        return candidateFromSources(tree, paths!.join(' '), { entrypoints: opts.entrypoint });
+      };
       try {
-        if (opts.bundle) {
-          candidate = await candidateFromTarball(await readFile(opts.bundle), opts.bundle);
-        } else {
-          const paths = opts.policies!;
-          const tree = await loadPolicyTree(paths);
-          if (tree.sources.length === 0) return fail(`no .rego files under ${paths.join(', ')}`);
-          candidate = candidateFromSources(tree, paths.join(' '), { entrypoints: opts.entrypoint });
-        }
+        candidate = await load(opts.bundle, opts.policies, 'candidate');
+        if (opts.baseline || opts.baselinePolicies)
+          baseline = await load(opts.baseline, opts.baselinePolicies, 'baseline');
       } catch (err) {
-        return fail(err instanceof CandidateError ? err.message : `candidate: ${(err as Error).message}`);
+        return fail(err instanceof CandidateError ? err.message : (err as Error).message);
       }
       let store: AuditStore | undefined;
       let report: ReplayReport;
@@ -160,6 +181,7 @@ export function registerReplay(cli: Command, ctx: CliContext): void {
         report = await replay({
           db: store.db,
           candidate,
+          baseline,
           since,
           until,
           limit: opts.limit,
