@@ -6,6 +6,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { auditDecisionLog, buildApi } from '../../src/api/index.js';
 import type { AuditStore } from '../../src/audit/index.js';
 import { loadPolicyTree } from '../../src/cli/policy-files.js';
 import { buildBundle } from '../../src/engine/index.js';
@@ -28,7 +29,8 @@ export interface Recorded {
 /**
  * Through the gateway, as sam (group support): tools/list, an allowed zendesk__get_ticket, an allowed
  * crm__lookup_customer, and a crm__update_customer denied for the card number in its arguments (the
- * trail keeps that argument masked).
+ * trail keeps that argument masked); then alice's create_issue on github, allowed, asked over the
+ * decision API.
  */
 export async function recordDecisions(store: AuditStore): Promise<Recorded> {
   const engine = await referenceEngine({ workers: 1 });
@@ -41,6 +43,19 @@ export async function recordDecisions(store: AuditStore): Promise<Recorded> {
     await client.callTool({ name: 'zendesk__get_ticket', arguments: { id: 'T-1' } });
     await client.callTool({ name: 'crm__lookup_customer', arguments: { id: 'C-7' } });
     await rpcError(client.callTool({ name: 'crm__update_customer', arguments: { id: 'C-7', note: CARD } }));
+    // And one decision asked over the decision API (OPA's Data API), as a service would.
+    const api = await buildApi({
+      engine,
+      access: { mode: 'unauthenticated', via: 'test' },
+      log: auditDecisionLog(store),
+    });
+    const input = JSON.parse(
+      readFileSync(new URL('../fixtures/decision-input.json', import.meta.url), 'utf8'),
+    );
+    const r = await api.app.inject({ method: 'POST', url: '/v1/data/airlock/decision', payload: { input } });
+    await api.app.close();
+    if ((r.json() as { result?: { effect?: string } }).result?.effect !== 'allow')
+      throw new Error(`the decision API answered ${r.body}`);
   } finally {
     await client.close();
     await airlock.close();

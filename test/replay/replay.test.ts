@@ -39,7 +39,13 @@ for (const backend of backends) {
     t.test('the trail keeps each decision input, arguments as the policy kept them', async (t) => {
       const page = await store.query({ kind: 'decision', since: range.since, until: range.until });
       const calls = page.events.filter((e) => e.phase === 'request');
-      t.equal(calls.length, 3);
+      t.equal(calls.length, 4);
+      const asked = calls.find((e) => e.targetName === 'create_issue')!;
+      const kept = asked.details as Record<string, any>;
+      t.equal(kept.api, 'data');
+      t.same(kept.input.user.groups, ['eng']);
+      t.notOk('arguments' in kept.input);
+      t.match(asked.arguments, { repo: 'corp/payments' });
       const update = calls.find((e) => e.targetName === 'update_customer')!;
       const details = update.details as Record<string, any>;
       t.equal(details.input.action, 'tools/call');
@@ -63,13 +69,13 @@ for (const backend of backends) {
         });
         t.match(report.candidate, { revision: 'candidate-1', origin: changed.dir });
         t.same(report.baseline, { origin: 'main.tar.gz', revision: 'main' });
-        t.equal(report.replayed, 3, 'the three calls');
+        t.equal(report.replayed, 4, 'the three calls through the gateway, one over the decision API');
         t.ok(
           (report.skipped.input_not_kept ?? 0) > 0,
           'the tools/list decisions kept no input: counted as skipped',
         );
         t.equal(report.changed, 1);
-        t.equal(report.unchanged, 2);
+        t.equal(report.unchanged, 3);
         t.same(report.transitions, { 'allow→deny': 1 });
         t.equal(report.baselineDiffersFromTrail, 1, 'the masked card number: the baseline no longer sees it');
         t.equal(report.changes.length, 1);
@@ -91,10 +97,13 @@ for (const backend of backends) {
           changed: 1,
           transitions: { 'allow→deny': 1 },
         });
-        t.match(report.byUser, [{ name: 'sam', replayed: 3, changed: 1, transitions: { 'allow→deny': 1 } }]);
+        t.match(report.byUser, [
+          { name: 'sam', replayed: 3, changed: 1, transitions: { 'allow→deny': 1 } },
+          { name: 'alice', replayed: 1, changed: 0, transitions: {} },
+        ]);
         t.equal(report.truncated, false);
         const text = formatReplayTable(report);
-        t.match(text, /3 decision\(s\) replayed: 1 would change, 2 unchanged/);
+        t.match(text, /4 decision\(s\) replayed: 1 would change, 3 unchanged/);
         t.match(text, /lookup_customer +1 +1 +allow→deny 1/);
       },
     );
@@ -121,11 +130,11 @@ for (const backend of backends) {
     t.test('the policy the calls were decided by changes nothing', async (t) => {
       const bytes = await tarballOf(same.dir, 'same');
       const report = await replayBundle(store.db, bytes, { ...range, baselineBytes: bytes });
-      t.equal(report.replayed, 3);
+      t.equal(report.replayed, 4);
       t.equal(report.changed, 0, JSON.stringify(report.changes));
       t.same(report.changes, []);
       t.same(report.transitions, {});
-      t.match(formatReplayTable(report), /3 decision\(s\) replayed: 0 would change, 3 unchanged/);
+      t.match(formatReplayTable(report), /4 decision\(s\) replayed: 0 would change, 4 unchanged/);
     });
 
     t.test('the limit bounds the work and the report says it stopped short', async (t) => {
