@@ -16,6 +16,8 @@ async function run(argv: string[]) {
   return { code, out, err };
 }
 
+t.setTimeout(600_000); // PGlite, Postgres, the gateway and several builds of the reference policies
+const pg = await postgresBackend();
 const same = candidateDir();
 const changed = candidateDir(noLookups);
 const scratch = mkdtempSync(join(tmpdir(), 'airlock-replay-cli-'));
@@ -85,7 +87,6 @@ t.test('a candidate that fails to build: file:line:col, exit 2, nothing on stdou
   t.match(junk.err, `airlock replay: ${notTar}: not a bundle tarball`);
 });
 
-const pg = await postgresBackend();
 const backends: {
   name: string;
   flags: string[];

@@ -15,6 +15,7 @@ import {
 import { type Backend, pgliteBackend, postgresBackend } from '../audit/backends.js';
 import { candidateDir, noLookups, recordDecisions, tarballOf } from './fixture.js';
 
+t.setTimeout(600_000); // two databases, the gateway and several builds of the reference policies
 const backends: (Backend | string)[] = [pgliteBackend(), await postgresBackend()];
 
 for (const backend of backends) {
