@@ -29,7 +29,8 @@ export interface Recorded {
 /**
  * Through the gateway, as sam (group support): tools/list, an allowed zendesk__get_ticket, an allowed
  * crm__lookup_customer, and a crm__update_customer denied for the card number in its arguments (the
- * trail keeps that argument masked); then alice's create_issue on github, allowed, asked over the
+ * trail keeps that argument masked), a zendesk__close_ticket parked for approval (two
+ * require_approval decisions: parked, then asked again) and, once sally approved, allowed; then alice's create_issue on github, allowed, asked over the
  * decision API.
  */
 export async function recordDecisions(store: AuditStore): Promise<Recorded> {
@@ -43,6 +44,16 @@ export async function recordDecisions(store: AuditStore): Promise<Recorded> {
     await client.callTool({ name: 'zendesk__get_ticket', arguments: { id: 'T-1' } });
     await client.callTool({ name: 'crm__lookup_customer', arguments: { id: 'C-7' } });
     await rpcError(client.callTool({ name: 'crm__update_customer', arguments: { id: 'C-7', note: CARD } }));
+    // A destructive tool: parked for approval, approved by sally (security), then run.
+    const parked = await rpcError(
+      client.callTool({ name: 'zendesk__close_ticket', arguments: { id: 'T-9' } }),
+    );
+    const approvalId = (parked.data as { approval_id: string }).approval_id;
+    await airlock.approvals!.answer(approvalId, {
+      status: 'approved',
+      by: { sub: 'sally', groups: ['security'] },
+    });
+    await client.callTool({ name: 'zendesk__close_ticket', arguments: { id: 'T-9' } });
     // And one decision asked over the decision API (OPA's Data API), as a service would.
     const api = await buildApi({
       engine,
@@ -65,11 +76,18 @@ export async function recordDecisions(store: AuditStore): Promise<Recorded> {
   return { since, until: new Date(Date.now() + 1) };
 }
 
+/** The parts of the reference policies' data.json the candidates change. */
+export interface PolicyData {
+  servers: Record<string, Record<string, unknown>>;
+  groups: Record<string, { tools: Record<string, string[]> }>;
+  approval: Record<string, unknown>;
+}
+
 /**
  * A directory with the reference policies and the data the gateway tests run with (crm external,
  * zendesk redacting PII arguments); `change` edits that data.
  */
-export function candidateDir(change: (data: Record<string, any>) => void = () => {}): {
+export function candidateDir(change: (data: PolicyData) => void = () => {}): {
   dir: string;
   remove: () => void;
 } {
@@ -85,8 +103,13 @@ export function candidateDir(change: (data: Record<string, any>) => void = () =>
 }
 
 /** The one change: support may no longer look customers up (crm__lookup_customer: allow → deny). */
-export const noLookups = (data: Record<string, any>) => {
-  data.groups.support.tools.crm = ['update_customer'];
+export const noLookups = (data: PolicyData) => {
+  data.groups.support!.tools.crm = ['update_customer'];
+};
+
+/** An approval change: destructive tools no longer need approval (close_ticket: require_approval → allow). */
+export const noApprovals = (data: PolicyData) => {
+  data.approval.honour_destructive_hint = false;
 };
 
 /** A candidate tarball built from `dir` (what `airlock build` writes). */

@@ -13,9 +13,16 @@ import {
   replayBundle,
 } from '../../src/replay/index.js';
 import { type Backend, pgliteBackend, postgresBackend } from '../audit/backends.js';
-import { candidateDir, noLookups, recordDecisions, tarballOf } from './fixture.js';
+import { candidateDir, noApprovals, noLookups, recordDecisions, tarballOf } from './fixture.js';
 
 t.setTimeout(600_000); // two databases, the gateway and several builds of the reference policies
+/** `details` of a decision event, as the tests read it. */
+type Kept = {
+  api?: string;
+  arguments_masked?: string[];
+  input: Record<string, unknown> & { user: { groups: string[] } };
+};
+
 const backends: (Backend | string)[] = [pgliteBackend(), await postgresBackend()];
 
 for (const backend of backends) {
@@ -40,15 +47,21 @@ for (const backend of backends) {
     t.test('the trail keeps each decision input, arguments as the policy kept them', async (t) => {
       const page = await store.query({ kind: 'decision', since: range.since, until: range.until });
       const calls = page.events.filter((e) => e.phase === 'request');
-      t.equal(calls.length, 4);
+      t.equal(calls.length, 7);
+      const granted = calls.find((e) => e.targetName === 'close_ticket' && e.effect === 'allow')!;
+      t.match(
+        (granted.details as Kept).input.approval,
+        { status: 'approved', approver: { sub: 'sally' } },
+        'the decision made again keeps the approval it saw',
+      );
       const asked = calls.find((e) => e.targetName === 'create_issue')!;
-      const kept = asked.details as Record<string, any>;
+      const kept = asked.details as Kept;
       t.equal(kept.api, 'data');
       t.same(kept.input.user.groups, ['eng']);
       t.notOk('arguments' in kept.input);
       t.match(asked.arguments, { repo: 'corp/payments' });
       const update = calls.find((e) => e.targetName === 'update_customer')!;
-      const details = update.details as Record<string, any>;
+      const details = update.details as Kept;
       t.equal(details.input.action, 'tools/call');
       t.same(details.input.user.groups, ['support'], 'the groups the policy saw');
       t.notOk('arguments' in details.input, 'the arguments are not kept twice');
@@ -70,13 +83,13 @@ for (const backend of backends) {
         });
         t.match(report.candidate, { revision: 'candidate-1', origin: changed.dir });
         t.same(report.baseline, { origin: 'main.tar.gz', revision: 'main' });
-        t.equal(report.replayed, 4, 'the three calls through the gateway, one over the decision API');
+        t.equal(report.replayed, 7, 'six calls through the gateway, one over the decision API');
         t.ok(
           (report.skipped.input_not_kept ?? 0) > 0,
           'the tools/list decisions kept no input: counted as skipped',
         );
         t.equal(report.changed, 1);
-        t.equal(report.unchanged, 3);
+        t.equal(report.unchanged, 6);
         t.same(report.transitions, { 'allow→deny': 1 });
         t.equal(report.baselineDiffersFromTrail, 1, 'the masked card number: the baseline no longer sees it');
         t.equal(report.changes.length, 1);
@@ -99,12 +112,12 @@ for (const backend of backends) {
           transitions: { 'allow→deny': 1 },
         });
         t.match(report.byUser, [
-          { name: 'sam', replayed: 3, changed: 1, transitions: { 'allow→deny': 1 } },
+          { name: 'sam', replayed: 6, changed: 1, transitions: { 'allow→deny': 1 } },
           { name: 'alice', replayed: 1, changed: 0, transitions: {} },
         ]);
         t.equal(report.truncated, false);
         const text = formatReplayTable(report);
-        t.match(text, /4 decision\(s\) replayed: 1 would change, 3 unchanged/);
+        t.match(text, /7 decision\(s\) replayed: 1 would change, 6 unchanged/);
         t.match(text, /lookup_customer +1 +1 +allow→deny 1/);
       },
     );
@@ -128,14 +141,33 @@ for (const backend of backends) {
       t.match(formatReplayTable(report), /change\(s\) on calls whose arguments the trail kept masked/);
     });
 
+    t.test('an approval change: require_approval → allow, the approved call unchanged', async (t) => {
+      const lax = candidateDir(noApprovals);
+      t.teardown(lax.remove);
+      const report = await replayBundle(store.db, await tarballOf(lax.dir, 'lax'), {
+        ...range,
+        baselineBytes: await tarballOf(same.dir, 'main'),
+      });
+      t.equal(report.changed, 2);
+      t.same(report.transitions, { 'require_approval→allow': 2 });
+      t.same(
+        report.changes.map((c) => [c.tool, c.recorded.effect, c.candidate.effect]),
+        [
+          ['close_ticket', 'require_approval', 'allow'],
+          ['close_ticket', 'require_approval', 'allow'],
+        ],
+      );
+      t.match(report.byTool[0], { name: 'close_ticket', replayed: 3, changed: 2 });
+    });
+
     t.test('the policy the calls were decided by changes nothing', async (t) => {
       const bytes = await tarballOf(same.dir, 'same');
       const report = await replayBundle(store.db, bytes, { ...range, baselineBytes: bytes });
-      t.equal(report.replayed, 4);
+      t.equal(report.replayed, 7);
       t.equal(report.changed, 0, JSON.stringify(report.changes));
       t.same(report.changes, []);
       t.same(report.transitions, {});
-      t.match(formatReplayTable(report), /4 decision\(s\) replayed: 0 would change, 4 unchanged/);
+      t.match(formatReplayTable(report), /7 decision\(s\) replayed: 0 would change, 7 unchanged/);
     });
 
     t.test('the limit bounds the work and the report says it stopped short', async (t) => {
