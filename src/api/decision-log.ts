@@ -3,6 +3,7 @@
 // closed) unless the log runs in background mode.
 import type { AuditEventInput, Effect, Json } from '../audit/index.js';
 import { EFFECTS } from '../audit/index.js';
+import { keptInput } from '../audit/kept-input.js';
 import { isObject } from '../engine/data-tree.js';
 
 export interface DecisionRecord {
@@ -129,6 +130,8 @@ export function decisionEvent(r: DecisionRecord): AuditEventInput {
       ...(r.api === 'http' ? { request: httpRequestFacts(input) } : {}),
       ...(r.defined && effect === null ? resultDetail(r.result) : {}),
       ...(unrecorded.length > 0 ? { unrecorded_fields: unrecorded } : {}),
+      // The input as asked (its arguments are the event's own column), for replay (src/replay/).
+      ...keptInput(r.input),
     },
   };
 }

@@ -7,6 +7,7 @@ import { registerCheck } from './commands/check.js';
 import { registerEval } from './commands/eval.js';
 import { registerFmt } from './commands/fmt.js';
 import { registerMigrate } from './commands/migrate.js';
+import { registerReplay } from './commands/replay.js';
 import { registerServe } from './commands/serve.js';
 import { registerTest } from './commands/test.js';
 
@@ -33,6 +34,7 @@ export function program(ctx: CliContext): Command {
   registerBuiltins(cli, ctx);
   registerMigrate(cli, ctx);
   registerAudit(cli, ctx);
+  registerReplay(cli, ctx);
   registerServe(cli, ctx);
   return cli;
 }

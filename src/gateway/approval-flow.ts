@@ -43,6 +43,8 @@ export interface Granted {
   decision: Decision;
   decisionId: string;
   approvalId: string;
+  /** The input of that decision (the call's, with the approval in `approval`). */
+  input?: unknown;
 }
 
 export interface ApprovalGate {
@@ -201,7 +203,7 @@ export function approvalGate(
           throw err;
         }
       }
-      return { decision: final, decisionId: again.request.id, approvalId: approval.id };
+      return { decision: final, decisionId: again.request.id, approvalId: approval.id, input: again };
     },
   };
 }

@@ -18,6 +18,7 @@ import type {
 } from '@modelcontextprotocol/sdk/types.js';
 import { InvalidEventError } from '../audit/canonical.js';
 import type { AuditEventInput, AuditStore, Json, TargetType } from '../audit/index.js';
+import { keptInput, maskedArguments } from '../audit/kept-input.js';
 import type { Engine } from '../engine/index.js';
 import {
   type Identity,
@@ -1030,9 +1031,11 @@ export class Gateway {
     });
     // Arguments are kept in the audit trail as the policy asked, whatever the effect.
     const kept = decision.redact ? redactArguments(args, decision.redact.arguments) : args;
+    const masked = maskedArguments(decision.redact?.arguments);
     // The target's type names the action of the others; subscriptions and completions say what they were.
     const named = told(action);
-    const recordDecision = (d: Decision, approvalId?: string, details?: Json) =>
+    // The input that made `d` is kept beside it (without the arguments, kept above), for replay.
+    const recordDecision = (d: Decision, approvalId?: string, details?: Json, asked: unknown = input) =>
       this.#audit({
         ...base(),
         kind: 'decision',
@@ -1041,7 +1044,12 @@ export class Gateway {
         reasons: d.reasons,
         ...(d.revision ? { bundleRevision: d.revision } : {}),
         ...(approvalId ? { approvalId } : {}),
-        ...(details || named ? { details: { ...named, ...(details as object) } } : {}),
+        details: {
+          ...named,
+          ...(details as object),
+          ...keptInput(asked),
+          ...masked,
+        },
         arguments: kept as Json,
       } as AuditEventInput);
 
@@ -1086,7 +1094,7 @@ export class Gateway {
       decision = granted.decision;
       decisionId = granted.decisionId;
       approvalId = granted.approvalId;
-      await recordDecision(decision, approvalId);
+      await recordDecision(decision, approvalId, undefined, granted.input ?? input);
     } else {
       await recordDecision(decision);
     }
