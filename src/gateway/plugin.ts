@@ -31,6 +31,7 @@ import {
   withMessageMeta,
 } from './caller.js';
 import { CallerStreams } from './caller-streams.js';
+import { clientSessions, endSession, refuseUnknownSession, SESSION_HEADER } from './client-sessions.js';
 import { withoutPaths } from './clean.js';
 import { GatewayError, GatewayErrorCode } from './errors.js';
 import { type CallContext, Gateway, type GatewayOptions } from './gateway.js';
@@ -244,6 +245,9 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
       options.config.virtual_servers.map((v) => v.name),
     );
   const limits = gateway.limits;
+  const sessions = clientSessions(options.config.client_sessions);
+  if (!sessions.keyed)
+    app.log.info('gateway.client_sessions.key not set: session ids are accepted by this replica only');
   /** Open notification streams per virtual server. */
   const streams = new Map<string, Set<Server>>();
   const openStreams = new AgentSlots(limits.concurrent_calls_per_agent);
@@ -395,18 +399,10 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
         const { virtual } = request.params;
         if (!gateway.hasVirtual(virtual))
           return problem(reply, 404, 'not-found', 'Not found', `no virtual server ${virtual}`);
-        if (request.method === 'DELETE')
-          return reply
-            .code(405)
-            .header('allow', 'GET, POST')
-            .send({
-              type: `${PROBLEM_BASE}no-sessions`,
-              title: 'Method not allowed',
-              status: 405,
-              detail: 'stateless gateway: there is no session to delete',
-            });
         const caller = await identify(request, reply);
         if (!caller) return reply;
+        if (request.method === 'DELETE')
+          return endSession(sessions.sessions, request, reply, caller, virtual);
         if (request.method === 'POST') {
           // Which revision the request speaks (2026-07-28 is answered apart), its headers held to its body.
           const classified = classify(request.headers, request.body);
@@ -424,6 +420,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
               streamSlots: openStreams,
               holds: (options.config.approvals?.hold_seconds ?? 0) > 0,
             });
+          if (refuseUnknownSession(sessions.sessions, request, reply, caller, virtual)) return reply;
           const refused = refuseMalformed(request.body);
           if (refused) return reply.code(refused.status).type('application/json').send(refused.body);
           // A client's answer to a request Airlock relayed to it during one of its calls.
@@ -438,10 +435,12 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
               'no request of Airlock to this caller awaits this answer',
             );
         } else if (refusePerRequestGet(request.headers, reply)) return reply;
+        else if (refuseUnknownSession(sessions.sessions, request, reply, caller, virtual)) return reply;
         // `initialize` answers with the upstreams' instructions, combined.
-        const instructions = isInitialize(request.body)
-          ? await gateway.instructions({ caller, virtual })
-          : undefined;
+        const initialize = isInitialize(request.body);
+        const instructions = initialize ? await gateway.instructions({ caller, virtual }) : undefined;
+        // A session id any replica can check (client-sessions.ts), on the initialize response.
+        if (initialize) reply.raw.setHeader(SESSION_HEADER, sessions.sessions.issue(caller, virtual));
         const link: ClientLink = { requests: clientRequests, timeoutMs: relayTimeoutMs };
         const server = mcpServer(
           gateway,

@@ -4,7 +4,7 @@
 // Streamable HTTP). Outputs are the CLI's own JSON; one call is denied by policy.
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { CLIENTS, startIdp } from '../../scripts/demo/idp.js';
 import { buildBundle, Engine } from '../../src/engine/index.js';
 import { createIdentity } from '../../src/identity/index.js';
@@ -99,7 +99,7 @@ function inspector(...args: string[]): Promise<Run> {
 }
 
 /** The CLI's JSON output of a successful run (fails the test with its stderr otherwise). */
-async function output(t: Tap.Test, ...args: string[]): Promise<Record<string, unknown>> {
+async function output(t: Test, ...args: string[]): Promise<Record<string, unknown>> {
   const run = await inspector(...args);
   t.equal(run.code, 0, `${args.join(' ')} exits 0`, { stderr: run.stderr });
   return JSON.parse(run.stdout) as Record<string, unknown>;
