@@ -79,7 +79,15 @@ export class ClientSessions {
 
   #mac(caller: Bound, virtual: string, issued: string, nonce: string): string {
     const iss = 'iss' in caller.user && typeof caller.user.iss === 'string' ? caller.user.iss : '';
-    const bound = JSON.stringify([VERSION, virtual, iss, caller.user.sub, caller.agent.id ?? null, issued, nonce]);
+    const bound = JSON.stringify([
+      VERSION,
+      virtual,
+      iss,
+      caller.user.sub,
+      caller.agent.id ?? null,
+      issued,
+      nonce,
+    ]);
     return createHmac('sha256', this.#key).update(bound).digest('base64url');
   }
 }
@@ -90,7 +98,8 @@ export function clientSessions(settings: ClientSessionSettings | undefined): {
   keyed: boolean;
 } {
   const ttl = settings?.ttl_seconds ?? DEFAULT_SESSION_TTL_SECONDS;
-  if (settings?.key) return { sessions: new ClientSessions(loadSecret(settings.key).reveal(), ttl), keyed: true };
+  if (settings?.key)
+    return { sessions: new ClientSessions(loadSecret(settings.key).reveal(), ttl), keyed: true };
   return { sessions: new ClientSessions(randomBytes(32), ttl), keyed: false };
 }
 

@@ -31,8 +31,8 @@ import {
   withMessageMeta,
 } from './caller.js';
 import { CallerStreams } from './caller-streams.js';
-import { clientSessions, endSession, refuseUnknownSession, SESSION_HEADER } from './client-sessions.js';
 import { withoutPaths } from './clean.js';
+import { clientSessions, endSession, refuseUnknownSession, SESSION_HEADER } from './client-sessions.js';
 import { GatewayError, GatewayErrorCode } from './errors.js';
 import { type CallContext, Gateway, type GatewayOptions } from './gateway.js';
 import { InFlight } from './in-flight.js';

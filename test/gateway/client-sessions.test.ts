@@ -4,8 +4,8 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import t from 'tap';
-import { TEST_PRINCIPAL_HEADER } from '../../src/gateway/index.js';
 import { ClientSessions } from '../../src/gateway/client-sessions.js';
+import { TEST_PRINCIPAL_HEADER } from '../../src/gateway/index.js';
 import { allowAllEngine } from './allow-all.js';
 import { crmUpstream, SUPPORT_PRINCIPAL, startAirlock } from './harness.js';
 
@@ -70,7 +70,10 @@ t.test('an SDK client gets a session id on initialize and is served with it', as
   t.teardown(() => client.close());
   t.match(transport.sessionId, /^a1\.[0-9a-z]+\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}$/);
   const { tools } = await client.listTools();
-  t.ok(tools.some((x) => x.name === 'crm__lookup_customer'), 'requests carrying the id are served');
+  t.ok(
+    tools.some((x) => x.name === 'crm__lookup_customer'),
+    'requests carrying the id are served',
+  );
   await transport.terminateSession();
   t.equal(transport.sessionId, undefined, 'DELETE ended it (the SDK forgets an id it ended)');
 });
@@ -105,23 +108,32 @@ t.test('any replica with the same key accepts the id; one with another key does 
 t.test('DELETE ends the session; later requests with it answer 404', async (t) => {
   const id = await initialize(a.base);
   const other = await fetch(`${a.base}/mcp/support`, { method: 'DELETE', headers: headers(OTHER, id) });
-  t.equal(other.status, 404, "another caller cannot end it");
+  t.equal(other.status, 404, 'another caller cannot end it');
   t.equal((await listTools(a.base, id)).status, 200, 'still open');
   const anonymous = await fetch(`${a.base}/mcp/support`, {
     method: 'DELETE',
     headers: { 'mcp-session-id': id },
   });
   t.equal(anonymous.status, 401, 'an unidentified DELETE is refused before anything else');
-  const ended = await fetch(`${a.base}/mcp/support`, { method: 'DELETE', headers: headers(SUPPORT_PRINCIPAL, id) });
+  const ended = await fetch(`${a.base}/mcp/support`, {
+    method: 'DELETE',
+    headers: headers(SUPPORT_PRINCIPAL, id),
+  });
   t.equal(ended.status, 204);
   t.equal((await listTools(a.base, id)).status, 404, 'ended');
   const get = await fetch(`${a.base}/mcp/support`, {
     headers: { ...headers(SUPPORT_PRINCIPAL, id), accept: 'text/event-stream' },
   });
   t.equal(get.status, 404, 'no notification stream on an ended session');
-  const again = await fetch(`${a.base}/mcp/support`, { method: 'DELETE', headers: headers(SUPPORT_PRINCIPAL, id) });
+  const again = await fetch(`${a.base}/mcp/support`, {
+    method: 'DELETE',
+    headers: headers(SUPPORT_PRINCIPAL, id),
+  });
   t.equal(again.status, 404, 'ending it twice');
-  const missing = await fetch(`${a.base}/mcp/support`, { method: 'DELETE', headers: headers(SUPPORT_PRINCIPAL) });
+  const missing = await fetch(`${a.base}/mcp/support`, {
+    method: 'DELETE',
+    headers: headers(SUPPORT_PRINCIPAL),
+  });
   t.equal(missing.status, 400, 'DELETE without an id');
   t.match(await missing.json(), { type: 'https://airlock.dev/problems/session-id-missing' });
 });
@@ -130,7 +142,9 @@ t.test('several notification streams and concurrent requests on one session', as
   const id = await initialize(a.base);
   const streams = await Promise.all(
     [0, 1].map(() =>
-      fetch(`${a.base}/mcp/support`, { headers: { ...headers(SUPPORT_PRINCIPAL, id), accept: 'text/event-stream' } }),
+      fetch(`${a.base}/mcp/support`, {
+        headers: { ...headers(SUPPORT_PRINCIPAL, id), accept: 'text/event-stream' },
+      }),
     ),
   );
   for (const s of streams) {
