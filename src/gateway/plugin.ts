@@ -41,7 +41,8 @@ import { ListenStreams } from './protocol/listen.js';
 import { servePerRequest } from './protocol/per-request-route.js';
 import { refusePerRequestGet, sessionRevision } from './protocol/session-front.js';
 import { ClientRequests, type Owner } from './relay/client-requests.js';
-import { asksProgress, isInitialize, isToolCall, session } from './relay.js';
+import { decideLogMessage, LOG_ACTION, LogMessageQueue } from './relay/log-messages.js';
+import { asksProgress, fromUpstream, isInitialize, isToolCall, session } from './relay.js';
 import { refuseMalformed } from './rpc-check.js';
 import { DEFAULT_TIMEOUT_MS, type ListKind } from './upstream.js';
 import { serveVirtualMetadata } from './virtual-metadata.js';
@@ -223,7 +224,22 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
   const inFlight = new InFlight();
   // Log messages and resource updates go to the caller whose session they came on.
   const callerStreams = new CallerStreams();
-  gateway.onCallerNotification = (key, notification) => void callerStreams.send(key, notification);
+  // Log messages are decided first (relay/log-messages.ts), one after the other per caller.
+  const logQueue = new LogMessageQueue();
+  gateway.onCallerNotification = (key, notification, source) => {
+    if (source.original.method !== LOG_ACTION) return void callerStreams.send(key, notification);
+    const who = callerStreams.callerOf(key);
+    if (!who) return; // nobody listens: no decision
+    const original = source.original;
+    logQueue.push(key, async () => {
+      const shown = await decideLogMessage(
+        gateway.relayPolicy(who, source.upstream),
+        source.upstream,
+        original,
+      );
+      if (shown) callerStreams.send(key, fromUpstream(source.upstream, shown));
+    });
+  };
   // Bare names and aliases are checked against the upstreams' lists now (names.ts): a collision
   // fails the start.
   try {
@@ -469,7 +485,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
           if (!set) streams.set(virtual, (set = new Set()));
           set.add(server);
           const registered = set;
-          const unregister = callerStreams.add(session({ caller, virtual }), server);
+          const unregister = callerStreams.add(session({ caller, virtual }), server, { caller, virtual });
           const release = gateway.holdSessions({ caller, virtual });
           return serve(request, reply, server, transport, () => {
             registered.delete(server);
