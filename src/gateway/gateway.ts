@@ -510,6 +510,19 @@ export class Gateway {
       });
     } catch (err) {
       if (err instanceof GatewayError) throw withoutAuditReason(err);
+      // A list the upstream could not give leaves its row, like a failed call (nothing was decided).
+      await this.#audit({
+        ...this.#auditBase(context, randomUUID()),
+        kind: 'call_result',
+        phase: 'response',
+        upstreamServer: upstream.name,
+        details: {
+          action,
+          list_failed: true,
+          error: withoutSecrets(withoutPaths(errorMessage(err))),
+          ...upstreamOutcome(err),
+        },
+      } as AuditEventInput);
       throw upstreamFailure(err, upstream.name, {});
     }
   }
