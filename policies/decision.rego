@@ -32,6 +32,8 @@ handled_actions := {
 	"sampling/createMessage",
 	"elicitation/create",
 	"roots/list",
+	# An upstream's log message to the caller whose session it came on (lib/relay.rego).
+	"notifications/message",
 }
 
 known_action if input.action in handled_actions
@@ -68,13 +70,27 @@ deny_reasons contains "tools/call names no server" if {
 	not is_string(input.server.name)
 }
 
-result_redactions := pii.result_redactions
+result_redactions := relay.log_result_redactions if relay.log_message
 
-result_redactions := [] if not pii.result_redactions
+result_redactions := pii.result_redactions if not relay.log_message
 
-argument_redactions := pii.argument_redactions
+result_redactions := [] if {
+	not relay.log_message
+	not pii.result_redactions
+}
 
-argument_redactions := [] if not pii.argument_redactions
+argument_redactions := relay.log_argument_redactions if relay.log_message
+
+argument_redactions := pii.argument_redactions if not relay.log_message
+
+argument_redactions := [] if {
+	not relay.log_message
+	not pii.argument_redactions
+}
+
+redact_reasons contains r if some r in pii.redact_reasons
+
+redact_reasons contains r if some r in relay.redact_reasons
 
 # ---------------------------------------------------------------- the decision
 
@@ -90,7 +106,7 @@ reasons := sort([r | some r in deny_reasons]) if effect == "deny"
 
 reasons := sort([r | some r in approval.reasons]) if effect == "require_approval"
 
-reasons := sort([r | some r in pii.redact_reasons]) if effect == "redact"
+reasons := sort([r | some r in redact_reasons]) if effect == "redact"
 
 reasons := [] if effect == "allow"
 

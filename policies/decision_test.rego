@@ -297,3 +297,25 @@ test_redact_mode_server_redacts_arguments if {
 	d.redact == {"arguments": ["/body"], "result": []}
 	d.reasons == ["argument /body holds credit_card"]
 }
+
+# An upstream's log message to the caller whose session it came on (lib/relay.rego).
+logged(payload) := object.union(object.remove(base, ["tool"]), {
+	"action": "notifications/message",
+	"arguments": {"level": "warning", "logger": "db", "data": payload},
+})
+
+test_log_message_allowed if {
+	airlock.decision == {"effect": "allow", "reasons": []} with input as logged("slow query: 2.1 s")
+}
+
+test_log_message_redacted if {
+	d := airlock.decision with input as logged({"query": "SELECT 1", "password": "hunter2", "card": "4111 1111 1111 1111"})
+	d.effect == "redact"
+	d.redact == {"arguments": ["/data/password"], "result": [{"path": "/data/card", "pattern": "pii.credit_card"}]}
+	d.reasons == ["log /data/card holds pii.credit_card", "log field /data/password reads like a secret"]
+}
+
+test_log_message_of_a_revoked_user_dropped if {
+	d := airlock.decision with input as logged("hello") with data.revocations.users.alice as true
+	d.effect == "deny"
+}

@@ -22,9 +22,18 @@
 #     at most data.servers[s].sampling_max_tokens tokens when that is set. The
 #     model's answer to an external server has its PII redacted (lib/pii.rego).
 #   - Outside a call (no input.call) nothing is relayed.
+#   - notifications/message (an upstream's log message to the caller whose
+#     session it came on; input.arguments is {level, logger?, data}): relayed,
+#     with what a log must not carry masked first: the fields of a structured
+#     `data` whose names read like secrets (password, token, api_key, …) are
+#     replaced wholesale (redact.arguments), and personal data or secrets the
+#     detectors of lib/pii.rego find in its strings are masked as in results
+#     (redact.result). data.servers[s].relay_logs == false drops them all.
 package airlock.relay
 
 import rego.v1
+
+import data.airlock.pii
 
 actions := {"sampling/createMessage", "elicitation/create", "roots/list"}
 
@@ -77,4 +86,45 @@ deny contains sprintf("server %s may sample at most %v tokens, not %v", [input.s
 	input.action == "sampling/createMessage"
 	is_number(server.sampling_max_tokens)
 	input.arguments.maxTokens > server.sampling_max_tokens
+}
+
+# ---------------------------------------------------------------- log messages
+
+log_message if input.action == "notifications/message"
+
+log_data := object.get(input.arguments, "data", null)
+
+# Pointers (into input.arguments) of the structured log fields named like secrets, sorted.
+log_argument_redactions := sort([sprintf("/data/%s", [pii.escape_segment(key)]) |
+	some key, _ in log_data
+	regex.match(secret_pattern, key)
+]) if {
+	log_message
+	is_object(log_data)
+}
+
+log_argument_redactions := [] if {
+	log_message
+	not is_object(log_data)
+}
+
+# Personal data and secrets found in the log's strings, masked as in results (outside the fields
+# masked wholesale above).
+log_result_redactions := sort([{"path": concat("", ["/data", f.path]), "pattern": concat(".", ["pii", f.kind])} |
+	some f in pii.findings(log_data, pii.result_kinds)
+	not masked_field(f.path)
+]) if log_message
+
+masked_field(path) if {
+	some p in log_argument_redactions
+	startswith(concat("", ["/data", path, "/"]), concat("", [p, "/"]))
+}
+
+redact_reasons contains sprintf("log field %s reads like a secret", [p]) if some p in log_argument_redactions
+
+redact_reasons contains sprintf("log %s holds %s", [r.path, r.pattern]) if some r in log_result_redactions
+
+deny contains sprintf("server %s does not relay log messages", [input.server.name]) if {
+	log_message
+	server.relay_logs == false
 }

@@ -64,3 +64,29 @@ test_response_phase_keeps_the_server_rule if {
 	answer := object.union(ask("sampling/createMessage", "plain", {"messages": [], "maxTokens": 10}), {"phase": "response", "result": {"role": "assistant"}})
 	relay.deny == {"server plain may not sample the user's model"} with input as answer with data.servers as servers
 }
+
+log(server, payload) := {"phase": "request", "action": "notifications/message", "server": {"name": server}, "arguments": {"level": "info", "logger": "db", "data": payload}}
+
+test_plain_log_messages_relayed_unchanged if {
+	count(relay.deny) == 0 with input as log("plain", "connected to the replica") with data.servers as servers
+	relay.log_argument_redactions == [] with input as log("plain", "connected to the replica") with data.servers as servers
+	relay.log_result_redactions == [] with input as log("plain", {"rows": 3}) with data.servers as servers
+}
+
+test_log_fields_named_like_secrets_masked if {
+	relay.log_argument_redactions == ["/data/api_key", "/data/db~1password"] with input as log("plain", {"user": "ada", "api_key": "k-1", "db/password": "x", "pinned": true}) with data.servers as servers
+	relay.redact_reasons == {"log field /data/api_key reads like a secret", "log field /data/db~1password reads like a secret"} with input as log("plain", {"api_key": "k-1", "db/password": "x"}) with data.servers as servers
+}
+
+test_personal_data_in_log_strings_masked if {
+	relay.log_result_redactions == [{"path": "/data", "pattern": "pii.credit_card"}] with input as log("plain", "charged 4111 1111 1111 1111") with data.servers as servers
+	relay.log_result_redactions == [{"path": "/data/note", "pattern": "pii.email"}] with input as log("plain", {"note": "mail ada@corp.example"}) with data.servers as servers
+}
+
+test_a_field_masked_wholesale_is_not_also_pattern_masked if {
+	relay.log_result_redactions == [] with input as log("plain", {"token": "ghp_abcdefghijklmnopqrstuvwxyz0123456789"}) with data.servers as servers
+}
+
+test_servers_may_have_their_logs_dropped if {
+	relay.deny == {"server quiet does not relay log messages"} with input as log("quiet", "hello") with data.servers as {"quiet": {"relay_logs": false}}
+}

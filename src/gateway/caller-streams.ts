@@ -3,20 +3,35 @@
 // and nobody else.
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
+import type { Caller } from './caller.js';
 
 export class CallerStreams {
   readonly #streams = new Map<string, Set<Server>>();
+  /** The caller (as its latest stream was identified) and virtual server of each key. */
+  readonly #callers = new Map<string, { caller: Caller; virtual: string }>();
 
-  /** Registers `server` (one open stream) for the caller `key` (sessionKey()); returns its removal. */
-  add(key: string, server: Server): () => void {
+  /**
+   * Registers `server` (one open stream) for the caller `key` (sessionKey()), `who` being the
+   * identified caller of that stream; returns its removal.
+   */
+  add(key: string, server: Server, who?: { caller: Caller; virtual: string }): () => void {
     let set = this.#streams.get(key);
     if (!set) this.#streams.set(key, (set = new Set()));
     set.add(server);
+    if (who) this.#callers.set(key, who);
     const registered = set;
     return () => {
       registered.delete(server);
-      if (registered.size === 0 && this.#streams.get(key) === registered) this.#streams.delete(key);
+      if (registered.size === 0 && this.#streams.get(key) === registered) {
+        this.#streams.delete(key);
+        this.#callers.delete(key);
+      }
     };
+  }
+
+  /** The caller listening under `key`, when it has an open stream. */
+  callerOf(key: string): { caller: Caller; virtual: string } | undefined {
+    return this.#streams.get(key)?.size ? this.#callers.get(key) : undefined;
   }
 
   /** Sends `notification` on every open stream of the caller `key`; false when it has none. */

@@ -3,6 +3,7 @@
 // snake_case names are kept as they are.
 import { readFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
+import type { ClientSessionSettings } from './client-sessions.js';
 import { namingProblems } from './names.js';
 import type { HttpSettings } from './origin-guard.js';
 
@@ -81,6 +82,8 @@ export interface GatewayConfig {
   approvals?: ApprovalSettings;
   /** Host and Origin checks and CORS on the agents' listener (origin-guard.ts). */
   http?: HttpSettings;
+  /** Session ids issued to clients of the session revisions (client-sessions.ts). */
+  client_sessions?: ClientSessionSettings;
 }
 
 export const DEFAULT_LIMITS: Required<GatewayLimits> = {

@@ -51,7 +51,12 @@ import {
 } from './errors.js';
 import { NAME_SEPARATOR, type NamedKind, type NameTarget, Naming } from './names.js';
 import { detectorRegExp, redactArguments, redactResult } from './redact.js';
-import { type ClientSender, type RelayCall, withRelayCall } from './relay/server-requests.js';
+import {
+  type ClientSender,
+  type RelayCall,
+  type RelayPolicy,
+  withRelayCall,
+} from './relay/server-requests.js';
 import {
   combineInstructions,
   fromUpstream,
@@ -138,8 +143,15 @@ export class Gateway {
   readonly #calls: AgentSlots;
   readonly #options: GatewayOptions;
   readonly #approvals: ApprovalGate | undefined;
-  /** Called with a notification for one caller (its session key): log messages, resource updates. */
-  onCallerNotification: (session: string, notification: CallerNotification) => void = () => {};
+  /**
+   * Called with a notification for one caller (its session key): log messages, resource updates;
+   * `source` names the upstream and holds the notification as it sent it.
+   */
+  onCallerNotification: (
+    session: string,
+    notification: CallerNotification,
+    source: { upstream: string; original: CallerNotification },
+  ) => void = () => {};
   /** Called with the virtual servers whose `kind` list changed upstream. */
   onListChanged: (virtual: string, kind: ListKind) => void = () => {};
 
@@ -154,7 +166,11 @@ export class Gateway {
           if (members.includes(upstream)) this.onListChanged(virtual, kind);
       };
       upstream.onNotification = (n, callers) => {
-        for (const key of callers) this.onCallerNotification(key, fromUpstream(upstream.name, n));
+        for (const key of callers)
+          this.onCallerNotification(key, fromUpstream(upstream.name, n), {
+            upstream: upstream.name,
+            original: n,
+          });
       };
       this.#upstreams.set(u.name, upstream);
     }
@@ -495,6 +511,19 @@ export class Gateway {
       });
     } catch (err) {
       if (err instanceof GatewayError) throw withoutAuditReason(err);
+      // A list the upstream could not give leaves its row, like a failed call (nothing was decided).
+      await this.#audit({
+        ...this.#auditBase(context, randomUUID()),
+        kind: 'call_result',
+        phase: 'response',
+        upstreamServer: upstream.name,
+        details: {
+          action,
+          list_failed: true,
+          error: withoutSecrets(withoutPaths(errorMessage(err))),
+          ...upstreamOutcome(err),
+        },
+      } as AuditEventInput);
       throw upstreamFailure(err, upstream.name, {});
     }
   }
@@ -1199,17 +1228,26 @@ export class Gateway {
       decisionId,
       send: context.clientRequest,
       clientCapabilities: context.clientCapabilities,
-      policy: {
-        input: (a, phase, extra) => this.#input(context, a, phase, extra),
-        decide: (input) => this.#decide(context, input, about),
-        base: (id) => this.#auditBase(context, id),
-        audit: (event) => this.#audit(event),
-        maskResult: async (result, rules) => {
-          const patterns = new Map<string, RegExp | undefined>();
-          for (const r of rules)
-            if (!patterns.has(r.pattern)) patterns.set(r.pattern, await this.#pattern(r.pattern));
-          return redactResult(result, rules, (p) => patterns.get(p));
-        },
+      policy: this.#relayPolicy(context, about),
+    };
+  }
+
+  /** This gateway's decide and audit for what `upstream` relays to `context`'s caller outside a call (log messages). */
+  relayPolicy(context: Pick<CallContext, 'caller' | 'virtual'>, upstream: string): RelayPolicy {
+    return this.#relayPolicy(context, { upstream });
+  }
+
+  #relayPolicy(context: CallContext, about: About): RelayPolicy {
+    return {
+      input: (a, phase, extra) => this.#input(context, a, phase, extra),
+      decide: (input) => this.#decide(context, input, about),
+      base: (id) => this.#auditBase(context, id),
+      audit: (event) => this.#audit(event),
+      maskResult: async (result, rules) => {
+        const patterns = new Map<string, RegExp | undefined>();
+        for (const r of rules)
+          if (!patterns.has(r.pattern)) patterns.set(r.pattern, await this.#pattern(r.pattern));
+        return redactResult(result, rules, (p) => patterns.get(p));
       },
     };
   }

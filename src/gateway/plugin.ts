@@ -32,6 +32,7 @@ import {
 } from './caller.js';
 import { CallerStreams } from './caller-streams.js';
 import { withoutPaths } from './clean.js';
+import { clientSessions, endSession, refuseUnknownSession, SESSION_HEADER } from './client-sessions.js';
 import { GatewayError, GatewayErrorCode } from './errors.js';
 import { type CallContext, Gateway, type GatewayOptions } from './gateway.js';
 import { InFlight } from './in-flight.js';
@@ -40,7 +41,8 @@ import { ListenStreams } from './protocol/listen.js';
 import { servePerRequest } from './protocol/per-request-route.js';
 import { refusePerRequestGet, sessionRevision } from './protocol/session-front.js';
 import { ClientRequests, type Owner } from './relay/client-requests.js';
-import { asksProgress, isInitialize, isToolCall, session } from './relay.js';
+import { decideLogMessage, LOG_ACTION, LogMessageQueue } from './relay/log-messages.js';
+import { asksProgress, fromUpstream, isInitialize, isToolCall, session } from './relay.js';
 import { refuseMalformed } from './rpc-check.js';
 import { DEFAULT_TIMEOUT_MS, type ListKind } from './upstream.js';
 import { serveVirtualMetadata } from './virtual-metadata.js';
@@ -222,7 +224,22 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
   const inFlight = new InFlight();
   // Log messages and resource updates go to the caller whose session they came on.
   const callerStreams = new CallerStreams();
-  gateway.onCallerNotification = (key, notification) => void callerStreams.send(key, notification);
+  // Log messages are decided first (relay/log-messages.ts), one after the other per caller.
+  const logQueue = new LogMessageQueue();
+  gateway.onCallerNotification = (key, notification, source) => {
+    if (source.original.method !== LOG_ACTION) return void callerStreams.send(key, notification);
+    const who = callerStreams.callerOf(key);
+    if (!who) return; // nobody listens: no decision
+    const original = source.original;
+    logQueue.push(key, async () => {
+      const shown = await decideLogMessage(
+        gateway.relayPolicy(who, source.upstream),
+        source.upstream,
+        original,
+      );
+      if (shown) callerStreams.send(key, fromUpstream(source.upstream, shown));
+    });
+  };
   // Bare names and aliases are checked against the upstreams' lists now (names.ts): a collision
   // fails the start.
   try {
@@ -244,6 +261,9 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
       options.config.virtual_servers.map((v) => v.name),
     );
   const limits = gateway.limits;
+  const sessions = clientSessions(options.config.client_sessions);
+  if (!sessions.keyed)
+    app.log.info('gateway.client_sessions.key not set: session ids are accepted by this replica only');
   /** Open notification streams per virtual server. */
   const streams = new Map<string, Set<Server>>();
   const openStreams = new AgentSlots(limits.concurrent_calls_per_agent);
@@ -395,18 +415,10 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
         const { virtual } = request.params;
         if (!gateway.hasVirtual(virtual))
           return problem(reply, 404, 'not-found', 'Not found', `no virtual server ${virtual}`);
-        if (request.method === 'DELETE')
-          return reply
-            .code(405)
-            .header('allow', 'GET, POST')
-            .send({
-              type: `${PROBLEM_BASE}no-sessions`,
-              title: 'Method not allowed',
-              status: 405,
-              detail: 'stateless gateway: there is no session to delete',
-            });
         const caller = await identify(request, reply);
         if (!caller) return reply;
+        if (request.method === 'DELETE')
+          return endSession(sessions.sessions, request, reply, caller, virtual);
         if (request.method === 'POST') {
           // Which revision the request speaks (2026-07-28 is answered apart), its headers held to its body.
           const classified = classify(request.headers, request.body);
@@ -424,6 +436,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
               streamSlots: openStreams,
               holds: (options.config.approvals?.hold_seconds ?? 0) > 0,
             });
+          if (refuseUnknownSession(sessions.sessions, request, reply, caller, virtual)) return reply;
           const refused = refuseMalformed(request.body);
           if (refused) return reply.code(refused.status).type('application/json').send(refused.body);
           // A client's answer to a request Airlock relayed to it during one of its calls.
@@ -438,10 +451,12 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
               'no request of Airlock to this caller awaits this answer',
             );
         } else if (refusePerRequestGet(request.headers, reply)) return reply;
+        else if (refuseUnknownSession(sessions.sessions, request, reply, caller, virtual)) return reply;
         // `initialize` answers with the upstreams' instructions, combined.
-        const instructions = isInitialize(request.body)
-          ? await gateway.instructions({ caller, virtual })
-          : undefined;
+        const initialize = isInitialize(request.body);
+        const instructions = initialize ? await gateway.instructions({ caller, virtual }) : undefined;
+        // A session id any replica can check (client-sessions.ts), on the initialize response.
+        if (initialize) reply.raw.setHeader(SESSION_HEADER, sessions.sessions.issue(caller, virtual));
         const link: ClientLink = { requests: clientRequests, timeoutMs: relayTimeoutMs };
         const server = mcpServer(
           gateway,
@@ -470,7 +485,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
           if (!set) streams.set(virtual, (set = new Set()));
           set.add(server);
           const registered = set;
-          const unregister = callerStreams.add(session({ caller, virtual }), server);
+          const unregister = callerStreams.add(session({ caller, virtual }), server, { caller, virtual });
           const release = gateway.holdSessions({ caller, virtual });
           return serve(request, reply, server, transport, () => {
             registered.delete(server);

@@ -12,6 +12,9 @@ import {
   ListResourceTemplatesRequestSchema,
   ListToolsRequestSchema,
   ReadResourceRequestSchema,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { GatewayErrorCode } from './errors.js';
 
@@ -31,6 +34,9 @@ const SCHEMAS: Record<string, Checkable> = {
   'resources/read': ReadResourceRequestSchema,
   'prompts/list': ListPromptsRequestSchema,
   'prompts/get': GetPromptRequestSchema,
+  'resources/subscribe': SubscribeRequestSchema,
+  'resources/unsubscribe': UnsubscribeRequestSchema,
+  'logging/setLevel': SetLevelRequestSchema,
   'completion/complete': CompleteRequestSchema,
 } as unknown as Record<string, Checkable>;
 

@@ -24,6 +24,27 @@ t.test('an unreachable upstream is a precise upstream error', async (t) => {
     'what failed, not the transport internals',
   );
   t.same((err.data as { upstream: string }).upstream, 'crm');
+  const rows = airlock.events.filter((e) => (e.details as { list_failed?: boolean })?.list_failed);
+  t.match(
+    rows.at(-1),
+    {
+      kind: 'call_result',
+      phase: 'response',
+      upstreamServer: 'crm',
+      user: { sub: 'sam' },
+      details: { action: 'tools/call', list_failed: true, error: /./ },
+    },
+    'the list the call needed failed upstream: its row says so',
+  );
+  const before = rows.length;
+  const list = await rpcError(client.listTools());
+  t.equal(list.code, GatewayErrorCode.UpstreamFailed);
+  t.equal(list.message, 'MCP error -32004: upstream crm is unreachable');
+  t.match(
+    airlock.events.filter((e) => (e.details as { list_failed?: boolean })?.list_failed).slice(before),
+    [{ kind: 'call_result', upstreamServer: 'crm', details: { action: 'tools/list', list_failed: true } }],
+    'a tools/list that fails upstream leaves an audit row',
+  );
   // The stdio upstream still answers: one failing upstream does not take the others down.
   const ok = await client.callTool({ name: 'zendesk__get_ticket', arguments: { id: 'T-9' } });
   t.same(ok.content, [{ type: 'text', text: 'ticket T-9: printer on fire' }]);

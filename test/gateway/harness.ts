@@ -164,7 +164,7 @@ export interface AirlockOptions {
   audit?: GatewayOptions['audit'];
   timeoutMs?: number;
   /** Extra gateway configuration (limits, approvals). */
-  gateway?: Partial<Pick<GatewayConfig, 'limits' | 'approvals' | 'http'>>;
+  gateway?: Partial<Pick<GatewayConfig, 'limits' | 'approvals' | 'http' | 'client_sessions'>>;
   identity?: Identity;
   /** Share an existing audit store (e.g. two gateways on one database). */
   store?: AuditStore;
