@@ -1094,7 +1094,13 @@ class Planner {
     }
     this.planTerm(el, (keyOp) => {
       const target = this.newLocal();
-      this.emit({ type: 'dot', source, key: keyOp, target });
+      if (baseData) {
+        // A key known only at run time is converted as the constant keys above, by the runtime.
+        this.useBuiltin('internal.storage_get', 2);
+        this.emit({ type: 'call', func: 'internal.storage_get', args: [source, keyOp], result: target });
+      } else {
+        this.emit({ type: 'dot', source, key: keyOp, target });
+      }
       this.planPath(ir.local(target), terms, i + 1, k, baseData);
     });
   }

@@ -272,6 +272,57 @@ t.test('constant keys into base data are looked up by their text, as OPA storage
   });
 });
 
+t.test('keys computed at run time into base data are read by their text too', async (t) => {
+  const src = [
+    'package k',
+    '',
+    'decimal if { x := 1.2; data.obj[x] == "a" }',
+    'int_on_object := v if { x := 1; v := data.obj[x] }',
+    'trailing_zero := v if { x := 1.0; v := data.obj[x] }',
+    'from_input := data.obj[input.key]',
+    'sum_key := data.obj[0.5 + 0.7]',
+    'int_on_array := v if { i := 1; v := data.arr[i] }',
+    'string_on_array := v if { i := "1"; v := data.arr[i] }',
+    'decimal_on_array := [v | i := 1.0; v := data.arr[i]]',
+    'negative_on_array := [v | i := -1; v := data.arr[i]]',
+    'bool_key := [v | b := true; v := data.obj[b]]',
+    'nested := v if { i := 0; v := data.deep[i].name }',
+    'missing := [v | i := 9; v := data.arr[i]]',
+  ].join('\n');
+  const data = {
+    obj: { '1.2': 'a', '1': 'b', '1.0': 'c', true: 'e' },
+    arr: ['x', 'y'],
+    deep: [{ name: 'n0' }],
+  };
+  const all = await evalModules([src], 'k', { key: 1.2 }, data);
+  t.same(all, {
+    decimal: true,
+    int_on_object: 'b',
+    trailing_zero: 'c',
+    // input is parsed JSON: 1.2 keeps its text
+    from_input: 'a',
+    // 0.5 + 0.7 is the number 1.2, written "1.2"
+    sum_key: 'a',
+    int_on_array: 'y',
+    string_on_array: 'y',
+    decimal_on_array: [],
+    negative_on_array: [],
+    // storage has no boolean keys (OPA: not found)
+    bool_key: [],
+    nested: 'n0',
+    missing: [],
+  });
+  // Values that are not base data (input, a local) keep Rego's lookup: no conversion.
+  const local = await evalModules(
+    [
+      'package l\n\nlocal_int := [v | o := {"1": "s"}; k := 1; v := o[k]]\ninput_str := [v | k := "1"; v := input.arr[k]]\n',
+    ],
+    'l',
+    { arr: ['p', 'q'] },
+  );
+  t.same(local, { local_int: [], input_str: [] });
+});
+
 t.test('comprehension heads may iterate; a | before a comma is a union', async (t) => {
   const src = [
     'package c',

@@ -129,6 +129,7 @@ function wrap(name: string, impl: HostImpl, ctx: HostContext, wire: WireMode): S
       const args = new Args(
         name,
         raw.map((x) => codec.decode(x)),
+        raw,
       );
       const out = impl(args, ctx);
       return out === undefined ? undefined : codec.encode(out);

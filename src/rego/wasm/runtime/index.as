@@ -24,7 +24,7 @@ import {
 } from "./value";
 import {
   ERR_TYPE_COUNT, bCount, bEqual, bGt, bGte, bLt, bLte, bMember2, bMember3, bNeq,
-  dot, iterKey, iterNext, iterValue, len, merge, objectInsertOnce, upsert,
+  dot, iterKey, iterNext, iterValue, len, merge, objectInsertOnce, storageGet, upsert,
 } from "./ops";
 
 export { RT_HEAP_PTR };
@@ -390,6 +390,9 @@ export function rt_b_union(a: usize): usize {
 }
 export function rt_b_intersection(a: usize): usize {
   return setIntersection(a);
+}
+export function rt_b_storage_get(src: usize, key: usize): usize {
+  return storageGet(src, key);
 }
 export function rt_b_type_name(a: usize): usize {
   return typeNameValue(a);
