@@ -434,6 +434,34 @@ t.test('every: an undefined domain is undefined; a domain that is not a collecti
   t.same(all, { empty: true, scalar: true, holds: true });
 });
 
+t.test('every: variables in the domain are bound by the domain, before the quantifier', async (t) => {
+  const src = [
+    'package ev',
+    '',
+    'missing if every x in input.missing[_] { x > 0 }',
+    'some_row_positive if every x in input.rows[_] { x > 0 }',
+    'row_above_index contains i if every x in input.rows[i] { x > i }',
+    'no_rows if every x in input.none[_] { x > 0 }',
+    'empty_row if every x in input.blank[_] { x > 0 }',
+    'by_key contains k if { every v in input.obj[k] { v != "no" } }',
+  ].join('\n');
+  const input = {
+    rows: [[-1, 2], [5, 6], [0]],
+    none: [],
+    blank: [[]],
+    obj: { a: ['yes'], b: ['no', 'yes'], c: [] },
+  };
+  t.same(await evalModules([src], 'ev', input), {
+    some_row_positive: true,
+    // row 1 (5, 6 > 1) only; row 2 holds 0, not above 2
+    row_above_index: [1],
+    empty_row: true,
+    by_key: ['a', 'c'],
+  });
+  const allNegative = await evalModules([src], 'ev/some_row_positive', { rows: [[-1], [0]] });
+  t.equal(allNegative, undefined);
+});
+
 t.test(
   'with data.… replaces partial sets, partial objects, ref-head prefixes, functions and the root',
   async (t) => {
