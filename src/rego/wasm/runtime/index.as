@@ -8,7 +8,7 @@
 
 import { Buf, RT_HEAP_PTR, alloc, allocZero, fatal, fatalBuf } from "./heap";
 import {
-  ERR_DIV_ZERO, ERR_ELEM_NUMBER, ERR_ELEM_NUMBER_SET, ERR_FLOAT_MOD, ERR_TOO_LARGE, ERR_TYPE, ERR_TYPE_COLL, ERR_TYPE_SET,
+  ERR_DIV_ZERO, ERR_MOD_ZERO, ERR_ELEM_NUMBER, ERR_ELEM_NUMBER_SET, ERR_FLOAT_MOD, ERR_TOO_LARGE, ERR_TYPE, ERR_TYPE_COLL, ERR_TYPE_SET,
   div, minus, mul, plus, product, rem, sum,
 } from "./arith";
 import { compare, equal } from "./compare";
@@ -503,6 +503,7 @@ export function rt_builtin_error(code: usize, name: usize, where: usize): usize 
     appendCString(b, name);
     b.ascii(": ");
     if (code == ERR_DIV_ZERO) b.ascii("divide by zero");
+    else if (code == ERR_MOD_ZERO) b.ascii("modulo by zero");
     else if (code == ERR_FLOAT_MOD) b.ascii("modulo on floating-point number");
     else if (code == ERR_TOO_LARGE) b.ascii("number too large");
     else b.ascii("error");
