@@ -39,10 +39,11 @@ export type PlanTarget = { name: string; path: string[] } | { name: string; quer
 /** A problem the planner cannot express; carries the source location. */
 export class PlanError extends Error {
   constructor(
-    message: string,
+    /** The message without its location (which `message` leads with). */
+    readonly detail: string,
     readonly location?: AstLocation,
   ) {
-    super(location ? `${location.file}:${location.line}:${location.col}: ${message}` : message);
+    super(location ? `${location.file}:${location.line}:${location.col}: ${detail}` : detail);
     this.name = 'PlanError';
   }
 }
