@@ -272,6 +272,34 @@ t.test('constant keys into base data are looked up by their text, as OPA storage
   });
 });
 
+t.test('objects and sets are iterated in sorted order, however they were built', async (t) => {
+  // OPA iterates ast objects and sets over their sorted keys (ast/term.go object.Iter, set.Iter).
+  const src = [
+    'package it',
+    '',
+    'obj_keys := [k | some k, _ in {"b": 1, "a": 2, "c": 0}]',
+    'set_members := [x | some x in {"b", "a", "c"}]',
+    'set_ref := [x | x := {3, 1, 2}[_]]',
+    'input_keys := [k | input.o[k]]',
+    'rule_set := [x | x := data.it.s[_]]',
+    's contains 3',
+    's contains 1',
+    's contains 2',
+    'first := [x | x := {"z", "y"}[_]][0]',
+    'every_order := [x | every y in {2, 1} { y > 0 }; x := 1]',
+  ].join('\n');
+  t.same(await evalModules([src], 'it', { o: { z: 1, m: 2, a: 3 } }), {
+    obj_keys: ['a', 'b', 'c'],
+    set_members: ['a', 'b', 'c'],
+    set_ref: [1, 2, 3],
+    input_keys: ['a', 'm', 'z'],
+    rule_set: [1, 2, 3],
+    s: [1, 2, 3],
+    first: 'y',
+    every_order: [1],
+  });
+});
+
 t.test('keys computed at run time into base data are read by their text too', async (t) => {
   const src = [
     'package k',

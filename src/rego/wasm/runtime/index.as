@@ -24,7 +24,7 @@ import {
 } from "./value";
 import {
   ERR_TYPE_COUNT, bCount, bEqual, bGt, bGte, bLt, bLte, bMember2, bMember3, bNeq,
-  dot, iterKey, iterNext, iterValue, len, merge, objectInsertOnce, storageGet, upsert,
+  dot, iterKey, iterNext, iterSource, iterValue, len, merge, objectInsertOnce, storageGet, upsert,
 } from "./ops";
 
 export { RT_HEAP_PTR };
@@ -276,6 +276,9 @@ export function rt_compare(a: usize, b: usize): i32 {
 }
 export function rt_type(v: usize): i32 {
   return v == 0 ? 0 : <i32>load<u8>(v);
+}
+export function rt_iter_source(src: usize): usize {
+  return iterSource(src);
 }
 export function rt_iter_next(src: usize, cursor: u32): u32 {
   return iterNext(src, cursor);

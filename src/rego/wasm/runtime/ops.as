@@ -5,13 +5,13 @@
 // mutates its inputs except the explicit in-place builders (append, insert,
 // set add), which the plan applies only to values it made itself.
 
-import { compare, equal } from "./compare";
+import { compare, equal, sortedEntries } from "./compare";
 import {
   ArrV, NumV, ObjV, StrV, ENTRY,
   T_ARRAY, T_NUMBER, T_OBJECT, T_SET, T_STRING,
   collCopy, collFind, mkBool, mkInt, mkObject, mkStringView, objectGet, objectInsert,
 } from "./value";
-import { Buf } from "./heap";
+import { Buf, alloc } from "./heap";
 
 /** source[key]: array index, object key, or set membership (yields the key). */
 export function dot(src: usize, key: usize): usize {
@@ -107,6 +107,39 @@ export function len(v: usize): usize {
     default:
       return 0;
   }
+}
+
+/**
+ * What a ScanStmt iterates: an object or set in sorted key order, as OPA iterates them
+ * (ast object.Iter and set.Iter walk sortedKeys), whatever the order it was built in. A
+ * collection already in order is its own view; otherwise the view is a fresh header over a
+ * sorted copy of the entries (iteration reads only entries and count).
+ */
+export function iterSource(src: usize): usize {
+  if (src == 0) return 0;
+  const t = load<u8>(src);
+  if (t != T_OBJECT && t != T_SET) return src;
+  const o = changetype<ObjV>(src);
+  const n = o.count;
+  let ordered = true;
+  for (let i: u32 = 1; i < n && ordered; i++) {
+    const a = load<usize>(o.entries + <usize>(i - 1) * ENTRY);
+    const b = load<usize>(o.entries + <usize>i * ENTRY);
+    if (compare(a, b) > 0) ordered = false;
+  }
+  if (ordered) return src;
+  const order = sortedEntries(src);
+  const view = changetype<ObjV>(alloc(offsetof<ObjV>()));
+  view.type = t;
+  view.count = n;
+  view.cap = n;
+  view.index = 0;
+  view.mask = 0;
+  view.entries = alloc(<usize>n * ENTRY);
+  for (let i: u32 = 0; i < n; i++) {
+    memory.copy(view.entries + <usize>i * ENTRY, load<usize>(order + (<usize>i << 2)), ENTRY);
+  }
+  return changetype<usize>(view);
 }
 
 /**
