@@ -4,7 +4,7 @@
 // (scripts/conformance.mts) and by the suite's gate (test/conformance/corpus.test.ts).
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import type { Body, Term } from '../../src/rego/ast.js';
-import { hostBuiltins } from '../../src/rego/builtins/host/index.js';
+import { evaluate, hostBuiltins } from '../../src/rego/builtins/host/index.js';
 import { compile } from '../../src/rego/compile.js';
 import { parseQuery, parseTerm } from '../../src/rego/parse/index.js';
 import { withCallSite } from '../../src/rego/wasm/index.js';
@@ -73,14 +73,15 @@ export async function runCase(c: ConformanceCase, id: string): Promise<CaseResul
   let rows: Record<string, unknown>[];
   let policy: Awaited<ReturnType<typeof loadPolicy>> | undefined;
   try {
-    policy = await loadPolicy(compiled.wasm, undefined, hostBuiltins({ strict: c.strict_error === true }));
+    const builtins = hostBuiltins({ strict: c.strict_error === true });
+    policy = await loadPolicy(compiled.wasm, undefined, builtins);
     if (c.data !== undefined) policy.setData(c.data as object);
     // As JSON text: the SDK would treat a falsy input (false, 0, "") as absent.
     const input =
       c.input_term === undefined && c.input !== undefined
         ? (new TextEncoder().encode(JSON.stringify(c.input)).buffer as ArrayBuffer)
         : undefined;
-    const out = policy.evaluate(input, 'query') as Record<string, unknown>[];
+    const out = evaluate(policy, builtins, input, 'query') as Record<string, unknown>[];
     rows = out ?? [];
   } catch (err) {
     // Host built-in errors come without a call site: add the module's `file:row`.

@@ -2,7 +2,7 @@
 // memory bounded. Evaluation is synchronous and single-threaded: the engine runs instances in its
 // evaluation workers (worker.ts) and loads one on its own thread only to check a bundle.
 import { type LoadedPolicy, loadPolicy } from '@open-policy-agent/opa-wasm';
-import { hostBuiltins, newEvaluation } from '../rego/builtins/host/index.js';
+import { evaluate, hostBuiltins } from '../rego/builtins/host/index.js';
 import type { WireMode } from '../rego/builtins/host/value.js';
 // call-site.js rather than the back end's index: workers load this file and need no compiler.
 import { speaksTaggedWire, withCallSite } from '../rego/wasm/call-site.js';
@@ -123,12 +123,11 @@ export class PolicyInstance {
 
   /** Evaluates an entrypoint on an input given as JSON text (undefined: no input). */
   evaluateText(entrypoint: string, input: string | undefined): Evaluation {
-    newEvaluation(this.#builtins);
     // The SDK treats a falsy input as absent: pass the JSON text so that `false`, 0 and "" arrive.
     const arg = input === undefined ? undefined : (encoder.encode(input).buffer as ArrayBuffer);
     let rows: unknown;
     try {
-      rows = this.#policy.evaluate(arg, entrypoint);
+      rows = evaluate(this.#policy as never, this.#builtins, arg, entrypoint);
     } catch (err) {
       const located = withCallSite(err, this.#policy as never);
       throw located instanceof Error ? located : new Error(String(located));

@@ -59,6 +59,8 @@ export interface RefTerm {
   /** terms[0] is the head (a var, or a composite/call term); the rest is the path. */
   terms: Term[];
   location: Location;
+  /** Parsed from a negated body `not { … }`: terms are `[true | …]` and `0` (see the parser). */
+  negatedBody?: true;
 }
 export interface ArrayTerm {
   type: 'array';

@@ -87,7 +87,9 @@ export function compile(req: CompileRequest): CompileResult {
     return { wasm, plan, program, modules, entrypoints: targets.map((t) => t.name), errors };
   } catch (err) {
     if (err instanceof PlanError) {
-      errors.push({ code: 'rego_compile_error', message: err.message, location: err.location ?? zero });
+      // The error's location is its own field: the message does not repeat it.
+      const message = err.location ? err.detail : err.message;
+      errors.push({ code: 'rego_compile_error', message, location: err.location ?? zero });
     } else if (err instanceof WasmCompileError) {
       errors.push({ code: 'rego_compile_error', message: err.message, location: zero });
     } else throw err;

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import type { Command } from 'commander';
 import { formatError } from '../../rego/ast.js';
-import { hostBuiltins } from '../../rego/builtins/host/index.js';
+import { evaluate, hostBuiltins } from '../../rego/builtins/host/index.js';
 import { readBundle } from '../../rego/bundle.js';
 import { compile } from '../../rego/compile.js';
 import { parseQuery } from '../../rego/parse/index.js';
@@ -104,15 +104,12 @@ export function registerEval(cli: Command, ctx: CliContext): void {
       }
       const prints: string[] = [];
       // Airlock's modules speak the tagged wire in host calls; bundles built by OPA speak plain JSON.
-      const policy = await loadPolicy(
-        wasm,
-        undefined,
-        hostBuiltins({
-          strict: !!opts.strict,
-          print: (m) => prints.push(m),
-          wire: speaksTaggedWire(wasm) ? 'tagged' : 'plain',
-        }),
-      );
+      const builtins = hostBuiltins({
+        strict: !!opts.strict,
+        print: (m) => prints.push(m),
+        wire: speaksTaggedWire(wasm) ? 'tagged' : 'plain',
+      });
+      const policy = await loadPolicy(wasm, undefined, builtins);
       policy.setData(data);
       let rows: Record<string, unknown>[];
       try {
@@ -121,7 +118,7 @@ export function registerEval(cli: Command, ctx: CliContext): void {
           input === undefined
             ? undefined
             : (new TextEncoder().encode(JSON.stringify(input)).buffer as ArrayBuffer);
-        rows = policy.evaluate(arg, entrypoint) as Record<string, unknown>[];
+        rows = evaluate(policy, builtins, arg, entrypoint) as Record<string, unknown>[];
       } catch (err) {
         const e = withCallSite(err, policy);
         for (const p of prints) ctx.err(`${p}\n`);

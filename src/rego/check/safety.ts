@@ -248,7 +248,16 @@ function keyOf(t: Term): unknown {
 export function outputVars(e: Expr, s: Set<string>, arityOf: ArityOf): Set<string> {
   const out = new Set<string>();
   const n = e.node;
-  if (e.negated || n.type === 'every' || n.type === 'some' || n.type === 'somein') return out;
+  if (e.negated || n.type === 'some' || n.type === 'somein') return out;
+  if (n.type === 'every') {
+    // The domain is evaluated before the quantifier, in the enclosing body: a ref there binds
+    // its unbound variables as any ref does (OPA ast outputVarsForExpr: `case *Every`).
+    for (let before = -1; before !== out.size; ) {
+      before = out.size;
+      refOutputs(n.domain, s, out);
+    }
+    return out;
+  }
   for (let before = -1; before !== out.size; ) {
     before = out.size;
     refOutputs(n, s, out);
@@ -286,8 +295,10 @@ export function reorderBody(body: Body, outer: Set<string>, arityOf: ArityOf): S
       if (done.has(i)) return;
       const cv = new Set<string>();
       closureVarsOfExpr(e, cv, false);
-      for (const v of cv) if (bodyVars.has(v) && !safe.has(v)) return;
       const outs = outputVars(e, safe, arityOf);
+      // An `every` body runs after its domain, so it sees what the domain binds.
+      const before = e.node.type === 'every' ? union(safe, outs) : safe;
+      for (const v of cv) if (bodyVars.has(v) && !before.has(v)) return;
       const need = exprVars(e);
       for (const v of need) if (!safe.has(v) && !outs.has(v)) return;
       for (const v of outs) safe.add(v);

@@ -422,6 +422,19 @@ export class TermPrinter {
         out += this.commentLines(n.location.end - 1, inner);
         return `${out}\n${tabs(indent)}}`;
       }
+      case 'ref': {
+        const comp = n.terms[0];
+        if (!n.negatedBody || comp?.type !== 'arraycomp') return this.term(n, indent, Slot.Expr);
+        // `not { … }` as written (the parser holds it as `[true | …][0]`).
+        const inner = tabs(indent + 1);
+        let out = '{';
+        for (const e of comp.body) {
+          out += this.commentLines(e.location.offset, inner);
+          out += `\n${inner}${this.expr(e, indent + 1)}`;
+        }
+        out += this.commentLines(n.location.end - 1, inner);
+        return `${out}\n${tabs(indent)}}`;
+      }
       default:
         return this.term(n, indent, Slot.Expr);
     }

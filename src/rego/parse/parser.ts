@@ -743,7 +743,12 @@ export class Parser {
       body,
       location,
     };
-    return { type: 'ref', terms: [comp, { type: 'number', text: '0', location }], location };
+    return {
+      type: 'ref',
+      terms: [comp, { type: 'number', text: '0', location }],
+      location,
+      negatedBody: true,
+    };
   }
 
   private parseWith(): With {

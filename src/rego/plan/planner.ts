@@ -39,10 +39,11 @@ export type PlanTarget = { name: string; path: string[] } | { name: string; quer
 /** A problem the planner cannot express; carries the source location. */
 export class PlanError extends Error {
   constructor(
-    message: string,
+    /** The message without its location (which `message` leads with). */
+    readonly detail: string,
     readonly location?: AstLocation,
   ) {
-    super(location ? `${location.file}:${location.line}:${location.col}: ${message}` : message);
+    super(location ? `${location.file}:${location.line}:${location.col}: ${detail}` : detail);
     this.name = 'PlanError';
   }
 }
@@ -1094,7 +1095,13 @@ class Planner {
     }
     this.planTerm(el, (keyOp) => {
       const target = this.newLocal();
-      this.emit({ type: 'dot', source, key: keyOp, target });
+      if (baseData) {
+        // A key known only at run time is converted as the constant keys above, by the runtime.
+        this.useBuiltin('internal.storage_get', 2);
+        this.emit({ type: 'call', func: 'internal.storage_get', args: [source, keyOp], result: target });
+      } else {
+        this.emit({ type: 'dot', source, key: keyOp, target });
+      }
       this.planPath(ir.local(target), terms, i + 1, k, baseData);
     });
   }

@@ -1,7 +1,7 @@
 // Running discovered tests: one module, one entrypoint per test, evaluated one by one.
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import type { RegoError } from '../ast.js';
-import { hostBuiltins } from '../builtins/host/index.js';
+import { evaluate, hostBuiltins } from '../builtins/host/index.js';
 import { type CompileResult, compile, type Source } from '../compile.js';
 import { parseModule } from '../parse/index.js';
 import { compileToWasm } from '../wasm/index.js';
@@ -103,10 +103,8 @@ export async function runTests(opts: TestRunOptions): Promise<TestRunReport> {
     probes = { probes: inst.probes, hits: new Set() };
     extra = probeBuiltins(inst.names, probes.hits);
   }
-  const policy = await loadPolicy(wasm, undefined, {
-    ...hostBuiltins({ strict: !!opts.strict, print: (m) => output.push(m) }),
-    ...extra,
-  });
+  const builtins = hostBuiltins({ strict: !!opts.strict, print: (m) => output.push(m) });
+  const policy = await loadPolicy(wasm, undefined, { ...builtins, ...extra });
   policy.setData(opts.data);
   const results: TestResult[] = [];
   const t1 = performance.now();
@@ -116,7 +114,7 @@ export async function runTests(opts: TestRunOptions): Promise<TestRunReport> {
     let outcome: TestOutcome;
     let message: string | undefined;
     try {
-      const rows = policy.evaluate(undefined, test.entrypoint) as unknown;
+      const rows = evaluate(policy, builtins, undefined, test.entrypoint);
       const row = Array.isArray(rows) ? (rows[0] as Record<string, unknown> | undefined) : undefined;
       if (row?.result === true) outcome = 'pass';
       else {

@@ -41,6 +41,9 @@ export const NATIVE_BUILTINS: ReadonlyMap<string, NativeBuiltin> = new Map([
   ['and', { runtime: 'rt_b_and', arity: 2, errors: true }],
   ['union', { runtime: 'rt_b_union', arity: 1, errors: true }],
   ['intersection', { runtime: 'rt_b_intersection', arity: 1, errors: true }],
+  // Not a Rego built-in: the planner's read of a base document under a key known only at run
+  // time (OPA's storage path text, see ops.as storageGet).
+  ['internal.storage_get', { runtime: 'rt_b_storage_get', arity: 2 }],
   ['type_name', { runtime: 'rt_b_type_name', arity: 1 }],
   ['is_null', { runtime: 'rt_b_is_null', arity: 1 }],
   ['is_boolean', { runtime: 'rt_b_is_boolean', arity: 1 }],

@@ -794,7 +794,8 @@ class FunctionCompiler {
         const loop = `L${this.labels++}`;
         const body = this.block(s.block);
         return m.block(exit, [
-          m.local.set(src, this.get(s.source)),
+          // Objects and sets in sorted order (OPA's iteration order).
+          m.local.set(src, this.call('rt_iter_source', [this.get(s.source)])),
           m.local.set(cursor, m.i32.const(0)),
           m.loop(
             loop,

@@ -309,3 +309,15 @@ t.test('a chain of thousands of operators formats without deep recursion', async
   t.same(errors, []);
   t.equal(formatted, `package p\n\nf(x0, x1, x2, x3, x4, x5, x6) := ${chain}\n`);
 });
+
+t.test('a negated body prints as written: not { … }', async (t) => {
+  const src =
+    'package p\n\nimport rego.v2\n\np if {\n  input.x\n  not { input.a == 1; input.b == 2 } with input.c as 3\n}\n\nq if { not {\n  # why\n  input.a\n  not { input.b }\n} }\n';
+  t.equal(
+    fmt(t, src),
+    'package p\n\nimport rego.v2\n\np if {\n\tinput.x\n\tnot {\n\t\tinput.a == 1\n\t\tinput.b == 2\n\t} with input.c as 3\n}\n\nq if {\n\tnot {\n\t\t# why\n\t\tinput.a\n\t\tnot {\n\t\t\tinput.b\n\t\t}\n\t}\n}\n',
+  );
+  // A comprehension written out stays one.
+  const legacy = 'package p\n\nimport rego.v2\n\np if not [true | input.a][0]\n';
+  t.equal(fmt(t, legacy), legacy);
+});

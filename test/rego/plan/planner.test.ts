@@ -272,6 +272,85 @@ t.test('constant keys into base data are looked up by their text, as OPA storage
   });
 });
 
+t.test('objects and sets are iterated in sorted order, however they were built', async (t) => {
+  // OPA iterates ast objects and sets over their sorted keys (ast/term.go object.Iter, set.Iter).
+  const src = [
+    'package it',
+    '',
+    'obj_keys := [k | some k, _ in {"b": 1, "a": 2, "c": 0}]',
+    'set_members := [x | some x in {"b", "a", "c"}]',
+    'set_ref := [x | x := {3, 1, 2}[_]]',
+    'input_keys := [k | input.o[k]]',
+    'rule_set := [x | x := data.it.s[_]]',
+    's contains 3',
+    's contains 1',
+    's contains 2',
+    'first := [x | x := {"z", "y"}[_]][0]',
+    'every_order := [x | every y in {2, 1} { y > 0 }; x := 1]',
+  ].join('\n');
+  t.same(await evalModules([src], 'it', { o: { z: 1, m: 2, a: 3 } }), {
+    obj_keys: ['a', 'b', 'c'],
+    set_members: ['a', 'b', 'c'],
+    set_ref: [1, 2, 3],
+    input_keys: ['a', 'm', 'z'],
+    rule_set: [1, 2, 3],
+    s: [1, 2, 3],
+    first: 'y',
+    every_order: [1],
+  });
+});
+
+t.test('keys computed at run time into base data are read by their text too', async (t) => {
+  const src = [
+    'package k',
+    '',
+    'decimal if { x := 1.2; data.obj[x] == "a" }',
+    'int_on_object := v if { x := 1; v := data.obj[x] }',
+    'trailing_zero := v if { x := 1.0; v := data.obj[x] }',
+    'from_input := data.obj[input.key]',
+    'sum_key := data.obj[0.5 + 0.7]',
+    'int_on_array := v if { i := 1; v := data.arr[i] }',
+    'string_on_array := v if { i := "1"; v := data.arr[i] }',
+    'decimal_on_array := [v | i := 1.0; v := data.arr[i]]',
+    'negative_on_array := [v | i := -1; v := data.arr[i]]',
+    'bool_key := [v | b := true; v := data.obj[b]]',
+    'nested := v if { i := 0; v := data.deep[i].name }',
+    'missing := [v | i := 9; v := data.arr[i]]',
+  ].join('\n');
+  const data = {
+    obj: { '1.2': 'a', '1': 'b', '1.0': 'c', true: 'e' },
+    arr: ['x', 'y'],
+    deep: [{ name: 'n0' }],
+  };
+  const all = await evalModules([src], 'k', { key: 1.2 }, data);
+  t.same(all, {
+    decimal: true,
+    int_on_object: 'b',
+    trailing_zero: 'c',
+    // input is parsed JSON: 1.2 keeps its text
+    from_input: 'a',
+    // 0.5 + 0.7 is the number 1.2, written "1.2"
+    sum_key: 'a',
+    int_on_array: 'y',
+    string_on_array: 'y',
+    decimal_on_array: [],
+    negative_on_array: [],
+    // storage has no boolean keys (OPA: not found)
+    bool_key: [],
+    nested: 'n0',
+    missing: [],
+  });
+  // Values that are not base data (input, a local) keep Rego's lookup: no conversion.
+  const local = await evalModules(
+    [
+      'package l\n\nlocal_int := [v | o := {"1": "s"}; k := 1; v := o[k]]\ninput_str := [v | k := "1"; v := input.arr[k]]\n',
+    ],
+    'l',
+    { arr: ['p', 'q'] },
+  );
+  t.same(local, { local_int: [], input_str: [] });
+});
+
 t.test('comprehension heads may iterate; a | before a comma is a union', async (t) => {
   const src = [
     'package c',
@@ -381,6 +460,34 @@ t.test('every: an undefined domain is undefined; a domain that is not a collecti
   ].join('\n');
   const all = await evalModules([src], 'ev', { xs: [2, 3], empty: [], obj: {} }, { nowhere: {} });
   t.same(all, { empty: true, scalar: true, holds: true });
+});
+
+t.test('every: variables in the domain are bound by the domain, before the quantifier', async (t) => {
+  const src = [
+    'package ev',
+    '',
+    'missing if every x in input.missing[_] { x > 0 }',
+    'some_row_positive if every x in input.rows[_] { x > 0 }',
+    'row_above_index contains i if every x in input.rows[i] { x > i }',
+    'no_rows if every x in input.none[_] { x > 0 }',
+    'empty_row if every x in input.blank[_] { x > 0 }',
+    'by_key contains k if { every v in input.obj[k] { v != "no" } }',
+  ].join('\n');
+  const input = {
+    rows: [[-1, 2], [5, 6], [0]],
+    none: [],
+    blank: [[]],
+    obj: { a: ['yes'], b: ['no', 'yes'], c: [] },
+  };
+  t.same(await evalModules([src], 'ev', input), {
+    some_row_positive: true,
+    // row 1 (5, 6 > 1) only; row 2 holds 0, not above 2
+    row_above_index: [1],
+    empty_row: true,
+    by_key: ['a', 'c'],
+  });
+  const allNegative = await evalModules([src], 'ev/some_row_positive', { rows: [[-1], [0]] });
+  t.equal(allNegative, undefined);
 });
 
 t.test(

@@ -111,7 +111,7 @@ t.test('errors name the built-in and the call site', async (t) => {
   const p = await pol();
   const run = (op: (typeof ops)[number], input: unknown) => thrown(() => p.evaluate(input, op));
   t.equal(run('div', { a: 1, b: 0 }), 'policy.rego:14:7: eval_builtin_error: div: divide by zero');
-  t.equal(run('rem', { a: 1, b: 0 }), 'policy.rego:13:7: eval_builtin_error: rem: divide by zero');
+  t.equal(run('rem', { a: 1, b: 0 }), 'policy.rego:13:7: eval_builtin_error: rem: modulo by zero');
   t.equal(
     run('rem', { a: 1.5, b: 1 }),
     'policy.rego:13:7: eval_builtin_error: rem: modulo on floating-point number',

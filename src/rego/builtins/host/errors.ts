@@ -6,7 +6,7 @@
 // (what OPA does, and what its conformance cases `*_nostrict` expect).
 // The code leads the message text: "eval_type_error: NAME: operand N must be T but got U".
 
-import { RegoObject, RegoSet, type TypeName, typeName, type Value } from './value.js';
+import { isNonIntegerText, RegoObject, RegoSet, type TypeName, typeName, type Value } from './value.js';
 
 const INT64_MAX = 2n ** 63n - 1n;
 
@@ -36,6 +36,8 @@ export class Args {
   constructor(
     readonly name: string,
     readonly values: Value[],
+    /** The operands as the wire carried them (parsed JSON), for what decoding loses: see isNonIntegerText. */
+    readonly raw: readonly unknown[] = [],
   ) {}
 
   private fail(pos: number, want: string): never {
@@ -78,12 +80,13 @@ export class Args {
   }
 
   /**
-   * An integer operand as Go's int (OPA's IntOperand): one beyond 64 bits is refused as OPA
-   * refuses it ("must be integer number but got floating-point number").
+   * An integer operand as Go's int (OPA's IntOperand): one beyond 64 bits, or one written
+   * with a point or exponent (1.0: OPA parses the number's text as an integer), is refused as
+   * OPA refuses it ("must be integer number but got floating-point number").
    */
   int(pos: number): number {
     const v = this.integer(pos);
-    if (BigInt(v) > INT64_MAX || BigInt(v) < -INT64_MAX - 1n)
+    if (BigInt(v) > INT64_MAX || BigInt(v) < -INT64_MAX - 1n || isNonIntegerText(this.raw[pos - 1]))
       throw typeError(this.name, `operand ${pos} must be integer number but got floating-point number`);
     return Number(v);
   }

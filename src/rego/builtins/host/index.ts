@@ -2,7 +2,7 @@
 //
 //   const builtins = hostBuiltins({ strict: false, print: (m) => log.info(m) });
 //   const policy = await loadPolicy(wasm, undefined, builtins);
-//   newEvaluation(builtins); policy.evaluate(input);   // before every evaluation
+//   evaluate(policy, builtins, input, entrypoint);   // or: newEvaluation(builtins); policy.evaluate(…)
 //
 // newEvaluation() starts a new time.now_ns / uuid.rfc4122 / rand.intn epoch:
 // the SDK keeps the custom built-ins for the policy's lifetime, so the engine
@@ -12,10 +12,13 @@
 //
 // Every call goes through one decode step (wire → host values), the
 // implementation, and one encode step (host value → wire). OPA's error rules:
-// an error (eval_type_error or eval_builtin_error) aborts the evaluation in
-// strict mode and otherwise makes the call undefined. Native built-ins (run in
-// the module) report their errors through BUILTIN_ERROR_IMPORT under the same rule.
+// an error (eval_type_error or eval_builtin_error) makes the call undefined; in
+// strict mode it is also raised: at the end of an evaluation run by evaluate()
+// (unless the evaluation itself failed, as OPA does), at once when the caller
+// runs policy.evaluate itself. Native built-ins (run in the module) report their
+// errors through BUILTIN_ERROR_IMPORT under the same rule.
 import { BUILTIN_ERROR_IMPORT, hostImportName, NATIVE_BUILTINS } from '../../wasm/builtins.js';
+import { hostErrorLocation, type LoadedModule } from '../../wasm/call-site.js';
 import { aws } from './aws.js';
 import { crypto } from './crypto.js';
 import { encoding } from './encoding.js';
@@ -117,18 +120,49 @@ export function hostBuiltinNames(): string[] {
 
 const contexts = new WeakMap<HostBuiltins, HostContext & { memo: Map<string, Value> }>();
 
+/**
+ * Strict-mode errors of one evaluation run through evaluate(): recorded (the first one kept,
+ * located), not thrown, so that evaluation goes on as OPA's does.
+ */
+interface Deferral {
+  /** `file:row` of the host call in progress, when the module says. */
+  site(): string | undefined;
+  first?: Error;
+}
+
+const deferrals = new WeakMap<HostBuiltins, { current?: Deferral }>();
+
+/** A built-in error in strict mode: recorded when evaluate() runs the evaluation, else thrown. */
+function raise(slot: { current?: Deferral }, err: Error, located: boolean): undefined {
+  const d = slot.current;
+  if (!d) throw err;
+  if (!d.first) {
+    const site = located ? undefined : d.site();
+    if (site !== undefined) err.message = `${site}: ${err.message}`;
+    d.first = err;
+  }
+  return undefined;
+}
+
 /** Starts a new evaluation: time.now_ns, uuid.rfc4122 and rand.intn may change from here on. */
 export function newEvaluation(builtins: HostBuiltins): void {
   contexts.get(builtins)?.memo.clear();
 }
 
-function wrap(name: string, impl: HostImpl, ctx: HostContext, wire: WireMode): SdkBuiltin {
+function wrap(
+  name: string,
+  impl: HostImpl,
+  ctx: HostContext,
+  wire: WireMode,
+  slot: { current?: Deferral },
+): SdkBuiltin {
   const codec = codecFor(wire);
   return (...raw: unknown[]) => {
     try {
       const args = new Args(
         name,
         raw.map((x) => codec.decode(x)),
+        raw,
       );
       const out = impl(args, ctx);
       return out === undefined ? undefined : codec.encode(out);
@@ -138,7 +172,7 @@ function wrap(name: string, impl: HostImpl, ctx: HostContext, wire: WireMode): S
       const err =
         e instanceof BuiltinError ? e : builtinError(name, 'internal error evaluating the built-in');
       if (!ctx.strict) return undefined;
-      throw err;
+      return raise(slot, err, false);
     }
   };
 }
@@ -149,7 +183,7 @@ export class NativeBuiltinError extends Error {
 }
 
 /** The module's reporter of native built-in errors: raises in strict mode, else undefined. */
-function reporter(ctx: HostContext, codec: Codec): SdkBuiltin {
+function reporter(ctx: HostContext, codec: Codec, slot: { current?: Deferral }): SdkBuiltin {
   return (raw: unknown) => {
     if (!ctx.strict) return undefined;
     let message: Value | undefined;
@@ -158,8 +192,10 @@ function reporter(ctx: HostContext, codec: Codec): SdkBuiltin {
     } catch {
       message = undefined;
     }
-    throw new NativeBuiltinError(
-      typeof message === 'string' ? message : 'eval_builtin_error: built-in error',
+    return raise(
+      slot,
+      new NativeBuiltinError(typeof message === 'string' ? message : 'eval_builtin_error: built-in error'),
+      true,
     );
   };
 }
@@ -181,16 +217,52 @@ export function hostBuiltins(options: HostBuiltinsOptions): HostBuiltins {
     print: options.print ?? (() => {}),
   };
   const out: HostBuiltins = {};
+  const slot: { current?: Deferral } = {};
   for (const name of options.names ?? hostBuiltinNames()) {
     const impl = HOST_IMPLEMENTATIONS[name];
     if (!impl) throw new Error(`no host implementation of built-in ${name}`);
-    out[name] = wrap(name, impl, ctx, options.wire ?? 'tagged');
+    out[name] = wrap(name, impl, ctx, options.wire ?? 'tagged', slot);
     const alias = hostImportName(name);
     if (alias !== name) out[alias] = out[name] as SdkBuiltin;
   }
-  out[BUILTIN_ERROR_IMPORT] = reporter(ctx, codecFor(options.wire ?? 'tagged'));
+  out[BUILTIN_ERROR_IMPORT] = reporter(ctx, codecFor(options.wire ?? 'tagged'), slot);
   contexts.set(out, ctx);
+  deferrals.set(out, slot);
   return out;
+}
+
+/** What evaluate() needs of the SDK's LoadedPolicy. */
+export interface EvaluablePolicy extends LoadedModule {
+  evaluate(input?: unknown, entrypoint?: string | number): unknown;
+}
+
+/**
+ * One evaluation as OPA runs it (starts a new evaluation, see newEvaluation). In strict mode a
+ * built-in error does not stop evaluation: the call is undefined and the error recorded; an
+ * error of the evaluation itself (a conflict) still ends it and is what is thrown; otherwise
+ * the first built-in error, located `file:row`, is thrown at the end (OPA: topdown evalBuiltin
+ * appends to builtinErrors, and Query.Iter returns the first one when strict). `builtins` must
+ * be the custom built-ins the policy was loaded with; outside strict mode nothing is recorded.
+ */
+export function evaluate(
+  policy: EvaluablePolicy,
+  builtins: HostBuiltins,
+  input: unknown,
+  entrypoint: string | number,
+): unknown {
+  newEvaluation(builtins);
+  const slot = deferrals.get(builtins);
+  if (!slot) return policy.evaluate(input, entrypoint);
+  const d: Deferral = { site: () => hostErrorLocation(policy) };
+  slot.current = d;
+  let rows: unknown;
+  try {
+    rows = policy.evaluate(input, entrypoint);
+  } finally {
+    slot.current = undefined;
+  }
+  if (d.first) throw d.first;
+  return rows;
 }
 
 export type { Family as HostFamily };

@@ -1,7 +1,7 @@
 // Objects, arrays, walk and graphs; json.filter / json.remove / json.patch.
 import { type Args, typeError } from './errors.js';
 import type { Family } from './family.js';
-import { equal, RegoObject, RegoSet, toJSONText, typeName, type Value } from './value.js';
+import { equal, isNonIntegerText, RegoObject, RegoSet, toJSONText, typeName, type Value } from './value.js';
 
 /** One step into a composite value: object key, array index, set member. */
 function child(v: Value, key: Value): Value | undefined {
@@ -252,7 +252,23 @@ function removeBy(v: Value, t: PathTree): Value | undefined {
 // only take a member under its own key), array indexes are integers or their decimal text
 // without leading zeros ("-" is the end), and a patch that fails in any way leaves the call
 // undefined, strict mode or not. The root may be removed and added again.
-type Patch = { op: string; path: Value[]; from?: Value[]; value?: Value };
+type Patch = { op: string; path: Seg[]; from?: Seg[]; value?: Value };
+
+/**
+ * A path segment that was an integral number written with a point or exponent (1.0): a key
+ * or set member like any number, but never an array index (OPA's edittree toIndex takes a
+ * number only when its text parses as an integer).
+ */
+class NonIndex {
+  constructor(readonly value: Value) {}
+}
+
+type Seg = Value | NonIndex;
+
+/** The value of a segment, as an object key or set member. */
+function key(seg: Seg): Value {
+  return seg instanceof NonIndex ? seg.value : seg;
+}
 
 /** A failed patch: json.patch is then undefined (never an error). */
 class PatchFailure extends Error {}
@@ -261,7 +277,8 @@ function fail(): never {
   throw new PatchFailure();
 }
 
-function index(seg: Value, len: number): number {
+function index(seg: Seg, len: number): number {
+  if (seg instanceof NonIndex) return fail();
   if (seg === '-') return len;
   if (typeof seg === 'number' && Number.isInteger(seg)) return seg;
   if (typeof seg === 'string' && /^[+-]?\d+$/.test(seg) && !(seg !== '0' && seg.startsWith('0')))
@@ -269,13 +286,13 @@ function index(seg: Value, len: number): number {
   return fail();
 }
 
-function getAt(v: Value, path: Value[]): Value {
+function getAt(v: Value, path: Seg[]): Value {
   let cur = v;
   for (const seg of path) {
     let next: Value | undefined;
     if (Array.isArray(cur)) next = cur[index(seg, cur.length)];
-    else if (cur instanceof RegoObject) next = cur.get(seg);
-    else if (cur instanceof RegoSet) next = cur.has(seg) ? seg : undefined;
+    else if (cur instanceof RegoObject) next = cur.get(key(seg));
+    else if (cur instanceof RegoSet) next = cur.has(key(seg)) ? key(seg) : undefined;
     if (next === undefined) fail();
     cur = next;
   }
@@ -283,13 +300,13 @@ function getAt(v: Value, path: Value[]): Value {
 }
 
 /** The document with `fn` applied to the parent of the path's last segment (path non-empty). */
-function updateAt(doc: Value, path: Value[], fn: (parent: Value, last: Value) => Value): Value {
-  const [head, ...rest] = path as [Value, ...Value[]];
+function updateAt(doc: Value, path: Seg[], fn: (parent: Value, last: Seg) => Value): Value {
+  const [head, ...rest] = path as [Seg, ...Seg[]];
   if (rest.length === 0) return fn(doc, head);
   if (doc instanceof RegoObject) {
-    const c = doc.get(head);
+    const c = doc.get(key(head));
     if (c === undefined) fail();
-    return new RegoObject(doc).set(head, updateAt(c, rest, fn));
+    return new RegoObject(doc).set(key(head), updateAt(c, rest, fn));
   }
   if (Array.isArray(doc)) {
     const i = index(head, doc.length);
@@ -299,40 +316,41 @@ function updateAt(doc: Value, path: Value[], fn: (parent: Value, last: Value) =>
     return out;
   }
   if (doc instanceof RegoSet) {
-    if (!doc.has(head)) fail();
-    const r = updateAt(head, rest, fn);
+    const member = key(head);
+    if (!doc.has(member)) fail();
+    const r = updateAt(member, rest, fn);
     const out = new RegoSet(doc);
-    out.delete(head);
+    out.delete(member);
     return out.add(r);
   }
   return fail();
 }
 
-function addAt(doc: Value | undefined, path: Value[], value: Value): Value {
+function addAt(doc: Value | undefined, path: Seg[], value: Value): Value {
   if (path.length === 0) return value;
   if (doc === undefined) fail();
   return updateAt(doc, path, (parent, last) => {
-    if (parent instanceof RegoObject) return new RegoObject(parent).set(last, value);
+    if (parent instanceof RegoObject) return new RegoObject(parent).set(key(last), value);
     if (Array.isArray(parent)) {
       const i = index(last, parent.length);
       if (i < 0 || i > parent.length) fail();
       return [...parent.slice(0, i), value, ...parent.slice(i)];
     }
     // A set takes a member only under its own key.
-    if (parent instanceof RegoSet) return equal(last, value) ? new RegoSet(parent).add(value) : fail();
+    if (parent instanceof RegoSet) return equal(key(last), value) ? new RegoSet(parent).add(value) : fail();
     return fail();
   });
 }
 
 /** Removes the value at path; removing the root leaves no document (undefined). */
-function removeAt(doc: Value | undefined, path: Value[]): Value | undefined {
+function removeAt(doc: Value | undefined, path: Seg[]): Value | undefined {
   if (doc === undefined) fail();
   if (path.length === 0) return undefined;
   return updateAt(doc, path, (parent, last) => {
     if (parent instanceof RegoObject) {
-      if (!parent.has(last)) fail();
+      if (!parent.has(key(last))) fail();
       const out = new RegoObject(parent);
-      out.delete(last);
+      out.delete(key(last));
       return out;
     }
     if (Array.isArray(parent)) {
@@ -341,16 +359,16 @@ function removeAt(doc: Value | undefined, path: Value[]): Value | undefined {
       return [...parent.slice(0, i), ...parent.slice(i + 1)];
     }
     if (parent instanceof RegoSet) {
-      if (!parent.has(last)) fail();
+      if (!parent.has(key(last))) fail();
       const out = new RegoSet(parent);
-      out.delete(last);
+      out.delete(key(last));
       return out;
     }
     return fail();
   });
 }
 
-function render(doc: Value | undefined, path: Value[]): Value {
+function render(doc: Value | undefined, path: Seg[]): Value {
   if (doc === undefined) fail();
   return getAt(doc, path);
 }
@@ -364,12 +382,12 @@ function applyPatch(doc: Value | undefined, p: Patch): Value | undefined {
     case 'replace':
       return addAt(removeAt(doc, p.path), p.path, p.value as Value);
     case 'move': {
-      const from = p.from as Value[];
+      const from = p.from as Seg[];
       const v = render(doc, from);
       return addAt(removeAt(doc, from), p.path, v);
     }
     case 'copy':
-      return addAt(doc, p.path, render(doc, p.from as Value[]));
+      return addAt(doc, p.path, render(doc, p.from as Seg[]));
     case 'test':
       return equal(render(doc, p.path), p.value as Value) ? doc : fail();
     default:
@@ -379,18 +397,42 @@ function applyPatch(doc: Value | undefined, p: Patch): Value | undefined {
 
 const PATCH_OPS = new Set(['add', 'remove', 'replace', 'move', 'copy', 'test']);
 
-/** One operation of the patch, or a failure (missing or wrong attributes). */
-function patchOf(x: Value): Patch {
+/**
+ * The wire form of attribute `name` of a patch operation as the tagged wire carries it
+ * ({"o": [[key, value], …]}), or undefined (plain wire, or absent).
+ */
+function rawAttribute(raw: unknown, name: string): unknown {
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const entries = (raw as { o?: unknown }).o;
+  if (!Array.isArray(entries)) return undefined;
+  for (const e of entries) if (Array.isArray(e) && e[0] === name) return e[1];
+  return undefined;
+}
+
+/** A path's segments, with numbers written as 1.0 marked as no array index (their wire form tells). */
+function segmentsOf(path: Value, raw: unknown): Seg[] {
+  const base = pathSegments(path);
+  if (!base) return fail();
+  const segs: Seg[] = [...base];
+  if (Array.isArray(raw)) {
+    for (let i = 0; i < segs.length; i++)
+      if (isNonIntegerText(raw[i])) segs[i] = new NonIndex(segs[i] as Value);
+  }
+  return segs;
+}
+
+/** One operation of the patch (`raw`: its wire form), or a failure (missing or wrong attributes). */
+function patchOf(x: Value, raw: unknown): Patch {
   if (!(x instanceof RegoObject)) fail();
   const op = x.get('op');
   if (typeof op !== 'string' || !PATCH_OPS.has(op)) fail();
   const path = x.get('path');
   if (path === undefined) fail();
-  const p: Patch = { op, path: pathSegments(path) ?? fail() };
+  const p: Patch = { op, path: segmentsOf(path, rawAttribute(raw, 'path')) };
   if (op === 'move' || op === 'copy') {
     const from = x.get('from');
     if (from === undefined) fail();
-    p.from = pathSegments(from) ?? fail();
+    p.from = segmentsOf(from, rawAttribute(raw, 'from'));
   }
   if (op === 'add' || op === 'replace' || op === 'test') {
     const value = x.get('value');
@@ -483,8 +525,11 @@ export const objects: Family = {
   'json.patch': (a) => {
     let doc: Value | undefined = a.at(1);
     const ops = a.array(2);
+    const rawOps = Array.isArray(a.raw[1]) ? (a.raw[1] as unknown[]) : [];
     try {
-      for (const x of ops) doc = applyPatch(doc, patchOf(x));
+      ops.forEach((x, i) => {
+        doc = applyPatch(doc, patchOf(x, rawOps[i]));
+      });
     } catch (e) {
       if (e instanceof PatchFailure) return undefined;
       throw e;

@@ -13,7 +13,8 @@
 //            arrive as arrays and numbers as doubles. Lossy, but what the stock
 //            SDK speaks.
 //   'tagged' lossless: every object {"o": [[k, v], …]}, every set {"s": […]},
-//            a number beyond double precision {"n": "text"}; other values plain.
+//            a number beyond double precision {"n": "text"}, an integral number
+//            written with a point or exponent {"n": "1.0"}; other values plain.
 // Encoding returns JSON text as an ArrayBuffer: the SDK hands it to
 // opa_json_parse unchanged, so big integers keep every digit.
 
@@ -309,6 +310,18 @@ function fromTagged(x: unknown): Value {
     throw new Error(`tagged value: unknown form with keys ${JSON.stringify(keys)}`);
   }
   throw new Error(`not a JSON value: ${typeof x}`);
+}
+
+/**
+ * Whether a wire value is an integral number written with a point or an exponent (`1.0`,
+ * `1e0`). The tagged wire carries such a number as {"n": "1.0"}; decoded it is the host
+ * number 1, but OPA keeps a number's text and does not take it as an integer operand or an
+ * array index (ast.Number.Int parses the text as an integer). Plain JSON cannot tell.
+ */
+export function isNonIntegerText(wire: unknown): boolean {
+  if (wire === null || typeof wire !== 'object' || Array.isArray(wire)) return false;
+  const n = (wire as Record<string, unknown>).n;
+  return typeof n === 'string' && !/^-?\d+$/.test(n);
 }
 
 /** One decode/encode step between the wire and the host model. */

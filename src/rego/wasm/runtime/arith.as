@@ -17,6 +17,8 @@ import { ArrV, NumV, ObjV, ENTRY, T_ARRAY, T_NUMBER, T_SET, collFind, mkInt, mkS
 export const ERR_DIV_ZERO: usize = 1;
 export const ERR_FLOAT_MOD: usize = 2;
 export const ERR_TOO_LARGE: usize = 3;
+/** rem by zero: OPA's builtinRem words it "modulo by zero" (div: "divide by zero"). */
+export const ERR_MOD_ZERO: usize = 5;
 /** Type errors: 16 + 8 × (operand - 1) + type tag of the offending operand. */
 export const ERR_TYPE: usize = 16;
 export const ERR_TYPE_SET: usize = 40; // + 8 × (operand - 1) + tag: "must be set"
@@ -320,14 +322,14 @@ export function rem(a: usize, b: usize): usize {
   const x = changetype<NumV>(a);
   const y = changetype<NumV>(b);
   if (x.hasInt && y.hasInt) {
-    if (y.intVal == 0) return ERR_DIV_ZERO;
+    if (y.intVal == 0) return ERR_MOD_ZERO;
     if (y.intVal == -1) return mkInt(0);
     return mkInt(x.intVal % y.intVal);
   }
   const da = decOf(a);
   const db = decOf(b);
   if (!isIntegral(da) || !isIntegral(db)) return ERR_FLOAT_MOD;
-  if (db.n == 0) return ERR_DIV_ZERO;
+  if (db.n == 0) return ERR_MOD_ZERO;
   const ia = intDigits(da);
   const ib = intDigits(db);
   if (ia == null || ib == null) return ERR_TOO_LARGE;

@@ -8,7 +8,7 @@
 
 import { Buf, RT_HEAP_PTR, alloc, allocZero, fatal, fatalBuf } from "./heap";
 import {
-  ERR_DIV_ZERO, ERR_ELEM_NUMBER, ERR_ELEM_NUMBER_SET, ERR_FLOAT_MOD, ERR_TOO_LARGE, ERR_TYPE, ERR_TYPE_COLL, ERR_TYPE_SET,
+  ERR_DIV_ZERO, ERR_MOD_ZERO, ERR_ELEM_NUMBER, ERR_ELEM_NUMBER_SET, ERR_FLOAT_MOD, ERR_TOO_LARGE, ERR_TYPE, ERR_TYPE_COLL, ERR_TYPE_SET,
   div, minus, mul, plus, product, rem, sum,
 } from "./arith";
 import { compare, equal } from "./compare";
@@ -24,7 +24,7 @@ import {
 } from "./value";
 import {
   ERR_TYPE_COUNT, bCount, bEqual, bGt, bGte, bLt, bLte, bMember2, bMember3, bNeq,
-  dot, iterKey, iterNext, iterValue, len, merge, objectInsertOnce, upsert,
+  dot, iterKey, iterNext, iterSource, iterValue, len, merge, objectInsertOnce, storageGet, upsert,
 } from "./ops";
 
 export { RT_HEAP_PTR };
@@ -277,6 +277,9 @@ export function rt_compare(a: usize, b: usize): i32 {
 export function rt_type(v: usize): i32 {
   return v == 0 ? 0 : <i32>load<u8>(v);
 }
+export function rt_iter_source(src: usize): usize {
+  return iterSource(src);
+}
 export function rt_iter_next(src: usize, cursor: u32): u32 {
   return iterNext(src, cursor);
 }
@@ -391,6 +394,9 @@ export function rt_b_union(a: usize): usize {
 export function rt_b_intersection(a: usize): usize {
   return setIntersection(a);
 }
+export function rt_b_storage_get(src: usize, key: usize): usize {
+  return storageGet(src, key);
+}
 export function rt_b_type_name(a: usize): usize {
   return typeNameValue(a);
 }
@@ -500,6 +506,7 @@ export function rt_builtin_error(code: usize, name: usize, where: usize): usize 
     appendCString(b, name);
     b.ascii(": ");
     if (code == ERR_DIV_ZERO) b.ascii("divide by zero");
+    else if (code == ERR_MOD_ZERO) b.ascii("modulo by zero");
     else if (code == ERR_FLOAT_MOD) b.ascii("modulo on floating-point number");
     else if (code == ERR_TOO_LARGE) b.ascii("number too large");
     else b.ascii("error");

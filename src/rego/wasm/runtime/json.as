@@ -12,7 +12,8 @@
 //
 // Tagged mode (host built-in calls, see index.as): the lossless encoding the
 // host's 'tagged' codec speaks. Every object is {"o": [[k, v], …]}, every set
-// {"s": […]}, an integer beyond double precision {"n": "digits"}; null,
+// {"s": […]}, an integer beyond double precision {"n": "digits"}, an integral
+// number written with a point or exponent {"n": "1.0"}; null,
 // booleans, strings, arrays and other numbers are plain JSON.
 // parseText(…, tagged = true) accepts only those forms for objects.
 
@@ -602,6 +603,19 @@ export function dumpValue(b: Buf, v: usize, valueMode: bool): void {
 /** 2^53: integers beyond it lose digits as JSON doubles. */
 const MAX_EXACT: i64 = 9007199254740992;
 
+/**
+ * Text of an integral number written with a point or an exponent (1.0, 1e0): JSON parsing
+ * on the host would make it 1, yet OPA tells the two apart (such a number is no integer
+ * operand or array index), so it crosses tagged as {"n": "1.0"}.
+ */
+function integralNonIntegerText(p: usize, n: u32): bool {
+  for (let i: u32 = 0; i < n; i++) {
+    const c = <u32>load<u8>(p + <usize>i);
+    if (c == 0x2e || (c | 0x20) == 0x65) return true;
+  }
+  return false;
+}
+
 /** Integer text of more than 15 digits (it may not fit a double exactly). */
 function longIntegerText(p: usize, n: u32): bool {
   let digits: u32 = 0;
@@ -619,7 +633,10 @@ export function dumpTagged(b: Buf, v: usize): void {
     case T_NUMBER: {
       const n = changetype<NumV>(v);
       if (n.isRef) {
-        if (longIntegerText(n.textPtr, n.textLen)) {
+        if (
+          longIntegerText(n.textPtr, n.textLen) ||
+          (n.hasInt && integralNonIntegerText(n.textPtr, n.textLen))
+        ) {
           b.ascii("{\"n\":\"");
           b.bytes(n.textPtr, n.textLen);
           b.ascii("\"}");

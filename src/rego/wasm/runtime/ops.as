@@ -5,12 +5,13 @@
 // mutates its inputs except the explicit in-place builders (append, insert,
 // set add), which the plan applies only to values it made itself.
 
-import { compare, equal } from "./compare";
+import { compare, equal, sortedEntries } from "./compare";
 import {
   ArrV, NumV, ObjV, StrV, ENTRY,
   T_ARRAY, T_NUMBER, T_OBJECT, T_SET, T_STRING,
-  collCopy, collFind, mkBool, mkInt, mkObject, objectGet, objectInsert,
+  collCopy, collFind, mkBool, mkInt, mkObject, mkStringView, objectGet, objectInsert,
 } from "./value";
+import { Buf, alloc } from "./heap";
 
 /** source[key]: array index, object key, or set membership (yields the key). */
 export function dot(src: usize, key: usize): usize {
@@ -33,6 +34,52 @@ export function dot(src: usize, key: usize): usize {
     default:
       return 0;
   }
+}
+
+/**
+ * source[key] as OPA's storage reads a base document (its path segments are text: a string as
+ * it is, a number as written, so 1.2 is "1.2" and 1.0 is "1.0"). An object is read under that
+ * text, then under the key itself (a document `with` replaced may have other keys); an array
+ * takes text that is a decimal integer. Anything else is read as dot reads it.
+ */
+export function storageGet(src: usize, key: usize): usize {
+  if (src == 0 || key == 0) return 0;
+  const st = load<u8>(src);
+  const kt = load<u8>(key);
+  if ((st != T_OBJECT && st != T_ARRAY) || (kt != T_NUMBER && kt != T_STRING)) return dot(src, key);
+  let p: usize = 0;
+  let n: u32 = 0;
+  if (kt == T_STRING) {
+    const s = changetype<StrV>(key);
+    p = s.ptr;
+    n = s.len;
+  } else {
+    const num = changetype<NumV>(key);
+    if (num.isRef) {
+      p = num.textPtr;
+      n = num.textLen;
+    } else {
+      const b = Buf.create(24);
+      b.int(num.intVal);
+      p = b.ptr;
+      n = b.len;
+    }
+  }
+  if (st == T_OBJECT) {
+    const text = kt == T_STRING ? key : mkStringView(p, n);
+    const v = objectGet(src, text);
+    return v != 0 || kt == T_STRING ? v : objectGet(src, key);
+  }
+  if (n == 0 || n > 10) return 0;
+  let idx: i64 = 0;
+  for (let i: u32 = 0; i < n; i++) {
+    const c = <u32>load<u8>(p + <usize>i);
+    if (c < 0x30 || c > 0x39) return 0;
+    idx = idx * 10 + <i64>(c - 0x30);
+  }
+  const a = changetype<ArrV>(src);
+  if (idx >= <i64>a.len) return 0;
+  return load<usize>(a.elems + (<usize>idx << 2));
 }
 
 /** Number of code points in UTF-8 text. */
@@ -60,6 +107,39 @@ export function len(v: usize): usize {
     default:
       return 0;
   }
+}
+
+/**
+ * What a ScanStmt iterates: an object or set in sorted key order, as OPA iterates them
+ * (ast object.Iter and set.Iter walk sortedKeys), whatever the order it was built in. A
+ * collection already in order is its own view; otherwise the view is a fresh header over a
+ * sorted copy of the entries (iteration reads only entries and count).
+ */
+export function iterSource(src: usize): usize {
+  if (src == 0) return 0;
+  const t = load<u8>(src);
+  if (t != T_OBJECT && t != T_SET) return src;
+  const o = changetype<ObjV>(src);
+  const n = o.count;
+  let ordered = true;
+  for (let i: u32 = 1; i < n && ordered; i++) {
+    const a = load<usize>(o.entries + <usize>(i - 1) * ENTRY);
+    const b = load<usize>(o.entries + <usize>i * ENTRY);
+    if (compare(a, b) > 0) ordered = false;
+  }
+  if (ordered) return src;
+  const order = sortedEntries(src);
+  const view = changetype<ObjV>(alloc(offsetof<ObjV>()));
+  view.type = t;
+  view.count = n;
+  view.cap = n;
+  view.index = 0;
+  view.mask = 0;
+  view.entries = alloc(<usize>n * ENTRY);
+  for (let i: u32 = 0; i < n; i++) {
+    memory.copy(view.entries + <usize>i * ENTRY, load<usize>(order + (<usize>i << 2)), ENTRY);
+  }
+  return changetype<usize>(view);
 }
 
 /**

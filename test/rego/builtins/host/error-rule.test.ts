@@ -90,3 +90,21 @@ t.test('every kind of built-in: the error when strict', async (t) => {
   }
   t.same(await evaluate(CASES, { strict: true, input: INPUT, entrypoint: 'test/fine' }), { value: 1 });
 });
+
+t.test('strict mode: evaluation goes on after a built-in error, and a later conflict wins', async (t) => {
+  // OPA records a built-in error and goes on (topdown evalBuiltin); an evaluation error (here a
+  // conflict) ends the evaluation and is returned; otherwise the first built-in error is.
+  const conflict = 'package test\n\na := to_number("x")\n\nb := v if some v in [1, 2]\n';
+  const both = await evaluate(conflict, { strict: true });
+  t.match(both.error, /eval_conflict_error/);
+  t.same(await evaluate(conflict.replace('[1, 2]', '[1]'), { strict: true }), {
+    error: 'test.rego:3: eval_builtin_error: to_number: strconv.ParseFloat: parsing "x": invalid syntax',
+  });
+  // The first of several built-in errors, native or host, is the one reported.
+  const two = 'package test\n\na := 1 / input.zero\n\nb := to_number("x")\n';
+  t.match(
+    (await evaluate(two, { strict: true, input: { zero: 0 } })).error,
+    /^test\.rego:3:\d+: eval_builtin_error: div: divide by zero$/,
+  );
+  t.same(await evaluate(two, { strict: false, input: { zero: 0 } }), { value: {} });
+});

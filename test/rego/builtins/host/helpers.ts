@@ -1,6 +1,7 @@
 // Calls host built-ins the way the SDK does: wire values in (parsed JSON), JSON bytes out.
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import {
+  evaluate as evaluatePolicy,
   HOST_IMPLEMENTATIONS,
   type HostBuiltinsOptions,
   hostBuiltins,
@@ -59,9 +60,10 @@ export async function evaluate(
     optimize: false,
   });
   if (!out.wasm) throw new Error(out.errors.map((e) => `${e.code}: ${e.message}`).join('; '));
-  const policy = await loadPolicy(out.wasm, undefined, hostBuiltins({ strict: opts.strict }));
+  const builtins = hostBuiltins({ strict: opts.strict });
+  const policy = await loadPolicy(out.wasm, undefined, builtins);
   try {
-    const rows = policy.evaluate(opts.input, entrypoint) as { result: unknown }[];
+    const rows = evaluatePolicy(policy, builtins, opts.input, entrypoint) as { result: unknown }[];
     return rows.length === 0 ? {} : { value: rows[0]?.result };
   } catch (caught) {
     // As callers do: a host built-in's error gets the module's `file:row` of the call.
