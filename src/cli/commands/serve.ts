@@ -87,6 +87,7 @@ export const DEV_ENTRYPOINTS = [
   'airlock/approve',
   'airlock/system/authz',
   'airlock/http',
+  'airlock/console',
 ];
 
 /**
