@@ -4,8 +4,8 @@
 // answering needs approvals.answer). Whether this user may answer this call is still decided by
 // `airlock/approve` in the approver API itself.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { replyProblem } from '../api/errors.js';
 import type { Approver } from '../api/approvals.js';
+import { replyProblem } from '../api/errors.js';
 import { EvaluationError } from '../engine/index.js';
 import { clientPolicyText } from '../gateway/clean.js';
 import { csrfRefusal, isWrite } from './csrf.js';

@@ -14,12 +14,17 @@ export const isWrite = (method: string) => !SAFE_METHODS.has(method.toUpperCase(
 const one = (v: string | string[] | undefined) => (Array.isArray(v) ? undefined : v);
 
 /** Why this write is refused as a possible forgery, or undefined when it passes. */
-export function csrfRefusal(request: FastifyRequest, expectedToken: string, origin: string): string | undefined {
+export function csrfRefusal(
+  request: FastifyRequest,
+  expectedToken: string,
+  origin: string,
+): string | undefined {
   const sent = one(request.headers[CSRF_HEADER]);
   if (!sent) return `writes need the ${CSRF_HEADER} header`;
   const a = Buffer.from(sent, 'utf8');
   const b = Buffer.from(expectedToken, 'utf8');
-  if (a.length !== b.length || !timingSafeEqual(a, b)) return `the ${CSRF_HEADER} header does not match this session`;
+  if (a.length !== b.length || !timingSafeEqual(a, b))
+    return `the ${CSRF_HEADER} header does not match this session`;
   const from = one(request.headers.origin);
   if (from !== undefined) {
     if (normaliseOrigin(from) !== origin) return 'the request comes from another origin';

@@ -15,7 +15,11 @@ export class ApprovalsFeed {
   #last: string | undefined;
   #polling = false;
 
-  constructor(store: Pick<ApprovalStore, 'list'>, intervalMs = 1000, onError: (err: Error) => void = () => {}) {
+  constructor(
+    store: Pick<ApprovalStore, 'list'>,
+    intervalMs = 1000,
+    onError: (err: Error) => void = () => {},
+  ) {
     this.#store = store;
     this.#intervalMs = intervalMs;
     this.#onError = onError;
@@ -47,10 +51,13 @@ export class ApprovalsFeed {
 
   #schedule(): void {
     if (this.#timer || this.#listeners.size === 0) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      void this.#poll();
-    }, this.#last === undefined ? 0 : this.#intervalMs);
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        void this.#poll();
+      },
+      this.#last === undefined ? 0 : this.#intervalMs,
+    );
     this.#timer.unref();
   }
 

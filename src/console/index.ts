@@ -3,8 +3,8 @@
 export { consoleApprover, installConsoleApprovals } from './approver-guard.js';
 export type { ConsoleConfig } from './config.js';
 export { ConsoleConfigError, createConsoleService } from './config.js';
-export { consolePlugin } from './plugin.js';
 export type { ConsolePluginOptions } from './plugin.js';
+export { consolePlugin } from './plugin.js';
 export { ConsoleService, DEFAULT_CONSOLE_ENTRYPOINT } from './service.js';
 export { SessionStore } from './sessions.js';
 export { SignIn, SignInError } from './signin.js';

@@ -11,9 +11,9 @@
 // approver-guard.ts.
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { replyProblem } from '../api/errors.js';
+import { eventToJson } from '../audit/format.js';
 import { auditQueryFromParams, InvalidQueryError, queryEvents } from '../audit/query.js';
 import type { AuditStore } from '../audit/store.js';
-import { eventToJson } from '../audit/format.js';
 import { EvaluationError } from '../engine/index.js';
 import type { ApprovalStore } from '../gateway/approvals.js';
 import { clientPolicyText } from '../gateway/clean.js';
@@ -251,17 +251,20 @@ export const consolePlugin: FastifyPluginAsync<ConsolePluginOptions> = async (
         ...a,
         arguments: kept.found ? kept.arguments : null,
         arguments_kept: kept.found,
-        call: undefined,
+        model: kept.model ?? null,
         mine: isObject(a.requester) && a.requester.sub === session.user.sub,
       });
     }
     return secure(reply).send({ approvals: out, now: new Date().toISOString() });
   });
 
-  const keptArguments = async (decisionId: string): Promise<{ found: boolean; arguments?: unknown }> => {
+  /** The request-phase decision event of a parked call: its arguments as kept, and the model. */
+  const keptArguments = async (
+    decisionId: string,
+  ): Promise<{ found: boolean; arguments?: unknown; model?: unknown }> => {
     const page = await queryEvents(options.audit.db, { decisionId, kind: 'decision', limit: 20 });
     const e = page.events.find((x) => x.phase === 'request' && x.effect === 'require_approval');
-    return e ? { found: true, arguments: e.arguments } : { found: false };
+    return e ? { found: true, arguments: e.arguments, model: e.model } : { found: false };
   };
 
   app.get('/console/api/events', async (request, reply) => {

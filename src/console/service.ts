@@ -3,7 +3,7 @@
 // authentication (approver-guard.ts) share it.
 import type { FastifyRequest } from 'fastify';
 import { type Engine, EvaluationError } from '../engine/index.js';
-import { cookie, type CookieFlags, readCookie, sessionCookieName } from './cookies.js';
+import { type CookieFlags, cookie, readCookie, sessionCookieName } from './cookies.js';
 import type { Session, SessionStore } from './sessions.js';
 import type { SignIn } from './signin.js';
 
