@@ -172,7 +172,7 @@ export function Inbox({ canAnswer }: { canAnswer: boolean }) {
     events.addEventListener('error', () => setLive(false));
     events.addEventListener('approvals', () => void load());
     // Expired calls leave the list even if no event arrives.
-    const t = setInterval(() => void load(), 30_000);
+    const t = setInterval(() => void load(), 60_000);
     return () => {
       events.close();
       clearInterval(t);
