@@ -1,3 +1,4 @@
+// biome-ignore-all lint/performance/useDomNodeTextContent: these are playwright locators, whose innerText() is the rendered text the tests read, not DOM nodes
 // The console in a real browser (Debian's chromium driven by playwright-core), against a real
 // OpenID provider and a real MCP agent: sign in as an approver, approve the call an agent parked
 // (keyboard only) and see the agent's retry run once; a self-approval refused with the policy's
