@@ -8,13 +8,6 @@ import pino from 'pino';
 import { Counter } from 'prom-client';
 import { type AccessOptions, DEFAULT_AUTHZ_ENTRYPOINT } from '../../api/access.js';
 import { approvalsPlugin } from '../../api/approvals.js';
-import {
-  ConsoleConfigError,
-  consoleApprover,
-  consolePlugin,
-  createConsoleService,
-  installConsoleApprovals,
-} from '../../console/index.js';
 import { replyProblem } from '../../api/errors.js';
 import { healthPlugin } from '../../api/health.js';
 import {
@@ -41,6 +34,13 @@ import {
   type PreparedCheckpoints,
   prepareCheckpoints,
 } from '../../audit/index.js';
+import {
+  ConsoleConfigError,
+  consoleApprover,
+  consolePlugin,
+  createConsoleService,
+  installConsoleApprovals,
+} from '../../console/index.js';
 import { type BundleSource, buildBundle, bundleSource, Engine, LiveData } from '../../engine/index.js';
 import { ApprovalStore } from '../../gateway/approvals.js';
 import {
