@@ -1,5 +1,5 @@
 // A minimal audit explorer: filter by user, tool and effect, pages by sequence number, one event's
-// detail as the trail holds it.
+// detail as the trail holds it, and every event of that event's decision, oldest first.
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, get } from './api.js';
 
@@ -18,14 +18,14 @@ const EFFECTS = ['', 'allow', 'deny', 'require_approval', 'redact'];
 
 export function Audit() {
   const [filter, setFilter] = useState({ user: '', tool: '', effect: '' });
-  const [applied, setApplied] = useState(filter);
+  const [applied, setApplied] = useState<Record<string, string>>(filter);
   const [cursor, setCursor] = useState<number[]>([]);
   const [page, setPage] = useState<{ events: Event[]; next: number | null } | undefined>();
   const [error, setError] = useState<string | undefined>();
   const [open, setOpen] = useState<Event | undefined>();
 
   useEffect(() => {
-    const q = new URLSearchParams({ order: 'desc', limit: '25' });
+    const q = new URLSearchParams({ order: applied.decision_id ? 'asc' : 'desc', limit: '25' });
     for (const [k, v] of Object.entries(applied)) if (v) q.set(k, v);
     const after = cursor.at(-1);
     if (after !== undefined) q.set('after', String(after));
@@ -87,7 +87,10 @@ export function Audit() {
       {page ? (
         <div class="table-wrap">
           <table>
-            <caption>Newest first{cursor.length ? `, page ${cursor.length + 1}` : ''}</caption>
+            <caption>
+              {applied.decision_id ? `Decision ${applied.decision_id}, oldest first` : 'Newest first'}
+              {cursor.length ? `, page ${cursor.length + 1}` : ''}
+            </caption>
             <thead>
               <tr>
                 <th scope="col">Seq</th>
@@ -144,9 +147,23 @@ export function Audit() {
         <section class="detail" aria-labelledby="detail-title">
           <h3 id="detail-title">Event {open.seq}</h3>
           <pre>{JSON.stringify(open, null, 2)}</pre>
-          <button type="button" onClick={() => setOpen(undefined)}>
-            Close detail
-          </button>
+          <div class="buttons">
+            {typeof open.decision_id === 'string' ? (
+              <button
+                type="button"
+                onClick={() => {
+                  setCursor([]);
+                  setApplied({ decision_id: open.decision_id as string });
+                  setOpen(undefined);
+                }}
+              >
+                Every event of this decision
+              </button>
+            ) : null}
+            <button type="button" onClick={() => setOpen(undefined)}>
+              Close detail
+            </button>
+          </div>
         </section>
       ) : null}
     </section>

@@ -195,6 +195,21 @@ t.test('the audit explorer filters, pages and shows one event', async (t) => {
   await detail.waitFor();
   t.match(await detail.locator('pre').innerText(), /"decision_id"/);
   await shot(page, 'audit-explorer.png');
+  // The approved call's story: its decision, then bob's answer, under one decision id.
+  await page.getByLabel('Tool').fill('');
+  await page.getByLabel('Effect').selectOption('');
+  await page.getByLabel('User').fill('bob');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.locator('tbody tr', { hasText: 'approval_granted' }).first().getByRole('button').click();
+  await page.getByRole('button', { name: 'Every event of this decision' }).click();
+  await page.locator('caption', { hasText: /^Decision / }).waitFor();
+  const story = await page.locator('tbody tr').allInnerTexts();
+  t.match(story[0], /decision\s+alice\s+delete_repo\s+require_approval/, 'the parked decision first');
+  t.ok(
+    story.some((r) => /approval_granted\s+bob/.test(r)),
+    "then bob's answer",
+  );
+  await shot(page, 'audit-story.png');
   await context.close();
 });
 
