@@ -6,6 +6,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import { parse as parseYaml } from 'yaml';
 import type { StaticAdminToken } from '../api/index.js';
 import type { CheckpointConfig } from '../audit/index.js';
+import type { ConsoleConfig } from '../console/index.js';
 import { type GatewayConfig, GatewayConfigError, parseGatewayConfig } from '../gateway/index.js';
 import { type IdentityConfig, loadSecret, SecretUnavailableError } from '../identity/index.js';
 
@@ -50,6 +51,8 @@ export interface ServeConfig {
   identity?: IdentityConfig;
   /** schema/gateway.schema.json */
   gateway?: GatewayConfig;
+  /** The console (docs/console.md; needs `gateway` and `identity`). */
+  console?: ConsoleConfig;
   /** Forward-auth for proxies (/v1/authz/http; served when `identity` is configured). */
   forward_auth?: { entrypoint?: string };
 }
@@ -111,6 +114,8 @@ export function validateServeConfig(doc: unknown, origin: string): ServeConfig {
         `${origin}: gateway needs an identity section: every MCP caller must present a verified token`,
       );
   }
+  if (config.console && !config.gateway)
+    throw new ConfigError(`${origin}: console needs a gateway section: it is served on the agents' listener`);
   return config;
 }
 

@@ -236,6 +236,7 @@ t.test('the reference policies: every test passes and the bundle builds and deci
     'models_test',
     'approval_test',
     'match_test',
+    'console_test',
   ])
     t.match(r.out, `PASS data.airlock.${suite}.`, `${suite} ran`);
 
@@ -246,6 +247,7 @@ t.test('the reference policies: every test passes and the bundle builds and deci
   t.same((bundle.manifest.wasm ?? []).map((w) => w.entrypoint).sort(), [
     'airlock/admin',
     'airlock/approve',
+    'airlock/console',
     'airlock/decision',
     'airlock/http',
     'airlock/system/authz',

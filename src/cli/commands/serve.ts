@@ -34,6 +34,13 @@ import {
   type PreparedCheckpoints,
   prepareCheckpoints,
 } from '../../audit/index.js';
+import {
+  ConsoleConfigError,
+  consoleApprover,
+  consolePlugin,
+  createConsoleService,
+  installConsoleApprovals,
+} from '../../console/index.js';
 import { type BundleSource, buildBundle, bundleSource, Engine, LiveData } from '../../engine/index.js';
 import { ApprovalStore } from '../../gateway/approvals.js';
 import {
@@ -87,6 +94,7 @@ export const DEV_ENTRYPOINTS = [
   'airlock/approve',
   'airlock/system/authz',
   'airlock/http',
+  'airlock/console',
 ];
 
 /**
@@ -293,7 +301,13 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
         probe: () => store.probe(),
       });
       await agents.register(identityPlugin, { identity });
+      const consoleService = config.console
+        ? createConsoleService(config.console, { identity, engine })
+        : undefined;
+      if (consoleService) installConsoleApprovals(agents, consoleService);
       approvals = await mountGateway(agents, config, { engine, store, identity, log });
+      if (consoleService)
+        await agents.register(consolePlugin, { service: consoleService, audit: store, approvals });
     }
     const address = await app.listen(apiListen);
     const gatewayAddress = agentsApp && gatewayListen ? await agentsApp.listen(gatewayListen) : undefined;
@@ -461,6 +475,9 @@ async function mountGateway(
       engine,
       audit: store,
       authenticate: async (request) => {
+        // Someone signed in to the console (session cookie, CSRF and airlock/console checked).
+        const signedIn = request.headers.authorization === undefined ? consoleApprover(request) : undefined;
+        if (signedIn) return signedIn;
         // Identity errors carry their status: an unreachable IdP answers 503, a bad token 401.
         const p = await identity.authenticate({ authorization: request.headers.authorization });
         return { sub: p.user.sub, groups: p.user.groups };
@@ -526,6 +543,7 @@ export function registerServe(cli: Command, ctx: CliContext): void {
         if (
           err instanceof ConfigError ||
           err instanceof IdentityConfigError ||
+          err instanceof ConsoleConfigError ||
           err instanceof SecretUnavailableError ||
           (err as Error).name === 'BundleError' ||
           (err as Error).name === 'DataDirInUseError'

@@ -1,0 +1,171 @@
+// A minimal audit explorer: filter by user, tool and effect, pages by sequence number, one event's
+// detail as the trail holds it, and every event of that event's decision, oldest first.
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, get } from './api.js';
+
+interface Event {
+  seq: number;
+  time: string;
+  kind: string;
+  user_sub: string | null;
+  agent_id: string | null;
+  target_name: string | null;
+  effect: string | null;
+  [k: string]: unknown;
+}
+
+const EFFECTS = ['', 'allow', 'deny', 'require_approval', 'redact'];
+
+export function Audit() {
+  const [filter, setFilter] = useState({ user: '', tool: '', effect: '' });
+  const [applied, setApplied] = useState<Record<string, string>>(filter);
+  const [cursor, setCursor] = useState<number[]>([]);
+  const [page, setPage] = useState<{ events: Event[]; next: number | null } | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const [open, setOpen] = useState<Event | undefined>();
+
+  useEffect(() => {
+    const q = new URLSearchParams({ order: applied.decision_id ? 'asc' : 'desc', limit: '25' });
+    for (const [k, v] of Object.entries(applied)) if (v) q.set(k, v);
+    const after = cursor.at(-1);
+    if (after !== undefined) q.set('after', String(after));
+    get<{ events: Event[]; next: number | null }>(`/console/api/audit?${q}`).then(
+      (p) => {
+        setPage(p);
+        setError(undefined);
+      },
+      (err) =>
+        setError(err instanceof ApiError ? `${err.problem.title}: ${err.problem.detail ?? ''}` : String(err)),
+    );
+  }, [applied, cursor]);
+
+  const field = (name: 'user' | 'tool', label: string) => (
+    <div class="field">
+      <label for={`f-${name}`}>{label}</label>
+      <input
+        id={`f-${name}`}
+        value={filter[name]}
+        onInput={(e) => setFilter({ ...filter, [name]: (e.target as HTMLInputElement).value })}
+      />
+    </div>
+  );
+
+  return (
+    <section aria-labelledby="audit-title">
+      <h2 id="audit-title">Audit trail</h2>
+      <form
+        class="filters"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setCursor([]);
+          setApplied(filter);
+        }}
+      >
+        {field('user', 'User')}
+        {field('tool', 'Tool')}
+        <div class="field">
+          <label for="f-effect">Effect</label>
+          <select
+            id="f-effect"
+            value={filter.effect}
+            onChange={(e) => setFilter({ ...filter, effect: (e.target as HTMLSelectElement).value })}
+          >
+            {EFFECTS.map((x) => (
+              <option key={x} value={x}>
+                {x || 'any'}
+              </option>
+            ))}
+          </select>
+        </div>
+        <button type="submit">Search</button>
+      </form>
+      {error ? (
+        <p role="alert" class="refusal">
+          {error}
+        </p>
+      ) : null}
+      {page ? (
+        <div class="table-wrap">
+          <table>
+            <caption>
+              {applied.decision_id ? `Decision ${applied.decision_id}, oldest first` : 'Newest first'}
+              {cursor.length ? `, page ${cursor.length + 1}` : ''}
+            </caption>
+            <thead>
+              <tr>
+                <th scope="col">Seq</th>
+                <th scope="col">Time</th>
+                <th scope="col">Kind</th>
+                <th scope="col">User</th>
+                <th scope="col">Tool</th>
+                <th scope="col">Effect</th>
+                <th scope="col">
+                  <span class="sr">Detail</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {page.events.map((e) => (
+                <tr key={e.seq}>
+                  <td>{e.seq}</td>
+                  <td>
+                    <time dateTime={e.time}>{e.time.replace('T', ' ').slice(0, 19)}</time>
+                  </td>
+                  <td>{e.kind}</td>
+                  <td>{e.user_sub ?? ''}</td>
+                  <td>{e.target_name ?? ''}</td>
+                  <td>{e.effect ?? ''}</td>
+                  <td>
+                    <button type="button" class="link" onClick={() => setOpen(e)}>
+                      Event {e.seq}
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {page.events.length === 0 ? <p class="empty">No event matches.</p> : null}
+          <div class="buttons">
+            <button
+              type="button"
+              disabled={cursor.length === 0}
+              onClick={() => setCursor(cursor.slice(0, -1))}
+            >
+              Newer
+            </button>
+            <button
+              type="button"
+              disabled={page.next === null}
+              onClick={() => page.next !== null && setCursor([...cursor, page.next])}
+            >
+              Older
+            </button>
+          </div>
+        </div>
+      ) : null}
+      {open ? (
+        <section class="detail" aria-labelledby="detail-title">
+          <h3 id="detail-title">Event {open.seq}</h3>
+          <pre>{JSON.stringify(open, null, 2)}</pre>
+          <div class="buttons">
+            {typeof open.decision_id === 'string' ? (
+              <button
+                type="button"
+                onClick={() => {
+                  setCursor([]);
+                  setApplied({ decision_id: open.decision_id as string });
+                  setOpen(undefined);
+                }}
+              >
+                Every event of this decision
+              </button>
+            ) : null}
+            <button type="button" onClick={() => setOpen(undefined)}>
+              Close detail
+            </button>
+          </div>
+        </section>
+      ) : null}
+    </section>
+  );
+}
