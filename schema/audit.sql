@@ -104,6 +104,70 @@ CREATE INDEX audit_events_requested_by_time_idx ON audit_events (requested_by, t
 INSERT INTO airlock_audit_migration (name, timestamp) VALUES ('0003_requested_by', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
 COMMIT;
 
+-- migration 0004_append
+BEGIN;
+CREATE FUNCTION airlock_audit_append(parts text[], at timestamptz)
+RETURNS TABLE (appended_seq bigint, appended_hash text, appended_time timestamptz)
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  n integer := coalesce(array_length(parts, 1), 0);
+  s bigint;
+  prev text;
+  t timestamptz;
+  t_text text;
+  canonical text;
+  e jsonb;
+  h text;
+BEGIN
+  IF n = 0 OR n % 3 <> 0 THEN
+    RAISE EXCEPTION 'airlock_audit_append: expected three parts per event, got %', n
+      USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  IF at IS NULL THEN
+    RAISE EXCEPTION 'airlock_audit_append: the time is required' USING ERRCODE = 'invalid_parameter_value';
+  END IF;
+  PERFORM pg_advisory_xact_lock(7019267257140537716);
+  -- A new snapshot after the lock: the head includes what the previous holder committed.
+  SELECT a.seq, a.hash, a.time INTO s, prev, t FROM audit_events a ORDER BY a.seq DESC LIMIT 1;
+  IF NOT FOUND THEN
+    s := 0;
+    prev := repeat('0', 64);
+    t := NULL;
+  END IF;
+  -- Millisecond precision, never before the head (the same rule as the writer's clock).
+  t := greatest(date_trunc('milliseconds', at), t);
+  t_text := to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+  FOR i IN 0 .. n / 3 - 1 LOOP
+    s := s + 1;
+    canonical := parts[3 * i + 1] || s::text || parts[3 * i + 2] || t_text || parts[3 * i + 3];
+    h := encode(sha256(convert_to(canonical, 'UTF8') || decode(prev, 'hex')), 'hex');
+    e := canonical::jsonb;
+    IF (e->>'seq')::bigint IS DISTINCT FROM s OR e->>'time' IS DISTINCT FROM t_text OR e->>'v' IS DISTINCT FROM '1' THEN
+      RAISE EXCEPTION 'airlock_audit_append: event % is not a canonical encoding cut around seq and time', i + 1
+        USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO audit_events (seq, time, kind, decision_id, phase, user_sub, user_claims, requested_by,
+      agent_id, actor, model, virtual_server, upstream_server, target_type, target_name, arguments, result,
+      effect, reasons, approval_id, bundle_revision, timings, details, prev_hash, hash)
+    VALUES (s, t, e->>'kind', e->>'decision_id', e->>'phase', e->>'user_sub',
+      nullif(e->'user_claims', 'null'::jsonb), e->>'requested_by', e->>'agent_id',
+      nullif(e->'actor', 'null'::jsonb), nullif(e->'model', 'null'::jsonb), e->>'virtual_server',
+      e->>'upstream_server', e->>'target_type', e->>'target_name', nullif(e->'arguments', 'null'::jsonb),
+      nullif(e->'result', 'null'::jsonb), e->>'effect', nullif(e->'reasons', 'null'::jsonb),
+      e->>'approval_id', e->>'bundle_revision', nullif(e->'timings', 'null'::jsonb),
+      nullif(e->'details', 'null'::jsonb), prev, h);
+    appended_seq := s;
+    appended_hash := h;
+    appended_time := t;
+    RETURN NEXT;
+    prev := h;
+  END LOOP;
+END
+$$;
+COMMENT ON FUNCTION airlock_audit_append(text[], timestamptz) IS 'Appends a batch of audit events to the chain in one statement: takes the chain lock, hashes each event (canonical encoding version 1, see docs/audit.md) and inserts it';
+INSERT INTO airlock_audit_migration (name, timestamp) VALUES ('0004_append', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
+COMMIT;
+
 -- The gateway's role: INSERT and SELECT only (no UPDATE, DELETE, TRUNCATE; not the owner).
 -- Create it once per cluster (needs CREATEROLE), choose the password yourself:
 -- CREATE ROLE airlock_gateway LOGIN PASSWORD '…';
@@ -111,6 +175,7 @@ GRANT USAGE ON SCHEMA public TO airlock_gateway;
 GRANT SELECT, INSERT ON public.audit_events TO airlock_gateway;
 GRANT SELECT ON public.airlock_audit_migration TO airlock_gateway;
 GRANT EXECUTE ON FUNCTION public.airlock_audit_chain_head() TO airlock_gateway;
+GRANT EXECUTE ON FUNCTION public.airlock_audit_append(text[], timestamptz) TO airlock_gateway;
 
 -- Airlock approvals (parked tool calls), as `airlock migrate` creates them.
 -- (migrations are recorded in airlock_approvals_migration).
