@@ -16,6 +16,8 @@ import type {
   ResourceTemplate,
   Tool,
 } from '@modelcontextprotocol/sdk/types.js';
+import { SpanKind } from '@opentelemetry/api';
+import type { Registry } from 'prom-client';
 import { InvalidEventError } from '../audit/canonical.js';
 import type { AuditEventInput, AuditStore, Json, TargetType } from '../audit/index.js';
 import type { Engine } from '../engine/index.js';
@@ -25,6 +27,7 @@ import {
   IdpUnavailableError,
   type UpstreamCredential,
 } from '../identity/index.js';
+import { Stages, stageHistogram } from '../telemetry/index.js';
 import { type ApprovalGate, approvalGate } from './approval-flow.js';
 import type { ApprovalStore } from './approvals.js';
 import { AgentSlots, agentKey, type Caller } from './caller.js';
@@ -85,6 +88,8 @@ export interface GatewayOptions {
   approvals?: ApprovalStore;
   /** TEST ONLY: trust the x-airlock-test-principal header. Never enable in production. */
   trustTestPrincipalHeader?: boolean;
+  /** The registry of the stage histogram (the decision API's, under `airlock serve`). */
+  metricsRegistry?: Registry | undefined;
 }
 
 /** One MCP request on one virtual server. */
@@ -137,6 +142,8 @@ export class Gateway {
   readonly #calls: AgentSlots;
   readonly #options: GatewayOptions;
   readonly #approvals: ApprovalGate | undefined;
+  /** Timing and spans of evaluation, audit, approval and upstream calls (src/telemetry). */
+  readonly #stages: Stages;
   /** Called with a notification for one caller (its session key): log messages, resource updates. */
   onCallerNotification: (session: string, notification: CallerNotification) => void = () => {};
   /** Called with the virtual servers whose `kind` list changed upstream. */
@@ -144,6 +151,10 @@ export class Gateway {
 
   constructor(options: GatewayOptions) {
     this.#options = options;
+    this.#stages = new Stages(
+      'gateway',
+      options.metricsRegistry ? stageHistogram(options.metricsRegistry) : undefined,
+    );
     this.limits = { ...DEFAULT_LIMITS, ...options.config.limits };
     this.#calls = new AgentSlots(this.limits.concurrent_calls_per_agent);
     for (const u of options.config.upstreams) {
@@ -273,7 +284,24 @@ export class Gateway {
    */
   async #decide(context: CallContext, input: DecisionInput, about: About = {}): Promise<Decision> {
     try {
-      return await decide(this.#options.engine, input);
+      return await this.#stages.run(
+        'evaluate',
+        async (span) => {
+          const d = await decide(this.#options.engine, input);
+          span?.setAttributes({
+            'airlock.effect': d.effect,
+            ...(d.revision ? { 'airlock.bundle_revision': d.revision } : {}),
+          });
+          return d;
+        },
+        {
+          attributes: () => ({
+            'airlock.phase': input.phase,
+            'airlock.action': input.action,
+            'airlock.decision_id': input.request.id,
+          }),
+        },
+      );
     } catch (err) {
       const message = (err instanceof DecisionError ? err.message : errorMessage(err)).replace(
         /^policy evaluation failed: /,
@@ -320,7 +348,9 @@ export class Gateway {
           : { ...(d === undefined || d === null ? {} : { value: d }), note: REPLACED_NOTE };
     }
     try {
-      await this.#options.audit.record(value);
+      await this.#stages.run('audit', () => this.#options.audit.record(value), {
+        attributes: () => ({ 'airlock.audit.kind': value.kind }),
+      });
     } catch (err) {
       // An event the store refuses says why (its size, its depth); a store that fails says nothing
       // of its internals to the agent.
@@ -1057,16 +1087,19 @@ export class Gateway {
           { decision_id: decisionId, reasons: decision.reasons },
         );
       let granted: Awaited<ReturnType<ApprovalGate['resolve']>>;
+      const approvals = this.#approvals;
       try {
-        granted = await this.#approvals.resolve({
-          context,
-          input,
-          decision,
-          upstream: upstream.name,
-          tool: target.name,
-          arguments: args,
-          audit: (event) => this.#audit({ ...base(), ...event } as AuditEventInput),
-        });
+        granted = await this.#stages.run('approval', () =>
+          approvals.resolve({
+            context,
+            input,
+            decision,
+            upstream: upstream.name,
+            tool: target.name,
+            arguments: args,
+            audit: (event) => this.#audit({ ...base(), ...event } as AuditEventInput),
+          }),
+        );
       } catch (err) {
         if (!(err instanceof GatewayError))
           throw gatewayError(
@@ -1107,8 +1140,23 @@ export class Gateway {
     let result: unknown;
     try {
       const relay = this.#relayCall(context, action, target, decisionId);
-      result = await this.#withCredential(context, upstream, decision.credentials, () =>
-        withRelayCall(relay, () => send(forwarded)),
+      result = await this.#stages.run(
+        'upstream',
+        () =>
+          this.#withCredential(context, upstream, decision.credentials, () =>
+            withRelayCall(relay, () => send(forwarded)),
+          ),
+        {
+          // Resource URIs stay out of span names (high cardinality, and they may name records).
+          name: target.type === 'resource' ? action : `${action} ${target.name}`,
+          kind: SpanKind.CLIENT,
+          attributes: () => ({
+            'airlock.upstream': upstream.name,
+            'mcp.method.name': action,
+            ...(target.type === 'tool' ? { 'gen_ai.tool.name': target.name } : {}),
+            ...(target.type === 'prompt' ? { 'gen_ai.prompt.name': target.name } : {}),
+          }),
+        },
       );
     } catch (err) {
       const failure =
