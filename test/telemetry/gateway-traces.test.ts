@@ -146,7 +146,7 @@ t.test('a tools/call: its span, its stages and the upstream traceparent', async 
   const count = (stage: string) =>
     metric.values.find(
       (v) =>
-        v.metricName === `${STAGE_METRIC}_count` &&
+        (v as { metricName?: string }).metricName === `${STAGE_METRIC}_count` &&
         v.labels.stage === stage &&
         v.labels.surface === 'gateway',
     )?.value;

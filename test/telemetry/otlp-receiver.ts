@@ -31,6 +31,8 @@ export interface OtlpReceiver {
   spans: ReceivedSpan[];
   /** Requests received, with their content type. */
   requests: { path: string; contentType: string | undefined }[];
+  /** The headers of each export request. */
+  headers: Record<string, string | string[] | undefined>[];
   /** Resolves once `predicate` holds of the spans received (bounded wait). */
   until(predicate: (spans: ReceivedSpan[]) => boolean, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
@@ -39,10 +41,12 @@ export interface OtlpReceiver {
 export async function otlpReceiver(): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const requests: OtlpReceiver['requests'] = [];
+  const headers: OtlpReceiver['headers'] = [];
   const server: Server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     requests.push({ path: req.url ?? '', contentType: req.headers['content-type'] });
+    headers.push(req.headers);
     if (
       req.method !== 'POST' ||
       req.url !== '/v1/traces' ||
@@ -84,6 +88,7 @@ export async function otlpReceiver(): Promise<OtlpReceiver> {
     url: `http://127.0.0.1:${port}/v1/traces`,
     spans,
     requests,
+    headers,
     async until(predicate, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       while (!predicate(spans)) {
