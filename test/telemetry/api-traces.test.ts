@@ -14,6 +14,7 @@ import { childrenOf, otlpReceiver } from './otlp-receiver.js';
 
 const POLICIES = fileURLToPath(new URL('../../policies', import.meta.url));
 const INPUT = readFileSync(new URL('../fixtures/decision-input.json', import.meta.url), 'utf8');
+const DATA_REQUEST = readFileSync(new URL('../fixtures/decision-request.json', import.meta.url), 'utf8');
 const SERVER = 2;
 const TOKEN = 'telemetry-test-admin-token-5f1e';
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
@@ -56,6 +57,13 @@ t.test('POST /v1/decisions: its span and its stages reach the OTLP receiver', as
   });
   t.equal(r.status, 200);
   const answer = (await r.json()) as { decision_id: string; decision: { effect: string } };
+  // The OPA Data API is traced the same way (a new trace: no traceparent).
+  const data = await fetch(`${server.url}/v1/data/airlock/decision`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
+    body: DATA_REQUEST,
+  });
+  t.equal(data.status, 200);
   const metrics = await (
     await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })
   ).text();
@@ -94,6 +102,16 @@ t.test('POST /v1/decisions: its span and its stages reach the OTLP receiver', as
     'airlock.allowed': true,
     'user.id': 'admin',
   });
+  const dataSpan = spans.find((s) => s.name === 'POST /v1/data/*');
+  t.ok(dataSpan, 'the Data API request has its span');
+  t.not(dataSpan?.traceId, TRACE_ID, 'in a trace of its own');
+  t.equal(dataSpan?.parentSpanId, undefined);
+  t.same(
+    childrenOf(spans, dataSpan!)
+      .map((s) => s.name)
+      .sort(),
+    ['airlock.audit', 'airlock.authenticate', 'airlock.authorize', 'airlock.evaluate'],
+  );
   t.notOk(
     spans.some((s) => s.name.includes('/metrics') || s.name.includes('/health')),
     'scrapes and probes are not traced',
@@ -105,10 +123,10 @@ t.test('POST /v1/decisions: its span and its stages reach the OTLP receiver', as
   // The same stages in the Prometheus histogram on the API's registry (the scrape itself was
   // authenticated and authorized too).
   for (const [stage, count] of [
-    ['authenticate', 2],
-    ['authorize', 2],
-    ['evaluate', 1],
-    ['audit', 1],
+    ['authenticate', 3],
+    ['authorize', 3],
+    ['evaluate', 2],
+    ['audit', 2],
   ] as const)
     t.match(
       metrics,
