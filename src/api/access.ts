@@ -12,6 +12,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Engine } from '../engine/index.js';
 import { IdentityError } from '../identity/index.js';
+import { requestContext, Stages } from '../telemetry/index.js';
 import { AdminAuthError, type AdminAuthenticator, type AdminCaller } from './admin.js';
 import { replyOpaError, replyProblem } from './errors.js';
 import type { ApiMetrics } from './metrics.js';
@@ -134,6 +135,7 @@ export function installAccessControl(
   app.decorateRequest('apiCaller', null);
   const limiter = parts.log ?? new RateLimitedLog();
   const { metrics, engine } = parts;
+  const stages = new Stages('api', metrics.stages);
   if (options.mode === 'unauthenticated') {
     const caller = (): ApiCaller => ({ sub: ANONYMOUS_SUB, groups: [], roles: [], via: options.via });
     app.addHook('onRequest', async (request) => {
@@ -149,7 +151,9 @@ export function installAccessControl(
     let caller: AdminCaller;
     try {
       if (!presented) throw new AdminAuthError('a bearer credential is required');
-      caller = await options.authenticate(request);
+      caller = await stages.run('authenticate', () => options.authenticate(request), {
+        parent: requestContext(request),
+      });
     } catch (err) {
       const unavailable = err instanceof IdentityError && err.status === 503;
       const reason = !presented ? 'missing' : unavailable ? 'idp_unavailable' : 'invalid';
@@ -181,7 +185,18 @@ export function installAccessControl(
     let ok = false;
     let why = 'no decision';
     try {
-      const r = await engine.evaluate(entrypoint, { method: request.method, path, caller: apiCaller });
+      const r = await stages.run(
+        'authorize',
+        async (span) => {
+          const r = await engine.evaluate(entrypoint, { method: request.method, path, caller: apiCaller });
+          span?.setAttribute('airlock.allowed', allowed(r.defined, r.result));
+          return r;
+        },
+        {
+          parent: requestContext(request),
+          attributes: () => ({ 'airlock.entrypoint': entrypoint, 'user.id': apiCaller.sub }),
+        },
+      );
       ok = allowed(r.defined, r.result);
       if (!r.defined) why = 'undefined';
     } catch (err) {

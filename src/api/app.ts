@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AuditProbe } from '../audit/index.js';
 import type { Engine, LiveData } from '../engine/index.js';
 import type { Identity } from '../identity/index.js';
+import { traceRequests } from '../telemetry/index.js';
 import { type AccessOptions, callerOfRequest, installAccessControl } from './access.js';
 import type { AdminAuthenticator } from './admin.js';
 import { authzenPlugin } from './authzen.js';
@@ -70,6 +71,8 @@ export async function buildApi(options: ApiOptions): Promise<DecisionApi> {
   installRequestHygiene(app);
   const metrics = createMetrics(options.engine, { defaultMetrics: options.defaultMetrics ?? false });
   app.addHook('onClose', async () => metrics.close());
+  // A span per request while tracing is on (before access control, whose stages it parents).
+  traceRequests(app, { ignore: (path) => path === '/metrics' || path.startsWith('/health') });
   // Access control first: every route below (and any plugin registered later) is behind it.
   installAccessControl(app, options.access, { engine: options.engine, metrics });
   const decider = new Decider({

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { isObject } from '../engine/data-tree.js';
 import { type Engine, EvaluationError } from '../engine/index.js';
+import { Stages } from '../telemetry/index.js';
 import type { DecisionLog, DecisionRecord } from './decision-log.js';
 import type { ApiMetrics } from './metrics.js';
 
@@ -81,7 +82,11 @@ export class DecisionLogError extends Error {
 }
 
 export class Decider {
-  constructor(readonly options: DeciderOptions) {}
+  readonly #stages: Stages;
+
+  constructor(readonly options: DeciderOptions) {
+    this.#stages = new Stages('api', options.metrics.stages);
+  }
 
   get engine(): Engine {
     return this.options.engine;
@@ -96,21 +101,38 @@ export class Decider {
   ): Promise<Decision> {
     const decisionId = randomUUID();
     const started = process.hrtime.bigint();
-    let decision: Decision;
-    try {
-      const r = await this.options.engine.query(path, input);
-      decision = { decisionId, defined: r.defined, result: r.result, revision: r.revision, evalNs: 0 };
-    } catch (err) {
-      if (!(err instanceof EvaluationError)) this.options.onEvalError?.(err as Error);
-      const error = publicEvaluationError(err);
-      decision = {
-        decisionId,
-        defined: false,
-        revision: this.options.engine.bundle?.revision ?? null,
-        error,
-        evalNs: 0,
-      };
-    }
+    const decision = await this.#stages.run(
+      'evaluate',
+      async (span) => {
+        let d: Decision;
+        try {
+          const r = await this.options.engine.query(path, input);
+          d = { decisionId, defined: r.defined, result: r.result, revision: r.revision, evalNs: 0 };
+        } catch (err) {
+          if (!(err instanceof EvaluationError)) this.options.onEvalError?.(err as Error);
+          const error = publicEvaluationError(err);
+          d = {
+            decisionId,
+            defined: false,
+            revision: this.options.engine.bundle?.revision ?? null,
+            error,
+            evalNs: 0,
+          };
+        }
+        span?.setAttributes({
+          'airlock.effect': api === 'http' ? httpEffectLabel(d) : effectLabel(d),
+          ...(d.revision ? { 'airlock.bundle_revision': d.revision } : {}),
+        });
+        return d;
+      },
+      {
+        attributes: () => ({
+          'airlock.api': api,
+          'airlock.path': path.join('/'),
+          'airlock.decision_id': decisionId,
+        }),
+      },
+    );
     decision.evalNs = Number(process.hrtime.bigint() - started);
     this.options.metrics.decisions.inc({
       api,
@@ -135,7 +157,9 @@ export class Decider {
         ...(decision.error ? { error: decision.error.message } : {}),
         ...(requestedBy ? { requestedBy: { sub: requestedBy.sub, via: requestedBy.via } } : {}),
       };
-      const written = log.decision(record);
+      const written = this.#stages.run('audit', () => log.decision(record), {
+        attributes: () => ({ 'airlock.audit.kind': 'decision', 'airlock.audit.mode': mode }),
+      });
       if (mode === 'sync') {
         try {
           await written;

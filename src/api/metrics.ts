@@ -1,6 +1,7 @@
 // Prometheus metrics of the decision service, on a registry of its own (one per app).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Engine } from '../engine/index.js';
+import { type StageHistogram, stageHistogram } from '../telemetry/index.js';
 
 export interface ApiMetrics {
   registry: Registry;
@@ -10,6 +11,8 @@ export interface ApiMetrics {
   authFailures: Counter<'reason'>;
   /** Authenticated API requests the authorization policy refused. */
   authzDenials: Counter;
+  /** Time per stage (authenticate, authorize, evaluate, audit, …) of the API and, under serve, the gateway. */
+  stages: StageHistogram;
   /** Detaches the engine listeners. */
   close(): void;
 }
@@ -81,6 +84,7 @@ export function createMetrics(engine: Engine, options: { defaultMetrics?: boolea
     latency,
     authFailures,
     authzDenials,
+    stages: stageHistogram(registry),
     close() {
       engine.off('activated', onActivated);
       engine.off('loadFailed', onFailed);

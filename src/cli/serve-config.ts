@@ -55,6 +55,21 @@ export interface ServeConfig {
   console?: ConsoleConfig;
   /** Forward-auth for proxies (/v1/authz/http; served when `identity` is configured). */
   forward_auth?: { entrypoint?: string };
+  /** OpenTelemetry traces (docs/telemetry.md): off unless `traces.endpoint` is set. */
+  telemetry?: TelemetryConfig;
+}
+
+export interface TelemetryConfig {
+  traces?: {
+    /** OTLP/HTTP traces URL of the collector, e.g. http://127.0.0.1:4318/v1/traces. */
+    endpoint: string;
+    /** Export headers, each value read from an environment variable or a file (API keys). */
+    headers?: Record<string, { env: string } | { file: string }>;
+    service_name?: string;
+    sample_ratio?: number;
+    export_delay_ms?: number;
+    timeout_ms?: number;
+  };
 }
 
 /** A static API client credential: its secret as a SHA-256, an environment variable or a secret source. */
@@ -77,6 +92,7 @@ export interface ServeFlags {
   dataDir?: string;
   logLevel?: string;
   decisionLog?: string;
+  otlpEndpoint?: string;
 }
 
 export class ConfigError extends Error {
@@ -165,6 +181,8 @@ export async function resolveServeConfig(
   else if (flags.dataDir) c.database = { ...bound, data_dir: flags.dataDir };
   else if (env.DATABASE_URL) c.database = { ...c.database, url: env.DATABASE_URL };
   else if (env.AIRLOCK_DATA_DIR) c.database = { ...c.database, data_dir: env.AIRLOCK_DATA_DIR };
+  const otlp = pick(flags.otlpEndpoint, 'AIRLOCK_OTLP_ENDPOINT');
+  if (otlp) c.telemetry = { ...c.telemetry, traces: { ...c.telemetry?.traces, endpoint: otlp } };
   const log = pick(flags.decisionLog, 'AIRLOCK_DECISION_LOG');
   if (log) c.decision_log = log as ServeConfig['decision_log'];
   if (env.AIRLOCK_ADMIN_TOKEN) {

@@ -16,6 +16,8 @@ import type {
   ResourceTemplate,
   Tool,
 } from '@modelcontextprotocol/sdk/types.js';
+import { SpanKind } from '@opentelemetry/api';
+import type { Registry } from 'prom-client';
 import { InvalidEventError } from '../audit/canonical.js';
 import type { AuditEventInput, AuditStore, Json, TargetType } from '../audit/index.js';
 import { keptInput, maskedArguments } from '../audit/kept-input.js';
@@ -26,6 +28,7 @@ import {
   IdpUnavailableError,
   type UpstreamCredential,
 } from '../identity/index.js';
+import { Stages, stageHistogram } from '../telemetry/index.js';
 import { type ApprovalGate, approvalGate } from './approval-flow.js';
 import type { ApprovalStore } from './approvals.js';
 import { AgentSlots, agentKey, type Caller } from './caller.js';
@@ -91,6 +94,8 @@ export interface GatewayOptions {
   approvals?: ApprovalStore;
   /** TEST ONLY: trust the x-airlock-test-principal header. Never enable in production. */
   trustTestPrincipalHeader?: boolean;
+  /** The registry of the stage histogram (the decision API's, under `airlock serve`). */
+  metricsRegistry?: Registry | undefined;
 }
 
 /** One MCP request on one virtual server. */
@@ -143,6 +148,8 @@ export class Gateway {
   readonly #calls: AgentSlots;
   readonly #options: GatewayOptions;
   readonly #approvals: ApprovalGate | undefined;
+  /** Timing and spans of evaluation, audit, approval and upstream calls (src/telemetry). */
+  readonly #stages: Stages;
   /**
    * Called with a notification for one caller (its session key): log messages, resource updates;
    * `source` names the upstream and holds the notification as it sent it.
@@ -157,6 +164,10 @@ export class Gateway {
 
   constructor(options: GatewayOptions) {
     this.#options = options;
+    this.#stages = new Stages(
+      'gateway',
+      options.metricsRegistry ? stageHistogram(options.metricsRegistry) : undefined,
+    );
     this.limits = { ...DEFAULT_LIMITS, ...options.config.limits };
     this.#calls = new AgentSlots(this.limits.concurrent_calls_per_agent);
     for (const u of options.config.upstreams) {
@@ -290,7 +301,24 @@ export class Gateway {
    */
   async #decide(context: CallContext, input: DecisionInput, about: About = {}): Promise<Decision> {
     try {
-      return await decide(this.#options.engine, input);
+      return await this.#stages.run(
+        'evaluate',
+        async (span) => {
+          const d = await decide(this.#options.engine, input);
+          span?.setAttributes({
+            'airlock.effect': d.effect,
+            ...(d.revision ? { 'airlock.bundle_revision': d.revision } : {}),
+          });
+          return d;
+        },
+        {
+          attributes: () => ({
+            'airlock.phase': input.phase,
+            'airlock.action': input.action,
+            'airlock.decision_id': input.request.id,
+          }),
+        },
+      );
     } catch (err) {
       const message = (err instanceof DecisionError ? err.message : errorMessage(err)).replace(
         /^policy evaluation failed: /,
@@ -337,7 +365,9 @@ export class Gateway {
           : { ...(d === undefined || d === null ? {} : { value: d }), note: REPLACED_NOTE };
     }
     try {
-      await this.#options.audit.record(value);
+      await this.#stages.run('audit', () => this.#options.audit.record(value), {
+        attributes: () => ({ 'airlock.audit.kind': value.kind }),
+      });
     } catch (err) {
       // An event the store refuses says why (its size, its depth); a store that fails says nothing
       // of its internals to the agent.
@@ -1094,16 +1124,19 @@ export class Gateway {
           { decision_id: decisionId, reasons: decision.reasons },
         );
       let granted: Awaited<ReturnType<ApprovalGate['resolve']>>;
+      const approvals = this.#approvals;
       try {
-        granted = await this.#approvals.resolve({
-          context,
-          input,
-          decision,
-          upstream: upstream.name,
-          tool: target.name,
-          arguments: args,
-          audit: (event) => this.#audit({ ...base(), ...event } as AuditEventInput),
-        });
+        granted = await this.#stages.run('approval', () =>
+          approvals.resolve({
+            context,
+            input,
+            decision,
+            upstream: upstream.name,
+            tool: target.name,
+            arguments: args,
+            audit: (event) => this.#audit({ ...base(), ...event } as AuditEventInput),
+          }),
+        );
       } catch (err) {
         if (!(err instanceof GatewayError))
           throw gatewayError(
@@ -1144,8 +1177,23 @@ export class Gateway {
     let result: unknown;
     try {
       const relay = this.#relayCall(context, action, target, decisionId);
-      result = await this.#withCredential(context, upstream, decision.credentials, () =>
-        withRelayCall(relay, () => send(forwarded)),
+      result = await this.#stages.run(
+        'upstream',
+        () =>
+          this.#withCredential(context, upstream, decision.credentials, () =>
+            withRelayCall(relay, () => send(forwarded)),
+          ),
+        {
+          // Resource URIs stay out of span names (high cardinality, and they may name records).
+          name: target.type === 'resource' ? action : `${action} ${target.name}`,
+          kind: SpanKind.CLIENT,
+          attributes: () => ({
+            'airlock.upstream': upstream.name,
+            'mcp.method.name': action,
+            ...(target.type === 'tool' ? { 'gen_ai.tool.name': target.name } : {}),
+            ...(target.type === 'prompt' ? { 'gen_ai.prompt.name': target.name } : {}),
+          }),
+        },
       );
     } catch (err) {
       const failure =

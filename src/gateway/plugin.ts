@@ -22,6 +22,16 @@ import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest 
 import { jsonDepth } from '../engine/index.js';
 import { credentialInQuery, IdentityError, replyIdentityError } from '../identity/index.js';
 import {
+  activeSpan,
+  callerAttributes,
+  describeMcpRequest,
+  markRpcError,
+  requestSpan,
+  Stages,
+  stageHistogram,
+  traceRequests,
+} from '../telemetry/index.js';
+import {
   AgentSlots,
   agentKey,
   type Caller,
@@ -58,6 +68,7 @@ function guarded<A extends unknown[], R>(log: Log, fn: (...args: A) => Promise<R
     try {
       return await fn(...args);
     } catch (err) {
+      markRpcError(activeSpan(), err instanceof GatewayError ? err.code : GatewayErrorCode.Internal);
       if (err instanceof GatewayError) {
         // Operator-side failures are where internal text could hide; policy reasons and the
         // unknown-item error go out exactly as made.
@@ -221,6 +232,10 @@ function mcpServer(
 /** Mounts the gateway: `/mcp/{virtual}`. Closes upstream connections and open streams with the app. */
 export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: FastifyInstance, options) => {
   const gateway = new Gateway(options);
+  const stages = new Stages(
+    'gateway',
+    options.metricsRegistry ? stageHistogram(options.metricsRegistry) : undefined,
+  );
   const inFlight = new InFlight();
   // Log messages and resource updates go to the caller whose session they came on.
   const callerStreams = new CallerStreams();
@@ -364,6 +379,8 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
           detail: `credentials must not be sent in the query string (parameter ${key}); send the access token in the Authorization header`,
         });
     });
+    // A span per MCP request (while tracing is on), continuing the caller's trace context.
+    traceRequests(scope, { describe: describeMcpRequest });
     // JSON bodies, their nesting checked on the text before parsing.
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, text, done) => {
@@ -415,8 +432,9 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
         const { virtual } = request.params;
         if (!gateway.hasVirtual(virtual))
           return problem(reply, 404, 'not-found', 'Not found', `no virtual server ${virtual}`);
-        const caller = await identify(request, reply);
+        const caller = await stages.run('authenticate', () => identify(request, reply));
         if (!caller) return reply;
+        requestSpan(request)?.setAttributes(callerAttributes(caller));
         if (request.method === 'DELETE')
           return endSession(sessions.sessions, request, reply, caller, virtual);
         if (request.method === 'POST') {

@@ -29,6 +29,7 @@ import {
   type Tool,
   ToolListChangedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { traceHeaders } from '../telemetry/index.js';
 import type { UpstreamConfig } from './config.js';
 import { perRequestClient } from './protocol/upstream-revision.js';
 import {
@@ -116,11 +117,13 @@ export function withUpstreamHeaders<T>(headers: Record<string, string>, run: () 
   return callHeaders.run(headers, run);
 }
 
+/** Adds the call's headers and, while tracing is on, its W3C trace context (`traceparent`). */
 const headerFetch: typeof fetch = (input, init) => {
   const extra = callHeaders.getStore();
-  if (!extra || Object.keys(extra).length === 0) return fetch(input, init);
+  const traced = traceHeaders();
+  if ((!extra || Object.keys(extra).length === 0) && !traced) return fetch(input, init);
   const headers = new Headers(init?.headers);
-  for (const [k, v] of Object.entries(extra)) headers.set(k, v);
+  for (const [k, v] of Object.entries({ ...extra, ...traced })) headers.set(k, v);
   return fetch(input, { ...init, headers });
 };
 

@@ -171,6 +171,8 @@ export interface AirlockOptions {
   approvalOptions?: ApprovalStoreOptions;
   /** Upstreams and virtual servers instead of crm + zendesk behind `support`. */
   topology?: Pick<GatewayConfig, 'upstreams' | 'virtual_servers'>;
+  /** Where the gateway's stage histogram goes. */
+  metricsRegistry?: GatewayOptions['metricsRegistry'];
 }
 
 export async function startAirlock(upstreamUrl: string, options: AirlockOptions): Promise<Airlock> {
@@ -210,6 +212,7 @@ export async function startAirlock(upstreamUrl: string, options: AirlockOptions)
     ...(approvals ? { approvals } : {}),
     ...(options.identity ? { identity: options.identity } : {}),
     trustTestPrincipalHeader: !options.identity,
+    ...(options.metricsRegistry ? { metricsRegistry: options.metricsRegistry } : {}),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const addr = app.server.address() as { port: number };

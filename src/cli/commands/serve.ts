@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import pino from 'pino';
-import { Counter } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
 import { type AccessOptions, DEFAULT_AUTHZ_ENTRYPOINT } from '../../api/access.js';
 import { approvalsPlugin } from '../../api/approvals.js';
 import { replyProblem } from '../../api/errors.js';
@@ -54,9 +54,11 @@ import {
   type Identity,
   IdentityConfigError,
   identityPlugin,
+  loadSecret,
   PINO_REDACT_PATHS,
   SecretUnavailableError,
 } from '../../identity/index.js';
+import { startTracing, type Tracing } from '../../telemetry/index.js';
 import type { CliContext } from '../main.js';
 import { loadPolicyTree } from '../policy-files.js';
 import {
@@ -65,6 +67,7 @@ import {
   resolveServeConfig,
   type ServeConfig,
   type ServeFlags,
+  type TelemetryConfig,
 } from '../serve-config.js';
 
 export const DEFAULT_BUNDLE = 'bundles/airlock.tar.gz';
@@ -156,6 +159,7 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
       `addr ${apiAddr} is not a loopback address and the API has no authentication: configure identity or api.clients (or AIRLOCK_ADMIN_TOKEN), or set api.allow_unauthenticated: true to serve it open`,
     );
   const checkpoints = await loadCheckpoints(config, log);
+  const tracingOptions = tracingFrom(config.telemetry);
   const source = config.bundle?.source ?? DEFAULT_BUNDLE;
   const isUrl = /^https?:\/\//i.test(source);
   if (!isUrl && !(await exists(source))) {
@@ -192,11 +196,20 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
     onConnectionError: (err) => log.error({ err: err.message }, 'database connection error'),
   });
   let bundles: BundleSource | undefined;
+  let tracing: Tracing | undefined;
   let live: LiveData | undefined;
   let approvals: ApprovalStore | undefined;
   let apiApp: FastifyInstance | undefined;
   let agentsApp: FastifyInstance | undefined;
   try {
+    // Before any listener is built: the request spans are installed with the routes.
+    if (tracingOptions) {
+      tracing = startTracing(tracingOptions);
+      log.info(
+        { endpoint: tracingOptions.endpoint, sample_ratio: tracingOptions.sampleRatio ?? 1 },
+        'OpenTelemetry traces exported over OTLP/HTTP',
+      );
+    }
     bundles = bundleSource(source, engine, {
       pollIntervalMs: config.bundle?.poll_interval_ms ?? (isUrl ? 10_000 : 2_000),
       maxBackoffMs: config.bundle?.max_backoff_ms ?? 60_000,
@@ -305,7 +318,13 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
         ? createConsoleService(config.console, { identity, engine })
         : undefined;
       if (consoleService) installConsoleApprovals(agents, consoleService);
-      approvals = await mountGateway(agents, config, { engine, store, identity, log });
+      approvals = await mountGateway(agents, config, {
+        engine,
+        store,
+        identity,
+        log,
+        registry: metrics.registry,
+      });
       if (consoleService)
         await agents.register(consolePlugin, { service: consoleService, audit: store, approvals });
     }
@@ -328,6 +347,7 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
     const l = live;
     const a = approvals;
     const agents = agentsApp;
+    const t = tracing;
     return {
       url: address,
       ...(gatewayAddress ? { gatewayUrl: gatewayAddress } : {}),
@@ -338,6 +358,10 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
         await Promise.all([app.close(), agents?.close()]);
         await a?.close();
         await engine.close();
+        // The spans of the last requests go out before the process ends.
+        await t
+          ?.shutdown()
+          .catch((err: Error) => log.warn({ err: err.message }, 'the last spans could not be exported'));
         // Drains the audit writer, then writes the final checkpoint.
         await store
           .close()
@@ -356,6 +380,7 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
     await approvals?.close();
     await engine.close();
     await store.close();
+    await tracing?.shutdown().catch(() => {});
     throw err;
   }
 }
@@ -367,6 +392,31 @@ function inputLimitsFrom(config: ServeConfig) {
     ...(l.max_bytes !== undefined ? { maxBytes: l.max_bytes } : {}),
     ...(l.max_depth !== undefined ? { maxDepth: l.max_depth } : {}),
     ...(l.max_nodes !== undefined ? { maxNodes: l.max_nodes } : {}),
+  };
+}
+
+/** The tracer settings of `telemetry`, its header secrets read now; undefined when tracing is off. */
+function tracingFrom(telemetry: TelemetryConfig | undefined): Parameters<typeof startTracing>[0] | undefined {
+  const t = telemetry?.traces;
+  if (!t?.endpoint) return undefined;
+  const headers: Record<string, string> = {};
+  for (const [name, source] of Object.entries(t.headers ?? {})) {
+    try {
+      headers[name] = loadSecret(source).reveal();
+    } catch (err) {
+      if (err instanceof SecretUnavailableError)
+        throw new ConfigError(`telemetry.traces.headers.${name}: ${err.message}`);
+      throw err;
+    }
+  }
+  return {
+    endpoint: t.endpoint,
+    headers,
+    serviceName: t.service_name,
+    serviceVersion: '0.1.0',
+    sampleRatio: t.sample_ratio,
+    exportDelayMs: t.export_delay_ms,
+    timeoutMs: t.timeout_ms,
   };
 }
 
@@ -443,9 +493,9 @@ function startCheckpoints(
 async function mountGateway(
   app: FastifyInstance,
   config: ServeConfig,
-  parts: { engine: Engine; store: AuditStore; identity: Identity; log: pino.Logger },
+  parts: { engine: Engine; store: AuditStore; identity: Identity; log: pino.Logger; registry: Registry },
 ): Promise<ApprovalStore> {
-  const { engine, store, identity, log } = parts;
+  const { engine, store, identity, log, registry } = parts;
   const gateway = parseGatewayConfig(config.gateway);
   const missing = gateway.upstreams
     .filter((u) => u.transport === 'http' && !identity.settings.upstreams[u.name])
@@ -469,7 +519,14 @@ async function mountGateway(
     onError: (err) => log.warn({ err: err.message }, 'approval notification failed'),
   });
   try {
-    await app.register(gatewayPlugin, { config: gateway, engine, audit: store, identity, approvals });
+    await app.register(gatewayPlugin, {
+      config: gateway,
+      engine,
+      audit: store,
+      identity,
+      approvals,
+      metricsRegistry: registry,
+    });
     await app.register(approvalsPlugin, {
       store: approvals,
       engine,
@@ -519,6 +576,10 @@ export function registerServe(cli: Command, ctx: CliContext): void {
     .option('--data-dir <dir>', 'embedded PGlite directory (default ./.airlock/data; env AIRLOCK_DATA_DIR)')
     .option('--decision-log <mode>', 'sync | background | off (default sync)')
     .option('--log-level <level>', 'fatal | error | warn | info | debug | trace | silent (default info)')
+    .option(
+      '--otlp-endpoint <url>',
+      'export OpenTelemetry traces to this OTLP/HTTP traces URL, e.g. http://127.0.0.1:4318/v1/traces (default off; env AIRLOCK_OTLP_ENDPOINT)',
+    )
     .addHelpText(
       'after',
       '\nFlags override environment variables, which override the config file.\n' +
