@@ -131,7 +131,8 @@ export function decisionEvent(r: DecisionRecord): AuditEventInput {
       ...(r.defined && effect === null ? resultDetail(r.result) : {}),
       ...(unrecorded.length > 0 ? { unrecorded_fields: unrecorded } : {}),
       // The input as asked (its arguments are the event's own column), for replay (src/replay/).
-      ...keptInput(r.input),
+      // A forward-auth request's header and query values may be credentials: kept masked.
+      ...keptInput(r.input, r.api === 'http' ? { maskValuesOf: ['headers', 'query'] } : {}),
     },
   };
 }

@@ -76,7 +76,10 @@ export interface ReplayChange {
   /** The baseline's outcome on the kept input, when a baseline was given: what the candidate is compared with. */
   baseline?: Outcome;
   candidate: Outcome;
-  /** The trail kept some arguments masked: the candidate saw the mask, not the value. */
+  /**
+   * The trail kept some arguments (or a forward-auth request's header and query values) masked: the
+   * candidate saw the mask, not the value.
+   */
   argumentsMasked: boolean;
 }
 
@@ -370,7 +373,8 @@ function tally(
   report.replayed++;
   if (candidate.error) report.candidateErrors++;
   const recorded = recordedOutcome(e);
-  const masked = recorded.maskedArguments.length > 0;
+  const d0 = isObject(e.details) ? e.details : {};
+  const masked = recorded.maskedArguments.length > 0 || Array.isArray(d0.input_masked);
   if (baseline && differ(recorded, baseline)) report.baselineDiffersFromTrail++;
   const kind = differ(baseline ?? recorded, candidate);
   let label: string | undefined;

@@ -240,6 +240,14 @@ t.test('every decision is on the audit trail', async (t) => {
       request: { proxy: 'nginx', method: 'POST', host: 'app.example', path: '/ok' },
     },
   });
+  // The input is kept for replay, header and query values masked (they may be credentials).
+  const kept = a!.details as { input: { headers: Record<string, string> }; input_masked: string[] };
+  t.same(kept.input_masked, ['headers', 'query']);
+  t.ok(kept.input.headers['x-forwarded-host'] !== undefined, 'header names are kept');
+  t.ok(
+    Object.values(kept.input.headers).every((v) => v === '[REDACTED]'),
+    'no header value in the kept input',
+  );
   const denied = await check({ ...bearer, ...nginx('/deny') });
   const [d] = (await store.query({ decisionId: String(denied.headers['x-airlock-decision-id']) })).events;
   t.match(d, { effect: 'deny', reasons: ['nope'] });

@@ -146,10 +146,11 @@ for (const b of backends) {
       t.equal(r.code, 1, r.err);
       t.match(r.out, `against ${bundle} (revision candidate-1)`);
       t.match(r.out, `compared with baseline ${main_} (revision main) on the same inputs`);
-      t.match(r.out, /7 decision\(s\) replayed: 1 would change, 6 unchanged/);
+      t.match(r.out, /8 decision\(s\) replayed: 1 would change, 7 unchanged/);
       t.match(r.out, /allow→deny +1/);
       t.match(r.out, /lookup_customer +1 +1 +allow→deny 1/);
-      t.match(r.out, /sam +6 +1 +allow→deny 1/);
+      t.match(r.out, /sam +7 +1 +allow→deny 1/);
+      t.match(r.out, /skipped 1: the gateway's refusal of an approval/);
       t.match(r.out, /sam +support-agent +crm +lookup_customer +allow→deny +tool lookup_customer not found/);
       const plain = await run(['replay', '--bundle', bundle, '--baseline', main_, ...when, ...b.flags]);
       t.equal(plain.code, 0, 'without --fail-on-change a change is not a failure');
@@ -186,7 +187,7 @@ for (const b of backends) {
         '--fail-on-change',
       ]);
       t.equal(r.code, 0, r.out + r.err);
-      t.match(r.out, /7 decision\(s\) replayed: 0 would change, 7 unchanged/);
+      t.match(r.out, /8 decision\(s\) replayed: 0 would change, 8 unchanged/);
     });
 
     t.test('--limit stops short: said on stderr, and a CI gate fails', async (t) => {

@@ -10,6 +10,7 @@ import { auditDecisionLog, buildApi } from '../../src/api/index.js';
 import type { AuditStore } from '../../src/audit/index.js';
 import { loadPolicyTree } from '../../src/cli/policy-files.js';
 import { buildBundle } from '../../src/engine/index.js';
+import { APPROVAL_META_KEY } from '../../src/gateway/index.js';
 import {
   CARD,
   connectClient,
@@ -30,7 +31,8 @@ export interface Recorded {
  * Through the gateway, as sam (group support): tools/list, an allowed zendesk__get_ticket, an allowed
  * crm__lookup_customer, and a crm__update_customer denied for the card number in its arguments (the
  * trail keeps that argument masked), a zendesk__close_ticket parked for approval (two
- * require_approval decisions: parked, then asked again) and, once sally approved, allowed; then alice's create_issue on github, allowed, asked over the
+ * require_approval decisions: parked, then asked again) and, once sally approved, allowed, then the
+ * used approval presented again (require_approval, then the gateway's refusal); then alice's create_issue on github, allowed, asked over the
  * decision API.
  */
 export async function recordDecisions(store: AuditStore): Promise<Recorded> {
@@ -54,6 +56,14 @@ export async function recordDecisions(store: AuditStore): Promise<Recorded> {
       by: { sub: 'sally', groups: ['security'] },
     });
     await client.callTool({ name: 'zendesk__close_ticket', arguments: { id: 'T-9' } });
+    // The used approval presented again: refused by the gateway (a rule of execution, not the policy).
+    await rpcError(
+      client.callTool({
+        name: 'zendesk__close_ticket',
+        arguments: { id: 'T-9' },
+        _meta: { [APPROVAL_META_KEY]: approvalId },
+      }),
+    );
     // And one decision asked over the decision API (OPA's Data API), as a service would.
     const api = await buildApi({
       engine,

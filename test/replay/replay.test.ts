@@ -47,7 +47,7 @@ for (const backend of backends) {
     t.test('the trail keeps each decision input, arguments as the policy kept them', async (t) => {
       const page = await store.query({ kind: 'decision', since: range.since, until: range.until });
       const calls = page.events.filter((e) => e.phase === 'request');
-      t.equal(calls.length, 7);
+      t.equal(calls.length, 9);
       const granted = calls.find((e) => e.targetName === 'close_ticket' && e.effect === 'allow')!;
       t.match(
         (granted.details as Kept).input.approval,
@@ -83,13 +83,18 @@ for (const backend of backends) {
         });
         t.match(report.candidate, { revision: 'candidate-1', origin: changed.dir });
         t.same(report.baseline, { origin: 'main.tar.gz', revision: 'main' });
-        t.equal(report.replayed, 7, 'six calls through the gateway, one over the decision API');
+        t.equal(report.replayed, 8, 'seven gateway decisions, one over the decision API');
+        t.equal(
+          report.skipped.approval_refused,
+          1,
+          "the gateway's refusal of a used approval is not replayed",
+        );
         t.ok(
           (report.skipped.input_not_kept ?? 0) > 0,
           'the tools/list decisions kept no input: counted as skipped',
         );
         t.equal(report.changed, 1);
-        t.equal(report.unchanged, 6);
+        t.equal(report.unchanged, 7);
         t.same(report.transitions, { 'allow→deny': 1 });
         t.equal(report.baselineDiffersFromTrail, 1, 'the masked card number: the baseline no longer sees it');
         t.equal(report.changes.length, 1);
@@ -112,12 +117,12 @@ for (const backend of backends) {
           transitions: { 'allow→deny': 1 },
         });
         t.match(report.byUser, [
-          { name: 'sam', replayed: 6, changed: 1, transitions: { 'allow→deny': 1 } },
+          { name: 'sam', replayed: 7, changed: 1, transitions: { 'allow→deny': 1 } },
           { name: 'alice', replayed: 1, changed: 0, transitions: {} },
         ]);
         t.equal(report.truncated, false);
         const text = formatReplayTable(report);
-        t.match(text, /7 decision\(s\) replayed: 1 would change, 6 unchanged/);
+        t.match(text, /8 decision\(s\) replayed: 1 would change, 7 unchanged/);
         t.match(text, /lookup_customer +1 +1 +allow→deny 1/);
       },
     );
@@ -148,26 +153,27 @@ for (const backend of backends) {
         ...range,
         baselineBytes: await tarballOf(same.dir, 'main'),
       });
-      t.equal(report.changed, 2);
-      t.same(report.transitions, { 'require_approval→allow': 2 });
+      t.equal(report.changed, 3);
+      t.same(report.transitions, { 'require_approval→allow': 3 });
       t.same(
         report.changes.map((c) => [c.tool, c.recorded.effect, c.candidate.effect]),
         [
           ['close_ticket', 'require_approval', 'allow'],
           ['close_ticket', 'require_approval', 'allow'],
+          ['close_ticket', 'require_approval', 'allow'],
         ],
       );
-      t.match(report.byTool[0], { name: 'close_ticket', replayed: 3, changed: 2 });
+      t.match(report.byTool[0], { name: 'close_ticket', replayed: 4, changed: 3 });
     });
 
     t.test('the policy the calls were decided by changes nothing', async (t) => {
       const bytes = await tarballOf(same.dir, 'same');
       const report = await replayBundle(store.db, bytes, { ...range, baselineBytes: bytes });
-      t.equal(report.replayed, 7);
+      t.equal(report.replayed, 8);
       t.equal(report.changed, 0, JSON.stringify(report.changes));
       t.same(report.changes, []);
       t.same(report.transitions, {});
-      t.match(formatReplayTable(report), /7 decision\(s\) replayed: 0 would change, 7 unchanged/);
+      t.match(formatReplayTable(report), /8 decision\(s\) replayed: 0 would change, 8 unchanged/);
     });
 
     t.test('the limit bounds the work and the report says it stopped short', async (t) => {
