@@ -1,6 +1,7 @@
 // One 2026-07-28 POST at `/mcp/{virtual}`, once its caller is identified and its revision known:
-// `subscriptions/listen` opens a notification stream; a call that may be held for approval and
-// asks for progress is answered on SSE; anything else is answered as JSON.
+// `subscriptions/listen` opens a notification stream; a forwarded request asking for progress is
+// answered on SSE (the upstream's progress, or a held call's, reaches the client before the answer);
+// anything else is answered as JSON.
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type AgentSlots, agentKey, type Caller } from '../caller.js';
 import { GatewayErrorCode } from '../errors.js';
@@ -10,6 +11,7 @@ import type { Classified } from './classify.js';
 import type { ListenStreams } from './listen.js';
 import { readFilter } from './listen.js';
 import { answerPerRequest, answerPerRequestStreamed } from './per-request-front.js';
+import type { InputRounds } from '../relay/input-rounds.js';
 
 export interface PerRequestRoute {
   gateway: Gateway;
@@ -22,9 +24,12 @@ export interface PerRequestRoute {
   listens: ListenStreams;
   /** Notification streams per agent (shared with the session revisions' GET streams). */
   streamSlots: AgentSlots;
-  /** Whether calls may be held for approval (`approvals.hold_seconds` > 0). */
-  holds: boolean;
+  /** Calls awaiting their caller's input (`input_required` rounds). */
+  rounds?: InputRounds | undefined;
 }
+
+/** Methods answered on SSE when the request asks for progress (the upstream's own, or a held call's). */
+const STREAMED = new Set(['tools/call', 'prompts/get', 'resources/read', 'completion/complete']);
 
 export async function servePerRequest(route: PerRequestRoute): Promise<FastifyReply | undefined> {
   const { classified, reply, caller, virtual } = route;
@@ -69,8 +74,10 @@ export async function servePerRequest(route: PerRequestRoute): Promise<FastifyRe
     envelope: classified.envelope,
     signal: gone.signal,
     log: route.request.log,
+    rounds: route.rounds,
+    owner: JSON.stringify([virtual, caller.user.sub, agentKey(caller)]),
   };
-  if (route.holds && message.method === 'tools/call' && asksProgress(message)) {
+  if (STREAMED.has(message.method) && asksProgress(message)) {
     reply.hijack();
     await answerPerRequestStreamed(call, reply.raw);
     return undefined;
