@@ -6,12 +6,12 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { type AgentSlots, agentKey, type Caller } from '../caller.js';
 import { GatewayErrorCode } from '../errors.js';
 import type { Gateway } from '../gateway.js';
+import type { InputRounds } from '../relay/input-rounds.js';
 import { asksProgress } from '../relay.js';
 import type { Classified } from './classify.js';
 import type { ListenStreams } from './listen.js';
 import { readFilter } from './listen.js';
 import { answerPerRequest, answerPerRequestStreamed } from './per-request-front.js';
-import type { InputRounds } from '../relay/input-rounds.js';
 
 export interface PerRequestRoute {
   gateway: Gateway;

@@ -172,7 +172,9 @@ export class InputRounds {
       );
     if (flow.open) throw invalid('requestState: this call already has a retry in progress');
     if (callKey(shape) !== flow.key)
-      throw invalid('the retry differs from the call that asked for input (method, target and arguments must repeat it)');
+      throw invalid(
+        'the retry differs from the call that asked for input (method, target and arguments must repeat it)',
+      );
     if (flow.outcome) {
       // The call ended meanwhile (the upstream gave up waiting, say): its outcome is the answer.
       clearTimeout(flow.timer);
@@ -184,10 +186,13 @@ export class InputRounds {
     const answers = Object.entries(inputResponses ?? {});
     const unknown = answers.filter(([k]) => !flow.asked.has(k)).map(([k]) => k);
     if (unknown.length > 0)
-      throw invalid(`inputResponses: no input request ${unknown.map((k) => JSON.stringify(k)).join(', ')} awaits an answer`, {
-        unknown_keys: unknown,
-        awaiting: [...flow.asked.keys()],
-      });
+      throw invalid(
+        `inputResponses: no input request ${unknown.map((k) => JSON.stringify(k)).join(', ')} awaits an answer`,
+        {
+          unknown_keys: unknown,
+          awaiting: [...flow.asked.keys()],
+        },
+      );
     const bad = answers.filter(([, v]) => !isObject(v) || 'method' in v).map(([k]) => k);
     if (bad.length > 0)
       throw invalid(
@@ -215,7 +220,10 @@ export class InputRounds {
     if (flow.ended) return Promise.reject(flow.ended);
     if (!EMBEDDABLE.has(method))
       return Promise.reject(
-        new GatewayError(ErrorCode.MethodNotFound, `${method} cannot be embedded in an input_required result`),
+        new GatewayError(
+          ErrorCode.MethodNotFound,
+          `${method} cannot be embedded in an input_required result`,
+        ),
       );
     if (flow.asked.size >= this.limits.perRound)
       return Promise.reject(
@@ -259,7 +267,10 @@ export class InputRounds {
     flow.open = true;
     flow.notify = io.notify;
     const gone = () =>
-      this.#end(flow, new GatewayError(ErrorCode.RequestTimeout, 'the calling client went away during the call'));
+      this.#end(
+        flow,
+        new GatewayError(ErrorCode.RequestTimeout, 'the calling client went away during the call'),
+      );
     if (io.signal.aborted) gone();
     io.signal.addEventListener('abort', gone, { once: true });
     try {
