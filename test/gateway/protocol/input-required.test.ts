@@ -304,7 +304,7 @@ t.test(
       ],
       'the request and the answer were decided and audited',
     );
-    t.equal((relayed[0]?.details as { call_action?: string }).call_action, 'tools/call');
+    t.equal((relayed[0]?.details as { call_action?: string } | undefined)?.call_action, 'tools/call');
     t.same(relayed[1]?.result, { action: 'accept', content: { name: 'Ada' } });
     const call = airlock.events
       .slice(from)
