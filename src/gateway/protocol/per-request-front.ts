@@ -15,12 +15,14 @@ import type { CallContext, Gateway } from '../gateway.js';
 import { INPUT_METHODS, type InputRounds } from '../relay/input-rounds.js';
 import { refuseMalformed } from '../rpc-check.js';
 import type { PerRequestMessage, RpcErrorBody } from './classify.js';
+import { checkParamHeaders } from './param-headers.js';
 import {
   CACHEABLE,
   type Envelope,
   isObject,
   META,
   PER_REQUEST_REVISIONS,
+  RevisionErrorCode,
   withoutEnvelope,
 } from './revisions.js';
 
@@ -70,6 +72,8 @@ export interface PerRequestCall {
   /** Aborted when the client goes away. */
   signal: AbortSignal;
   log: Log;
+  /** The request's HTTP headers (`Mcp-Param-*` are held to the called tool's arguments). */
+  headers?: Record<string, string | string[] | undefined> | undefined;
   /** Calls awaiting their caller's input (`input_required` rounds); none: upstream requests are refused. */
   rounds?: InputRounds | undefined;
   /** Whose retries continue a call awaiting input: the caller (virtual server, user, agent). */
@@ -94,6 +98,10 @@ export async function answerPerRequest(call: PerRequestCall): Promise<Answer> {
     virtual,
     meta,
     signal: call.signal,
+    checkTool: (tool, args) => {
+      const refused = checkParamHeaders(call.headers ?? {}, tool.inputSchema, args);
+      if (refused) throw refused;
+    },
     ...(call.envelope
       ? {
           protocol: {
@@ -172,7 +180,7 @@ export async function answerPerRequest(call: PerRequestCall): Promise<Answer> {
       body: { jsonrpc: '2.0', id, result: encodeResult(message.method, result, virtual) },
     };
   } catch (err) {
-    return { status: 200, body: errorBody(id, err, call.log) };
+    return failedAnswer(id, err, call.log);
   }
 }
 
@@ -232,7 +240,7 @@ async function answerRounds(
         status: 200,
         body: { jsonrpc: '2.0', id, result: encodeResult(call.message.method, outcome.result, virtual) },
       };
-    if (outcome.kind === 'failed') return { status: 200, body: errorBody(id, outcome.error, call.log) };
+    if (outcome.kind === 'failed') return failedAnswer(id, outcome.error, call.log);
     return {
       status: 200,
       body: {
@@ -247,8 +255,14 @@ async function answerRounds(
       },
     };
   } catch (err) {
-    return { status: 200, body: errorBody(id, err, call.log) };
+    return failedAnswer(id, err, call.log);
   }
+}
+
+/** A failed request's answer: HTTP 400 when its headers disagree with its body, else 200. */
+function failedAnswer(id: string | number, err: unknown, log: Log): Answer {
+  const status = err instanceof GatewayError && err.code === RevisionErrorCode.HeaderMismatch ? 400 : 200;
+  return { status, body: errorBody(id, err, log) };
 }
 
 /** A result as 2026-07-28 carries it. */
@@ -277,7 +291,17 @@ export async function answerPerRequestStreamed(call: PerRequestCall, raw: Server
       .end(JSON.stringify(malformed.body));
     return;
   }
-  raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform' });
-  const answer = await answerPerRequest({ ...call, notify: (n) => raw.write(sseFrame(n)) });
-  raw.end(sseFrame(answer.body));
+  // The stream starts with the first notification: an answer without any (a refusal) goes as JSON,
+  // with its own status (400 for headers that disagree with the body).
+  let streaming = false;
+  const notify = (n: unknown) => {
+    if (!streaming) {
+      raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform' });
+      streaming = true;
+    }
+    raw.write(sseFrame(n));
+  };
+  const answer = await answerPerRequest({ ...call, notify });
+  if (streaming) raw.end(sseFrame(answer.body));
+  else raw.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));
 }

@@ -74,6 +74,7 @@ export async function servePerRequest(route: PerRequestRoute): Promise<FastifyRe
     envelope: classified.envelope,
     signal: gone.signal,
     log: route.request.log,
+    headers: route.request.headers,
     rounds: route.rounds,
     owner: JSON.stringify([virtual, caller.user.sub, agentKey(caller)]),
   };
