@@ -5,10 +5,10 @@ import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 
 export class CallerStreams {
-  readonly #streams = new Map<string, Set<Server>>();
+  readonly #streams = new Map<string, Set<Pick<Server, 'notification'>>>();
 
   /** Registers `server` (one open stream) for the caller `key` (sessionKey()); returns its removal. */
-  add(key: string, server: Server): () => void {
+  add(key: string, server: Pick<Server, 'notification'>): () => void {
     let set = this.#streams.get(key);
     if (!set) this.#streams.set(key, (set = new Set()));
     set.add(server);

@@ -431,6 +431,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
               listens,
               streamSlots: openStreams,
               rounds: inputRounds,
+              callerStreams,
             });
           const refused = refuseMalformed(request.body);
           if (refused) return reply.code(refused.status).type('application/json').send(refused.body);

@@ -40,7 +40,8 @@ export const CACHE_HINT = { ttlMs: 0, cacheScope: 'private' } as const;
 /** What Airlock offers on this revision (list changes come on `subscriptions/listen`: listen.ts). */
 const CAPABILITIES = {
   tools: { listChanged: true },
-  resources: { listChanged: true },
+  // `subscribe`: resources named in `subscriptions/listen` (listen-resources.ts).
+  resources: { listChanged: true, subscribe: true },
   prompts: { listChanged: true },
   completions: {},
 } as const;

@@ -18,6 +18,8 @@ import {
   ElicitRequestSchema,
   ElicitResultSchema,
   ListRootsResultSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { acceptedContent, inputRequired, McpServer as V2McpServer } from '@modelcontextprotocol/server';
 import t from 'tap';
@@ -42,7 +44,9 @@ const POLICY = `package airlock
 
 import rego.v1
 
-visible := {"visible_tools": [t.name | some t in input.result.tools]} if input.action == "tools/list" else := {}
+visible := {"visible_tools": [t.name | some t in input.result.tools]} if input.action == "tools/list"
+else := {"visible_resources": [x | some r in input.result.resources; some x in [r.uri, r.name]]} if input.action == "resources/list"
+else := {}
 
 decision := object.union({"effect": "allow", "reasons": []}, visible) if input.action != "sampling/createMessage"
 
@@ -67,6 +71,7 @@ type Extra = {
 /** A session-keeping upstream whose tools ask the calling client for things during the call. */
 async function askingUpstream() {
   const answers: unknown[] = [];
+  const subscriptions: string[] = [];
   const sessions = new Map<string, StreamableHTTPServerTransport>();
   const failed = (err: unknown) => {
     answers.push({ error: (err as { code?: number }).code, message: (err as Error).message });
@@ -74,6 +79,19 @@ async function askingUpstream() {
   };
   const build = () => {
     const s = new McpServer({ name: 'asking', version: '1.0.0' });
+    s.registerResource('status', 'status://deploy', {}, async () => ({
+      contents: [{ uri: 'status://deploy', text: 'ok' }],
+    }));
+    s.server.registerCapabilities({ resources: { subscribe: true } });
+    s.server.setRequestHandler(SubscribeRequestSchema, async (r) => {
+      subscriptions.push(`+${r.params.uri}`);
+      setTimeout(() => void s.server.sendResourceUpdated({ uri: r.params.uri }).catch(() => {}), 100);
+      return {};
+    });
+    s.server.setRequestHandler(UnsubscribeRequestSchema, async (r) => {
+      subscriptions.push(`-${r.params.uri}`);
+      return {};
+    });
     s.registerTool('ask_name', { inputSchema: {} }, (async (_a: unknown, extra: Extra) => {
       try {
         const answer = await extra.sendRequest(
@@ -173,6 +191,7 @@ async function askingUpstream() {
   return {
     url: `http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`,
     answers,
+    subscriptions,
     close: () =>
       new Promise<void>((r) => {
         http.closeAllConnections();
@@ -427,6 +446,82 @@ t.test(
     t.teardown(() => client.close());
     const r = await client.callTool({ name: 'modern__confirm', arguments: { what: 'restart' } });
     t.match(JSON.stringify(r.content), /confirmed restart by .*Lin/);
+  },
+);
+
+t.test(
+  'resource updates reach a 2026-07-28 caller on subscriptions/listen (resourceSubscriptions)',
+  async (t) => {
+    const from = airlock.events.length;
+    const controller = new AbortController();
+    const res = await fetch(url, {
+      method: 'POST',
+      signal: controller.signal,
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream',
+        [TEST_PRINCIPAL_HEADER]: JSON.stringify(PRINCIPAL),
+        'mcp-protocol-version': REVISION,
+        'mcp-method': 'subscriptions/listen',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 'listen-1',
+        method: 'subscriptions/listen',
+        params: {
+          notifications: { resourceSubscriptions: ['status://deploy', 'secret://nope'] },
+          _meta: envelope({}),
+        },
+      }),
+    });
+    t.equal(res.status, 200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const frames: Record<string, unknown>[] = [];
+    let buffer = '';
+    while (frames.length < 2) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += new TextDecoder().decode(value);
+      let cut = buffer.indexOf('\n\n');
+      while (cut >= 0) {
+        const data = buffer
+          .slice(0, cut)
+          .split('\n')
+          .find((l) => l.startsWith('data:'));
+        if (data) frames.push(JSON.parse(data.slice(5)));
+        buffer = buffer.slice(cut + 2);
+        cut = buffer.indexOf('\n\n');
+      }
+    }
+    t.match(
+      frames[0],
+      {
+        method: 'notifications/subscriptions/acknowledged',
+        params: { notifications: { resourceSubscriptions: ['status://deploy'] } },
+      },
+      'the resource that cannot be subscribed to is not acknowledged',
+    );
+    t.match(frames[1], {
+      method: 'notifications/resources/updated',
+      params: { uri: 'status://deploy', _meta: { 'io.modelcontextprotocol/subscriptionId': 'listen-1' } },
+    });
+    t.ok(upstream.subscriptions.includes('+status://deploy'), 'the upstream session was subscribed');
+    const subscribeEvents = airlock.events
+      .slice(from)
+      .filter((e) => (e.details as { action?: string })?.action === 'resources/subscribe');
+    t.ok(
+      subscribeEvents.some((e) => e.effect === 'allow' && e.target?.name === 'status://deploy'),
+      'decided and audited as resources/subscribe',
+    );
+    t.ok(
+      subscribeEvents.some((e) => e.effect === 'deny'),
+      'the unknown resource refused and audited',
+    );
+    controller.abort();
+    await reader.cancel().catch(() => {});
+    for (let i = 0; i < 50 && !upstream.subscriptions.includes('-status://deploy'); i++)
+      await new Promise((r) => setTimeout(r, 50));
+    t.ok(upstream.subscriptions.includes('-status://deploy'), 'unsubscribed when the stream closed');
   },
 );
 
