@@ -6,7 +6,7 @@ import type { ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import type { Caller } from './caller.js';
 
 export class CallerStreams {
-  readonly #streams = new Map<string, Set<Server>>();
+  readonly #streams = new Map<string, Set<Pick<Server, 'notification'>>>();
   /** The caller (as its latest stream was identified) and virtual server of each key. */
   readonly #callers = new Map<string, { caller: Caller; virtual: string }>();
 
@@ -14,7 +14,7 @@ export class CallerStreams {
    * Registers `server` (one open stream) for the caller `key` (sessionKey()), `who` being the
    * identified caller of that stream; returns its removal.
    */
-  add(key: string, server: Server, who?: { caller: Caller; virtual: string }): () => void {
+  add(key: string, server: Pick<Server, 'notification'>, who?: { caller: Caller; virtual: string }): () => void {
     let set = this.#streams.get(key);
     if (!set) this.#streams.set(key, (set = new Set()));
     set.add(server);

@@ -115,6 +115,8 @@ export interface CallContext {
   clientCapabilities?: ClientCapabilities | undefined;
   /** Sends a notification to the client on this request's stream (relayed progress). */
   sendNotification?: RelayContext['sendNotification'];
+  /** Checks the request against the called tool once it is found, before deciding (protocol/param-headers.ts). */
+  checkTool?: ((tool: { inputSchema?: unknown }, args: Record<string, unknown>) => void) | undefined;
 }
 
 /** What a forwarded call addresses. */
@@ -816,6 +818,7 @@ export class Gateway {
       unknownTool,
       args,
     );
+    context.checkTool?.(tool, args);
     const target: Target = {
       type: 'tool',
       upstream,

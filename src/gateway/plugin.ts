@@ -51,6 +51,7 @@ import { ListenStreams } from './protocol/listen.js';
 import { servePerRequest } from './protocol/per-request-route.js';
 import { refusePerRequestGet, sessionRevision } from './protocol/session-front.js';
 import { ClientRequests, type Owner } from './relay/client-requests.js';
+import { DEFAULT_INPUT_LIMITS, InputRounds } from './relay/input-rounds.js';
 import { decideLogMessage, LOG_ACTION, LogMessageQueue } from './relay/log-messages.js';
 import { asksProgress, fromUpstream, isInitialize, isToolCall, session } from './relay.js';
 import { refuseMalformed } from './rpc-check.js';
@@ -291,6 +292,12 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
     DEFAULT_TIMEOUT_MS,
     ...options.config.upstreams.map((u) => u.timeout_ms ?? DEFAULT_TIMEOUT_MS),
   );
+  /** 2026-07-28 calls awaiting their caller's answers to the upstream's requests (input_required). */
+  const inputRounds = new InputRounds({
+    ...DEFAULT_INPUT_LIMITS,
+    waitMs: relayTimeoutMs,
+    perCaller: limits.concurrent_calls_per_agent,
+  });
   gateway.onListChanged = (virtual: string, kind: ListKind) => {
     listens.changed(virtual, kind);
     for (const server of streams.get(virtual) ?? []) {
@@ -305,6 +312,7 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
   };
   app.addHook('onClose', async () => {
     listens.closeAll();
+    inputRounds.closeAll();
     for (const set of streams.values()) for (const server of set) await server.close().catch(() => {});
     await gateway.close();
   });
@@ -452,7 +460,8 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
               reply,
               listens,
               streamSlots: openStreams,
-              holds: (options.config.approvals?.hold_seconds ?? 0) > 0,
+              rounds: inputRounds,
+              callerStreams,
             });
           if (refuseUnknownSession(sessions.sessions, request, reply, caller, virtual)) return reply;
           const refused = refuseMalformed(request.body);

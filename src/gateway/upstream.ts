@@ -31,6 +31,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { traceHeaders } from '../telemetry/index.js';
 import type { UpstreamConfig } from './config.js';
+import { GatewayError } from './errors.js';
 import { perRequestClient } from './protocol/upstream-revision.js';
 import {
   outsideCall,
@@ -216,13 +217,13 @@ export class Upstream {
     return (async () => {
       const c = this.config;
       // 2026-07-28 when the upstream speaks it (protocol/upstream-revision.ts), else the initialize handshake.
-      // Server→client requests are relayed on the session revisions (relay/server-requests.ts); a
-      // 2026-07-28 upstream asks for input in its results instead, which is not relayed yet.
+      // Server→client requests are relayed (relay/server-requests.ts): on the session revisions as
+      // requests, from a 2026-07-28 upstream as the input requests of its `input_required` results.
       const perRequest = await perRequestClient(c, headerFetch, this.#timeout);
       const client =
         perRequest ??
         new Client({ name: 'airlock-gateway', version: '0.1.0' }, { capabilities: relayCapabilities() });
-      if (!perRequest) registerServerRequests(client, c.transport);
+      registerServerRequests(client, c.transport);
       const transport =
         c.transport === 'http'
           ? new StreamableHTTPClientTransport(new URL(c.url), { fetch: headerFetch })
@@ -428,6 +429,8 @@ export class Upstream {
     try {
       return await trackCall(lease.client, () => run(lease.client, lease.session));
     } catch (err) {
+      // Airlock's own refusal during the call (an input request a 2026-07-28 upstream embedded, denied).
+      if (err instanceof GatewayError) throw err;
       // Cancelled by the caller: the SDK told the upstream (`notifications/cancelled`); the session stays.
       if (call?.signal?.aborted)
         throw new UpstreamError(this.name, 'cancelled by the client', undefined, 'cancelled');

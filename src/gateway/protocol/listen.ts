@@ -2,8 +2,9 @@
 // changes reach it, in place of the session revisions' GET stream. The response is an SSE stream
 // opening with `notifications/subscriptions/acknowledged` (the part of the requested filter Airlock
 // honours), then each `notifications/{tools,resources,prompts}/list_changed` of the virtual
-// server's upstreams, every one stamped with the listen request's id. Resource subscriptions are
-// not honoured (Airlock does not offer `resources.subscribe`).
+// server's upstreams, every one stamped with the listen request's id; and, for the resources named
+// in `resourceSubscriptions` that the caller may subscribe to (listen-resources.ts), their
+// `notifications/resources/updated`.
 import type { ServerResponse } from 'node:http';
 import type { ListKind } from '../upstream.js';
 import { SERVER_VERSION } from './per-request-front.js';
@@ -14,11 +15,16 @@ const SUBSCRIPTION_ID = 'io.modelcontextprotocol/subscriptionId';
 /** SSE comment sent this often so idle intermediaries keep the stream open. */
 const KEEP_ALIVE_MS = 15_000;
 
-interface Filter {
+export interface Filter {
   toolsListChanged?: true;
   promptsListChanged?: true;
   resourcesListChanged?: true;
+  /** Resource URIs; in a requested filter those asked for, in an honoured one those subscribed. */
+  resourceSubscriptions?: string[];
 }
+
+/** Resources one listen request may subscribe to. */
+export const MAX_RESOURCE_SUBSCRIPTIONS = 64;
 
 const FILTER_KEY: Record<ListKind, keyof Filter> = {
   tools: 'toolsListChanged',
@@ -39,11 +45,21 @@ export function readFilter(params: unknown): Filter | undefined {
   const f = n as Record<string, unknown>;
   for (const k of ['toolsListChanged', 'promptsListChanged', 'resourcesListChanged'])
     if (f[k] !== undefined && typeof f[k] !== 'boolean') return undefined;
-  if (f.resourceSubscriptions !== undefined && !Array.isArray(f.resourceSubscriptions)) return undefined;
+  const uris = f.resourceSubscriptions;
+  if (
+    uris !== undefined &&
+    !(
+      Array.isArray(uris) &&
+      uris.length <= MAX_RESOURCE_SUBSCRIPTIONS &&
+      uris.every((u) => typeof u === 'string' && u !== '')
+    )
+  )
+    return undefined;
   const honoured: Filter = {};
   if (f.toolsListChanged === true) honoured.toolsListChanged = true;
   if (f.promptsListChanged === true) honoured.promptsListChanged = true;
   if (f.resourcesListChanged === true) honoured.resourcesListChanged = true;
+  if (Array.isArray(uris) && uris.length > 0) honoured.resourceSubscriptions = [...new Set(uris as string[])];
   return honoured;
 }
 
@@ -57,7 +73,8 @@ export class ListenStreams {
 
   /**
    * Answers a listen request on `raw` (already taken over from the framework) and keeps the stream
-   * until the client goes away; `onClose` runs once then.
+   * until the client goes away; `onClose` runs once then. Returns what sends one notification on the
+   * stream, stamped with the listen request's id (undefined when closed at once: nothing honoured).
    */
   open(
     virtual: string,
@@ -65,7 +82,7 @@ export class ListenStreams {
     honoured: Filter,
     raw: ServerResponse,
     onClose: () => void,
-  ): void {
+  ): ((method: string, params: Record<string, unknown>) => void) | undefined {
     raw.writeHead(200, {
       'content-type': 'text/event-stream',
       'cache-control': 'no-cache, no-transform',
@@ -82,7 +99,7 @@ export class ListenStreams {
       // Nothing to listen for: closed at once, gracefully.
       raw.end(this.#closing(virtual, id));
       onClose();
-      return;
+      return undefined;
     }
     const sub: Subscription = { id, honoured, raw };
     let set = this.#open.get(virtual);
@@ -96,6 +113,16 @@ export class ListenStreams {
       registered.delete(sub);
       onClose();
     });
+    return (method, params) => {
+      if (!raw.writableEnded)
+        raw.write(
+          frame({
+            jsonrpc: '2.0',
+            method,
+            params: { ...params, _meta: { ...((params._meta as object) ?? {}), [SUBSCRIPTION_ID]: id } },
+          }),
+        );
+    };
   }
 
   /** Passes on that `kind` changed to every listener of `virtual` that asked for it. */

@@ -12,14 +12,17 @@ import { withMessageMeta } from '../caller.js';
 import { withoutPaths } from '../clean.js';
 import { GatewayError, GatewayErrorCode } from '../errors.js';
 import type { CallContext, Gateway } from '../gateway.js';
+import { INPUT_METHODS, type InputRounds } from '../relay/input-rounds.js';
 import { refuseMalformed } from '../rpc-check.js';
 import type { PerRequestMessage, RpcErrorBody } from './classify.js';
+import { checkParamHeaders } from './param-headers.js';
 import {
   CACHEABLE,
   type Envelope,
   isObject,
   META,
   PER_REQUEST_REVISIONS,
+  RevisionErrorCode,
   withoutEnvelope,
 } from './revisions.js';
 
@@ -37,7 +40,8 @@ export const CACHE_HINT = { ttlMs: 0, cacheScope: 'private' } as const;
 /** What Airlock offers on this revision (list changes come on `subscriptions/listen`: listen.ts). */
 const CAPABILITIES = {
   tools: { listChanged: true },
-  resources: { listChanged: true },
+  // `subscribe`: resources named in `subscriptions/listen` (listen-resources.ts).
+  resources: { listChanged: true, subscribe: true },
   prompts: { listChanged: true },
   completions: {},
 } as const;
@@ -69,6 +73,12 @@ export interface PerRequestCall {
   /** Aborted when the client goes away. */
   signal: AbortSignal;
   log: Log;
+  /** The request's HTTP headers (`Mcp-Param-*` are held to the called tool's arguments). */
+  headers?: Record<string, string | string[] | undefined> | undefined;
+  /** Calls awaiting their caller's input (`input_required` rounds); none: upstream requests are refused. */
+  rounds?: InputRounds | undefined;
+  /** Whose retries continue a call awaiting input: the caller (virtual server, user, agent). */
+  owner?: string | undefined;
   /** Where progress notifications go (a streamed answer); none: the request gets none. */
   notify?: (notification: Record<string, unknown>) => void;
 }
@@ -84,22 +94,15 @@ export async function answerPerRequest(call: PerRequestCall): Promise<Answer> {
   const meta = withoutEnvelope(isObject(params._meta) ? params._meta : undefined);
   const token = meta?.progressToken;
   const { notify } = call;
-  const context: CallContext = {
+  const base: CallContext = {
     caller: withMessageMeta(call.caller, meta),
     virtual,
     meta,
     signal: call.signal,
-    progress:
-      notify && (typeof token === 'string' || typeof token === 'number')
-        ? async (message, elapsed) =>
-            notify({
-              jsonrpc: '2.0',
-              method: 'notifications/progress',
-              params: { progressToken: token, progress: elapsed, message },
-            })
-        : undefined,
-    // An upstream's own progress for this request (relay.ts), on the same stream.
-    ...(notify ? { sendNotification: async (n) => notify(n as Record<string, unknown>) } : {}),
+    checkTool: (tool, args) => {
+      const refused = checkParamHeaders(call.headers ?? {}, tool.inputSchema, args);
+      if (refused) throw refused;
+    },
     ...(call.envelope
       ? {
           protocol: {
@@ -109,8 +112,26 @@ export async function answerPerRequest(call: PerRequestCall): Promise<Answer> {
         }
       : {}),
   };
+  /** The context's notification parts for a sink (this request's stream, or a call's current round). */
+  const sinks = (sink: ((n: Record<string, unknown>) => void) | undefined): Partial<CallContext> =>
+    sink
+      ? {
+          progress:
+            typeof token === 'string' || typeof token === 'number'
+              ? async (message, elapsed) =>
+                  sink({
+                    jsonrpc: '2.0',
+                    method: 'notifications/progress',
+                    params: { progressToken: token, progress: elapsed, message },
+                  })
+              : undefined,
+          // An upstream's own progress for this request (relay.ts), on the same stream, as JSON-RPC.
+          sendNotification: async (n) => sink({ jsonrpc: '2.0', ...(n as Record<string, unknown>) }),
+        }
+      : {};
+  const context: CallContext = { ...base, ...sinks(notify) };
   const str = (v: unknown) => (typeof v === 'string' ? v : '');
-  const run = async (): Promise<Record<string, unknown> | undefined> => {
+  const run = async (context: CallContext): Promise<Record<string, unknown> | undefined> => {
     switch (message.method) {
       case 'server/discover':
         return { supportedVersions: [...PER_REQUEST_REVISIONS], capabilities: CAPABILITIES };
@@ -146,8 +167,10 @@ export async function answerPerRequest(call: PerRequestCall): Promise<Answer> {
         return undefined;
     }
   };
+  if (call.rounds && call.owner && INPUT_METHODS.has(message.method))
+    return answerRounds(call, id, params, base, sinks, run);
   try {
-    const result = await run();
+    const result = await run(context);
     if (result === undefined)
       return {
         status: 200,
@@ -158,8 +181,89 @@ export async function answerPerRequest(call: PerRequestCall): Promise<Answer> {
       body: { jsonrpc: '2.0', id, result: encodeResult(message.method, result, virtual) },
     };
   } catch (err) {
-    return { status: 200, body: errorBody(id, err, call.log) };
+    return failedAnswer(id, err, call.log);
   }
+}
+
+type Sinks = (sink: ((n: Record<string, unknown>) => void) | undefined) => Partial<CallContext>;
+
+/**
+ * A call whose result may be `input_required` (relay/input-rounds.ts): its first round starts the
+ * forwarding with a sender for the upstream's requests; a retry (`requestState`) continues it.
+ */
+async function answerRounds(
+  call: PerRequestCall,
+  id: string | number,
+  params: Record<string, unknown>,
+  base: CallContext,
+  sinks: Sinks,
+  run: (context: CallContext) => Promise<Record<string, unknown> | undefined>,
+): Promise<Answer> {
+  const rounds = call.rounds as InputRounds;
+  const owner = call.owner as string;
+  const shape = { method: call.message.method, params };
+  // This round's stream, progress notifications carrying this round's own token (each retry is a
+  // request of its own); without one, progress is not sent.
+  const own = isObject(params._meta) ? params._meta.progressToken : undefined;
+  const notify = call.notify;
+  const io = {
+    signal: call.signal,
+    notify: notify
+      ? (n: Record<string, unknown>) => {
+          if (n.method !== 'notifications/progress') return notify(n);
+          if (typeof own !== 'string' && typeof own !== 'number') return;
+          notify({ ...n, params: { ...(n.params as object), progressToken: own } });
+        }
+      : undefined,
+  };
+  try {
+    const retry = params.requestState !== undefined || params.inputResponses !== undefined;
+    const outcome = retry
+      ? await rounds.resume(owner, shape, io)
+      : await rounds.begin(
+          owner,
+          shape,
+          async (hooks) => {
+            const result = await run({
+              ...base,
+              ...sinks(hooks.notify),
+              signal: hooks.signal,
+              clientRequest: hooks.sender,
+              clientCapabilities: call.envelope?.clientCapabilities as CallContext['clientCapabilities'],
+            });
+            return result ?? {};
+          },
+          io,
+        );
+    const { virtual } = call;
+    if (outcome.kind === 'complete')
+      return {
+        status: 200,
+        body: { jsonrpc: '2.0', id, result: encodeResult(call.message.method, outcome.result, virtual) },
+      };
+    if (outcome.kind === 'failed') return failedAnswer(id, outcome.error, call.log);
+    return {
+      status: 200,
+      body: {
+        jsonrpc: '2.0',
+        id,
+        result: {
+          resultType: 'input_required',
+          inputRequests: outcome.inputRequests,
+          requestState: outcome.requestState,
+          _meta: { [META.serverInfo]: { name: `airlock-${virtual}`, version: SERVER_VERSION } },
+        },
+      },
+    };
+  } catch (err) {
+    return failedAnswer(id, err, call.log);
+  }
+}
+
+/** A failed request's answer: HTTP 400 when its headers disagree with its body, else 200. */
+function failedAnswer(id: string | number, err: unknown, log: Log): Answer {
+  const status = err instanceof GatewayError && err.code === RevisionErrorCode.HeaderMismatch ? 400 : 200;
+  return { status, body: errorBody(id, err, log) };
 }
 
 /** A result as 2026-07-28 carries it. */
@@ -188,7 +292,17 @@ export async function answerPerRequestStreamed(call: PerRequestCall, raw: Server
       .end(JSON.stringify(malformed.body));
     return;
   }
-  raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform' });
-  const answer = await answerPerRequest({ ...call, notify: (n) => raw.write(sseFrame(n)) });
-  raw.end(sseFrame(answer.body));
+  // The stream starts with the first notification: an answer without any (a refusal) goes as JSON,
+  // with its own status (400 for headers that disagree with the body).
+  let streaming = false;
+  const notify = (n: unknown) => {
+    if (!streaming) {
+      raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform' });
+      streaming = true;
+    }
+    raw.write(sseFrame(n));
+  };
+  const answer = await answerPerRequest({ ...call, notify });
+  if (streaming) raw.end(sseFrame(answer.body));
+  else raw.writeHead(answer.status, { 'content-type': 'application/json' }).end(JSON.stringify(answer.body));
 }

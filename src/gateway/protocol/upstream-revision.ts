@@ -18,6 +18,8 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamConfig } from '../config.js';
+import { GatewayError } from '../errors.js';
+import { RELAYED, type RelayedMethod, relayCapabilities } from '../relay/server-requests.js';
 import { HEADER, META, PER_REQUEST_REVISION } from './revisions.js';
 
 const CLIENT_INFO = { name: 'airlock-gateway', version: '0.1.0' };
@@ -96,6 +98,10 @@ function firstResult(text: string, contentType: string): unknown {
 
 /** The v2 SDK's errors as the v1 client throws them, so upstream.ts classifies failures as before. */
 function asV1Error(err: unknown): unknown {
+  // Airlock's own refusal of an input request (policy, the caller's answer): the call ends with it,
+  // as is (upstream.ts passes it on; the connection is sound).
+  const own = err instanceof GatewayError ? err : (err as { cause?: unknown } | undefined)?.cause;
+  if (own instanceof GatewayError) return own;
   if (err instanceof ProtocolError) return new McpError(err.code, err.message, err.data);
   if (err instanceof SdkHttpError) {
     const status = (err.data as { status?: unknown } | undefined)?.status;
@@ -140,7 +146,29 @@ class PerRequestUpstreamClient {
   ) {
     this.#client = new V2Client(CLIENT_INFO, {
       versionNegotiation: { mode: { pin: PER_REQUEST_REVISION } },
+      // What Airlock relays to its callers (relay/server-requests.ts), as on the session revisions.
+      capabilities: relayCapabilities() as never,
     });
+  }
+
+  /**
+   * The v1 client's handler registration, for the requests the upstream embeds in an
+   * `input_required` result: the SDK's client fulfils them through these handlers (the same ones
+   * relaying a session-revision upstream's requests: decided, audited, relayed to the caller) and
+   * sends the call again with the answers and the upstream's `requestState`, at most
+   * `inputRequired.maxRounds` (the SDK's 10) rounds. This revision has no server→client ping.
+   */
+  setRequestHandler(
+    schema: { shape: { method: { value: string } } },
+    handler: (request: { params?: Record<string, unknown> }) => Promise<Record<string, unknown>>,
+  ): void {
+    const method = schema.shape.method.value;
+    if (!Object.hasOwn(RELAYED, method)) return;
+    this.#client.setRequestHandler(
+      method as RelayedMethod,
+      (async (request: { params?: unknown }) =>
+        handler({ params: request.params as Record<string, unknown> | undefined })) as never,
+    );
   }
 
   /**

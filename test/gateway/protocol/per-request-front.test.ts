@@ -135,7 +135,7 @@ t.test('server/discover names the revisions served and what Airlock offers', asy
   t.same(r.body.result.supportedVersions, [REVISION]);
   t.same(r.body.result.capabilities, {
     tools: { listChanged: true },
-    resources: { listChanged: true },
+    resources: { listChanged: true, subscribe: true },
     prompts: { listChanged: true },
     completions: {},
   });
@@ -434,7 +434,7 @@ t.test('list changes reach a 2026-07-28 client on subscriptions/listen', async (
         },
       },
     ],
-    'nothing honoured (no resource subscriptions): acknowledged empty and closed',
+    'nothing honoured (crm cannot be subscribed to): acknowledged empty and closed',
   );
 });
 
