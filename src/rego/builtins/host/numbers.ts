@@ -155,14 +155,9 @@ export const numbers: Family = {
   'numbers.range_step': (a) => {
     const x = BigInt(a.integer(1));
     const y = BigInt(a.integer(2));
-    // OPA: the step is an integer operand; one not above zero is an error whose text repeats
-    // the name (topdown numbers.go returns it named, and handleBuiltinErr prefixes the name).
+    // OPA: the step is an integer operand (BigIntOperand), and above zero (wording: OPA's own cases).
     const step = BigInt(a.integer(3));
-    if (step <= 0n)
-      throw builtinError(
-        'numbers.range_step',
-        'numbers.range_step: step must be a positive number above zero',
-      );
+    if (step <= 0n) throw builtinError('numbers.range_step', 'step must be a positive integer');
     rangeLen('numbers.range_step', (x <= y ? y - x : x - y) / step + 1n);
     const out: Value[] = [];
     if (x <= y) for (let i = x; i <= y; i += step) out.push(num(i));
