@@ -1143,8 +1143,20 @@ class Planner {
     const constKey = el.type === 'string' ? el.value : el.type === 'number' ? el.text : undefined;
     if (constKey !== undefined) {
       const child = node.children.get(constKey);
-      if (child && includeInDoc(child))
+      if (child && includeInDoc(child)) {
+        if (group) {
+          // The partial object's own value under this key must agree with the rules below.
+          const holder = this.newLocal();
+          this.emit({ type: 'make-object', target: holder });
+          const fill = this.block(() => {
+            const v = this.virtualDoc(child, [...consts, constKey]);
+            this.emit({ type: 'object-insert', key: this.str(constKey), value: ir.local(v), object: holder });
+          });
+          this.emit({ type: 'block', blocks: [fill] });
+          this.checkOverlap(this.callGroup(group), constKey, holder, firstRuleAt(child));
+        }
         return this.planDataNode(child, [...consts, constKey], path, i + 1, k);
+      }
       if (group) return this.planPath(ir.local(this.callGroup(group)), path, i, k);
       return this.planPath(ir.local(this.baseAt(consts)), path, i, k, true);
     }
@@ -1256,11 +1268,37 @@ class Planner {
     this.emit({ type: 'object-merge', a: base, b: obj, target: merged });
     if (group) {
       const value = this.callGroup(group);
+      for (const child of children) this.checkOverlap(value, child.key, obj, firstRuleAt(child));
       const out = this.newLocal();
       this.emit({ type: 'object-merge', a: merged, b: value, target: out });
       merged = out;
     }
     return merged;
+  }
+
+  /**
+   * A rule below a partial object's path (`p.a := 2` beside `p[k] := v`) may not give a key the
+   * object also has a different value for: OPA reports it at evaluation, "object keys must be
+   * unique" (topdown evalVirtualPartial, open-policy-agent/opa#6211). `children` holds the
+   * rules' document under `key` (when defined), `value` the partial object's.
+   */
+  private checkOverlap(value: ir.Local, key: string, children: ir.Local, at?: AstLocation): void {
+    const saved = this.loc;
+    this.setLoc(at);
+    const check = this.block(() => {
+      const mine = this.newLocal();
+      const theirs = this.newLocal();
+      this.emit({ type: 'dot', source: ir.local(value), key: this.str(key), target: mine });
+      this.emit({ type: 'dot', source: ir.local(children), key: this.str(key), target: theirs });
+      this.emit({
+        type: 'assign-var-once',
+        source: ir.local(theirs),
+        target: mine,
+        message: 'object keys must be unique',
+      });
+    });
+    this.emit({ type: 'block', blocks: [check] });
+    this.loc = saved;
   }
 
   private groupAt(path: string[]): RuleGroup | undefined {
@@ -1469,6 +1507,17 @@ function ruleIndex(group: RuleGroup): RuleIndex | undefined {
  * as OPA's ("complete rules must not produce multiple outputs", "functions must not produce
  * multiple outputs for same inputs").
  */
+/** Where the first rule at or below a rule-tree node is written. */
+function firstRuleAt(node: TrieNode): AstLocation | undefined {
+  const own = node.group?.rules[0]?.location;
+  if (own) return own;
+  for (const c of node.children.values()) {
+    const l = firstRuleAt(c);
+    if (l) return l;
+  }
+  return undefined;
+}
+
 function conflictMessage(group: RuleGroup): string {
   return group.kind === 'function'
     ? `function ${group.name} produced conflicting values for the same inputs (functions must not produce multiple outputs for same inputs)`

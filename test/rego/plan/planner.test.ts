@@ -272,6 +272,22 @@ t.test('constant keys into base data are looked up by their text, as OPA storage
   });
 });
 
+t.test('a rule below a partial object may not give one of its keys another value', async (t) => {
+  const partial = 'package o\n\nobj[k] := v if { some k, v in input.kv }\n';
+  const below = 'obj.a := 2\n\nobj.b := 3\n\nread_a := obj.a\n';
+  // The same value, or a key the partial object lacks: merged.
+  t.same(await evalModules([partial + below], 'o/obj', { kv: { a: 2, c: 1 } }), { a: 2, b: 3, c: 1 });
+  t.equal(await evalModules([partial + below], 'o/read_a', { kv: { c: 1 } }), 2);
+  // Another value: OPA's eval_conflict_error, for the whole document and for the key alone.
+  for (const entry of ['o/obj', 'o/read_a', 'o']) {
+    await t.rejects(
+      evalModules([partial + below], entry, { kv: { a: 1 } }),
+      /m0\.rego:4:1: eval_conflict_error: object keys must be unique/,
+      entry,
+    );
+  }
+});
+
 t.test('objects and sets are iterated in sorted order, however they were built', async (t) => {
   // OPA iterates ast objects and sets over their sorted keys (ast/term.go object.Iter, set.Iter).
   const src = [

@@ -155,10 +155,9 @@ export const numbers: Family = {
   'numbers.range_step': (a) => {
     const x = BigInt(a.integer(1));
     const y = BigInt(a.integer(2));
-    const s = a.number(3);
-    if (!isInt(s) || BigInt(s) <= 0n)
-      throw builtinError('numbers.range_step', 'step must be a positive integer');
-    const step = BigInt(s);
+    // OPA: the step is an integer operand (BigIntOperand), and above zero (wording: OPA's own cases).
+    const step = BigInt(a.integer(3));
+    if (step <= 0n) throw builtinError('numbers.range_step', 'step must be a positive integer');
     rangeLen('numbers.range_step', (x <= y ? y - x : x - y) / step + 1n);
     const out: Value[] = [];
     if (x <= y) for (let i = x; i <= y; i += step) out.push(num(i));

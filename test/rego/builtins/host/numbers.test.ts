@@ -42,7 +42,13 @@ t.test('rounding and ranges', async (t) => {
   );
   t.same(h.call('numbers.range_step', 0, 10, 4), [0, 4, 8]);
   t.same(h.call('numbers.range_step', 10, 0, 4), [10, 6, 2]);
-  t.throws(() => h.call('numbers.range_step', 0, 10, 0), /step must be a positive integer/);
+  t.throws(() => h.call('numbers.range_step', 0, 10, 0), {
+    message: 'eval_builtin_error: numbers.range_step: step must be a positive integer',
+  });
+  t.throws(() => h.call('numbers.range_step', 0, 10, 1.5), {
+    message:
+      'eval_type_error: numbers.range_step: operand 3 must be integer number but got floating-point number',
+  });
   t.throws(() => h.call('numbers.range', 0, 1e9), /range of more than/);
 });
 
