@@ -14,7 +14,11 @@ export class CallerStreams {
    * Registers `server` (one open stream) for the caller `key` (sessionKey()), `who` being the
    * identified caller of that stream; returns its removal.
    */
-  add(key: string, server: Pick<Server, 'notification'>, who?: { caller: Caller; virtual: string }): () => void {
+  add(
+    key: string,
+    server: Pick<Server, 'notification'>,
+    who?: { caller: Caller; virtual: string },
+  ): () => void {
     let set = this.#streams.get(key);
     if (!set) this.#streams.set(key, (set = new Set()));
     set.add(server);
