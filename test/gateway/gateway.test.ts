@@ -160,7 +160,11 @@ t.test('clients of protocol revisions 2025-06-18 and 2025-11-25 are both served'
     });
     const body = (await init.json()) as { result: { protocolVersion: string } };
     t.equal(body.result.protocolVersion, version, `initialize answers ${version}`);
-    t.equal(init.headers.get('mcp-session-id'), null, 'stateless: no session id');
+    t.match(
+      init.headers.get('mcp-session-id'),
+      /^a1\./,
+      'a session id any replica can check (client-sessions.ts); the requests below go without it',
+    );
     const list = await fetch(`${airlock.base}/mcp/support`, {
       method: 'POST',
       headers: { ...headers, 'mcp-protocol-version': version },
