@@ -1,6 +1,7 @@
 // Everything the demo stands up before the story: a temporary directory (bundle + embedded PGlite
-// data), the reference policies built with the demo's data, a loopback OpenID provider, the two
-// upstream MCP servers, and the Airlock configuration tying them together.
+// data), the reference policies built with the demo's data, a loopback OpenID provider (with the
+// console's sign-in client and accounts), the two upstream MCP servers, and the Airlock configuration
+// tying them together.
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -25,7 +26,23 @@ export const UPSTREAM_TOOLS: Record<string, string[]> = {
 export const SECRET_ENV = {
   gateway: 'AIRLOCK_DEMO_GATEWAY_SECRET',
   agent: 'AIRLOCK_DEMO_AGENT_SECRET',
+  console: 'AIRLOCK_DEMO_CONSOLE_SECRET',
 } as const;
+
+/** The console's sign-in client at the demo IdP (a throwaway secret, loopback only). */
+export const CONSOLE_CLIENT = { id: 'airlock-console', secret: 'console-secret-demo-0123456789' };
+
+/**
+ * The people who can sign in to the console at the demo IdP's own login page (which checks no
+ * password): bob answers approvals (group security), alice sees only her own parked calls.
+ */
+export const DEMO_ACCOUNTS = {
+  alice: { groups: ['eng'], email: 'alice@corp.example', name: 'Alice' },
+  bob: { groups: ['security'], email: 'bob@corp.example', name: 'Bob' },
+};
+
+/** The console's redirect URI on the agents' listener (registered at the IdP as well). */
+export const consoleRedirectUri = (port: number) => `http://127.0.0.1:${port}/console/callback`;
 
 export async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'airlock-demo-'));
@@ -51,7 +68,13 @@ export async function writeDemoBundle(dir: string): Promise<string> {
   const built = buildBundle(
     { ...tree, data },
     {
-      entrypoints: ['airlock/decision', 'airlock/admin', 'airlock/approve', 'airlock/system/authz'],
+      entrypoints: [
+        'airlock/decision',
+        'airlock/admin',
+        'airlock/approve',
+        'airlock/system/authz',
+        'airlock/console',
+      ],
       revision: 'demo',
     },
   );
@@ -114,6 +137,13 @@ export function demoConfig(c: DemoConfigInput): ServeConfig {
       virtual_servers: [{ name: 'devops', upstreams: ['github', 'ops-db'] }],
       limits: { concurrent_calls_per_agent: 16 },
       approvals: { hold_seconds: 0 },
+    },
+    // The console at /console/ on the agents' listener, signing people in at the demo IdP.
+    console: {
+      client_id: CONSOLE_CLIENT.id,
+      client_secret: { env: SECRET_ENV.console },
+      redirect_uri: consoleRedirectUri(c.port),
+      scopes: ['openid', 'email', 'profile', 'groups'],
     },
   };
 }
