@@ -7,7 +7,8 @@
 # `airlock/approve` (self-approval, named approvers, expiry).
 #
 # Actions: "approvals.own" (one's own parked calls), "approvals.answer" (the
-# approvals inbox), "audit.read" (the audit explorer), "data.write" (live data).
+# approvals inbox), "audit.read" (the audit explorer), "data.write" (live data),
+# "policy.replay" (the what-if page: replay the trail against an uploaded bundle).
 #
 # Input: {"user": {"sub", "groups"}, "action"?: "audit.read"}
 # Output: {"allow": bool, "actions": [...], "reasons": [...]}: `actions` is
@@ -17,7 +18,7 @@ package airlock
 
 import rego.v1
 
-console_known_actions := {"approvals.own", "approvals.answer", "audit.read", "data.write"}
+console_known_actions := {"approvals.own", "approvals.answer", "audit.read", "data.write", "policy.replay"}
 
 console_user := input.user.sub if {
 	is_string(input.user.sub)

@@ -8,7 +8,7 @@ ask(sub, groups, action) := {"user": {"sub": sub, "groups": groups}, "action": a
 
 test_security_answers_approvals_and_reads_the_trail if {
 	d := airlock.console with input as {"user": {"sub": "sasha", "groups": ["security"]}}
-	d == {"allow": true, "actions": ["approvals.answer", "approvals.own", "audit.read"], "reasons": []}
+	d == {"allow": true, "actions": ["approvals.answer", "approvals.own", "audit.read", "policy.replay"], "reasons": []}
 	airlock.console.allow with input as ask("sasha", ["security"], "approvals.answer")
 	airlock.console.allow with input as ask("sasha", ["security"], "audit.read")
 }
@@ -66,4 +66,15 @@ test_actions_outside_the_known_set_are_never_granted if {
 test_no_console_data_means_no_access if {
 	d := airlock.console with input as ask("sasha", ["security"], "approvals.answer") with data.console as {}
 	d.allow == false
+}
+
+test_security_and_admins_replay_candidate_bundles if {
+	airlock.console.allow with input as ask("sasha", ["security"], "policy.replay")
+	airlock.console.allow with input as ask("root", ["admins"], "policy.replay")
+}
+
+test_requester_may_not_replay if {
+	d := airlock.console with input as ask("alice", ["eng"], "policy.replay")
+	d.allow == false
+	d.reasons == ["alice may not policy.replay"]
 }

@@ -7,6 +7,7 @@
 //   GET  /console/api/approvals    pending calls this user may see, arguments as the trail keeps them
 //   GET  /console/api/events       server-sent events: `approvals` when the pending set changes
 //   GET  /console/api/audit        the audit trail, filtered, paginated by sequence (audit.read)
+//   POST /console/api/replay       what-if: the trail replayed against an uploaded bundle (whatif.ts)
 // Answers go to the approver API (/v1/approvals/:id/approve|deny) with the session cookie; see
 // approver-guard.ts.
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
@@ -24,6 +25,7 @@ import { ApprovalsFeed } from './feed.js';
 import type { ConsoleService } from './service.js';
 import type { Session } from './sessions.js';
 import { SignInError } from './signin.js';
+import { registerWhatIf } from './whatif.js';
 
 export interface ConsolePluginOptions {
   service: ConsoleService;
@@ -310,6 +312,8 @@ export const consolePlugin: FastifyPluginAsync<ConsolePluginOptions> = async (
     streams.add(end);
     request.raw.on('close', end);
   });
+
+  registerWhatIf(app, { service, db: options.audit.db, allowed, secure });
 
   app.get('/console/api/audit', async (request, reply) => {
     const session = await allowed(request, reply, ['audit.read']);

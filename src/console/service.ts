@@ -48,6 +48,11 @@ export class ConsoleService {
     this.#ttl = options.sessionTtlSeconds;
   }
 
+  /** The bundle the console's policy questions are asked of: the active one. */
+  get engine(): Engine {
+    return this.#engine;
+  }
+
   get entrypoint(): string {
     return this.#entrypoint;
   }

@@ -287,6 +287,11 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.#active?.info ?? null;
   }
 
+  /** The active bundle itself (module, manifest, its own data), e.g. as a replay's baseline. */
+  get activePolicyBundle(): PolicyBundle | undefined {
+    return this.#active?.bundle;
+  }
+
   status(): EngineStatus {
     return {
       ready: this.#active !== undefined,

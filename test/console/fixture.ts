@@ -1,7 +1,7 @@
 // The whole product for the console tests: a real OpenID provider with a browser sign-in client and
 // its own login page, `airlock serve` with the reference policies, a gateway in front of an MCP
 // upstream (delete_repo needs approval by group security), and the console built as `prepare` builds it.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -9,7 +9,9 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { buildConsole } from '../../scripts/build-console.mjs';
 import { CLIENTS, startIdp } from '../../scripts/demo/idp.js';
 import { startServer } from '../../src/cli/commands/serve.js';
+import { loadPolicyTree } from '../../src/cli/policy-files.js';
 import { validateServeConfig } from '../../src/cli/serve-config.js';
+import { buildBundle } from '../../src/engine/index.js';
 import { githubUpstream } from '../gateway/harness.js';
 
 export const RESOURCE = 'http://127.0.0.1/mcp';
@@ -171,3 +173,35 @@ export async function signInWithoutBrowser(consoleUrl: string, sub: string): Pro
   const j = jar(new URL(consoleUrl));
   return [...j].map(([k, v]) => `${k}=${v}`).join('; ');
 }
+
+/** The part of policies/data.json the candidates change. */
+export interface PolicyData {
+  groups: Record<string, { tools: Record<string, string[]> }>;
+}
+
+/**
+ * A candidate bundle tarball built with Airlock's own compiler (as `airlock build` builds it) from a
+ * copy of the reference policies whose data.json `change` edits.
+ */
+export async function candidateTarball(
+  change: (data: PolicyData) => void,
+  revision: string,
+): Promise<Buffer> {
+  const dir = mkdtempSync(join(tmpdir(), 'airlock-candidate-'));
+  try {
+    cpSync('policies', dir, { recursive: true });
+    const file = join(dir, 'data.json');
+    const data = JSON.parse(readFileSync(file, 'utf8'));
+    change(data);
+    writeFileSync(file, JSON.stringify(data, null, 2));
+    const tree = await loadPolicyTree([dir]);
+    return buildBundle(tree, { entrypoints: ['airlock/decision', 'airlock/approve'], revision }).tarball;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The candidate the what-if tests upload: engineers may no longer list repositories on github. */
+export const noRepoListingForEng = (data: PolicyData) => {
+  data.groups.eng!.tools.github = ['delete_repo', 'create_issue'];
+};

@@ -64,7 +64,11 @@ t.test('sign-in: authorization code with PKCE, state and nonce; cookies with the
   };
   t.same(body.user.sub, 'bob');
   t.same(body.user.groups, ['security'], 'groups from the ID token');
-  t.same(body.actions, ['approvals.answer', 'approvals.own', 'audit.read'], 'what airlock/console grants');
+  t.same(
+    body.actions,
+    ['approvals.answer', 'approvals.own', 'audit.read', 'policy.replay'],
+    'what airlock/console grants',
+  );
   t.match(body.csrf_token, /^[A-Za-z0-9_-]{43}$/);
 });
 
