@@ -7,16 +7,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { AuditStore, DataDirInUseError } from '../../src/audit/index.js';
+import { TSX_ARGS, tsxChildEnv } from '../helpers/tsx-child.js';
 
 t.test('a killed writer loses nothing it acknowledged, and its stale lock is taken over', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-audit-crash-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', fileURLToPath(new URL('./crash-child.ts', import.meta.url)), dir],
-    {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    },
+    [...TSX_ARGS, fileURLToPath(new URL('./crash-child.ts', import.meta.url)), dir],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: tsxChildEnv() },
   );
   const acked = new Map<number, string>();
   let second: Promise<unknown> | undefined;

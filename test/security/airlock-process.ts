@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as stringifyYaml } from 'yaml';
+import { TSX_ARGS, tsxChildEnv } from '../helpers/tsx-child.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
@@ -75,9 +76,9 @@ export function runAirlock(
 
 function spawnCli(args: string[], env: Record<string, string>): ChildProcess {
   const script = `import(${JSON.stringify(MAIN)}).then((m) => m.main(process.argv.slice(1))).then((c) => { process.exitCode = c; }, (e) => { console.error(e); process.exitCode = 2; });`;
-  return spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script, ...args], {
+  return spawn(process.execPath, [...TSX_ARGS, '--input-type=module', '-e', script, ...args], {
     cwd: ROOT,
-    env: { ...process.env, AIRLOCK_LOG_LEVEL: 'info', ...env },
+    env: tsxChildEnv({ AIRLOCK_LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
