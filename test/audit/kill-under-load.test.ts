@@ -120,7 +120,7 @@ for (const db of databases) {
       const events = byDecision.get(a.decisionId) ?? [];
       const decision = events.find((e) => e.kind === 'decision' && e.phase === 'request');
       const result = events.find((e) => e.kind === 'call_result');
-      if (!decision || decision.effect !== 'allow' || decision.targetName !== 'search_code')
+      if (decision?.effect !== 'allow' || decision.targetName !== 'search_code')
         missing.push(`${a.query}: no allow decision ${a.decisionId}`);
       else if (JSON.stringify(decision.arguments) !== JSON.stringify({ query: a.query }))
         missing.push(`${a.query}: the decision records other arguments`);
