@@ -14,6 +14,7 @@
 // never the reverse, an answer that took without its event.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { Registry } from 'prom-client';
 import type { AuditEventInput, AuditStore } from '../audit/index.js';
 import { type Engine, EvaluationError } from '../engine/index.js';
 import {
@@ -23,6 +24,7 @@ import {
   type ApprovalStore,
 } from '../gateway/approvals.js';
 import { clientPolicyText, storable } from '../gateway/clean.js';
+import { Stages, stageHistogram, traceRequests } from '../telemetry/index.js';
 import { type BodyLimits, DEFAULT_BODY_LIMITS, installJsonParser } from './body.js';
 import { replyProblem, useProblemErrors } from './errors.js';
 
@@ -43,6 +45,8 @@ export interface ApprovalsPluginOptions {
   entrypoint?: string;
   now?: () => number;
   limits?: Partial<BodyLimits>;
+  /** Where the stage histogram goes (surface `approvals`); none without it. */
+  metricsRegistry?: Registry | undefined;
 }
 
 const STATUSES: readonly ApprovalStatus[] = ['pending', 'approved', 'denied', 'consumed', 'expired'];
@@ -168,16 +172,36 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsPluginOptions> = async
   app: FastifyInstance,
   options: ApprovalsPluginOptions,
 ) => {
+  // A span per request while tracing is on (`GET /v1/approvals`, `POST /v1/approvals/:id/approve`…).
+  traceRequests(app, {
+    describe: (request) => {
+      const id = (request.params as { id?: unknown } | undefined)?.id;
+      return {
+        name: `${request.method} ${request.routeOptions.url}`,
+        attributes: typeof id === 'string' && UUID.test(id) ? { 'airlock.approval_id': id } : {},
+      };
+    },
+  });
   installJsonParser(app, { ...DEFAULT_BODY_LIMITS, ...options.limits });
   useProblemErrors(app);
-  const { store, engine, audit } = options;
+  const { store, engine } = options;
+  const stages = new Stages(
+    'approvals',
+    options.metricsRegistry ? stageHistogram(options.metricsRegistry) : undefined,
+  );
+  const audit = {
+    record: (event: AuditEventInput) =>
+      stages.run('audit', () => options.audit.record(event), {
+        attributes: () => ({ 'airlock.audit.kind': event.kind }),
+      }),
+  };
   const entrypoint = options.entrypoint ?? 'airlock/approve';
   const now = options.now ?? Date.now;
 
   const caller = async (request: FastifyRequest, reply: FastifyReply): Promise<Approver | undefined> => {
     let who: Approver | undefined;
     try {
-      who = await options.authenticate(request);
+      who = await stages.run('authenticate', () => options.authenticate(request));
     } catch (err) {
       // An identity provider that cannot be reached is not the caller's fault: 503, retry later.
       if ((err as { status?: unknown }).status === 503) {
@@ -214,7 +238,16 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsPluginOptions> = async
     };
     let verdict: unknown;
     try {
-      const r = await engine.evaluate(entrypoint, input);
+      const r = await stages.run(
+        'evaluate',
+        async (span) => {
+          const r = await engine.evaluate(entrypoint, input);
+          const allow = r.defined && isObject(r.result) && r.result.allow === true;
+          span?.setAttributes({ 'airlock.allowed': allow, 'airlock.bundle_revision': r.revision });
+          return r;
+        },
+        { attributes: () => ({ 'airlock.entrypoint': entrypoint }) },
+      );
       if (!r.defined) throw new EvaluationError(`${entrypoint} gave no result`);
       verdict = r.result;
     } catch (err) {
@@ -395,19 +428,24 @@ export const approvalsPlugin: FastifyPluginAsync<ApprovalsPluginOptions> = async
 
       let auditFailed: Error | undefined;
       try {
-        const answered = await store.answer(
-          id,
-          { status, by: who, ...(reason !== undefined ? { reasons: [reason] } : {}) },
-          {
-            beforeCommit: async (a) => {
-              try {
-                await audit.record(auditEvent(a));
-              } catch (err) {
-                auditFailed = err as Error;
-                throw err;
-              }
-            },
-          },
+        const answered = await stages.run(
+          'approval',
+          () =>
+            store.answer(
+              id,
+              { status, by: who, ...(reason !== undefined ? { reasons: [reason] } : {}) },
+              {
+                beforeCommit: async (a) => {
+                  try {
+                    await audit.record(auditEvent(a));
+                  } catch (err) {
+                    auditFailed = err as Error;
+                    throw err;
+                  }
+                },
+              },
+            ),
+          { name: 'airlock.approval.answer', attributes: () => ({ 'airlock.approval.status': status }) },
         );
         return approvalJson(answered);
       } catch (err) {

@@ -133,6 +133,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly #pool: WorkerPool;
   readonly #limits: InputLimits;
   #closed = false;
+  #freshness: (() => Promise<unknown>) | undefined;
 
   constructor(options: EngineOptions = {}) {
     super();
@@ -272,6 +273,29 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.#pool.setData(JSON.stringify(active.data));
   }
 
+  /**
+   * A look for newer live data awaited before every evaluation and data query (LiveData's
+   * `checkBeforeEvaluation`); when it fails the evaluation fails closed (`no_policy`).
+   */
+  setFreshnessCheck(check: (() => Promise<unknown>) | undefined): void {
+    this.#freshness = check;
+  }
+
+  async #fresh(): Promise<void> {
+    const check = this.#freshness;
+    if (!check) return;
+    try {
+      await check();
+    } catch (err) {
+      // The cause (a database error) may name hosts: logged, not passed on.
+      this.#options.logger?.error({ err: (err as Error).message }, 'live data could not be checked');
+      throw new EvaluationError(
+        'live data could not be checked for changes by other replicas; failing closed',
+        'no_policy',
+      );
+    }
+  }
+
   get liveData(): Record<string, unknown> {
     return this.#live;
   }
@@ -327,6 +351,8 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Evaluates one entrypoint in a worker. Rejects with EvaluationError (deny) on any failure. */
   async evaluate(entrypoint: string, input: unknown): Promise<QueryResult> {
+    this.#current();
+    await this.#fresh();
     const active = this.#current();
     if (!active.entrypoints.has(entrypoint))
       throw new EvaluationError(`${entrypoint} is not an entrypoint of the active bundle`);
@@ -339,6 +365,8 @@ export class Engine extends EventEmitter<EngineEvents> {
    * value; otherwise the data document answers. Rules that are not entrypoints cannot be read.
    */
   async query(path: readonly string[], input: unknown): Promise<QueryResult> {
+    this.#current();
+    await this.#fresh();
     const active = this.#current();
     if (!evaluatesAt(path, active.entrypoints)) {
       const value = getAt(active.data, path);

@@ -1,7 +1,9 @@
 // Live data: the part of `data` written at run time through the Data API (revocations, role changes),
 // under roots the bundle does not own. Persisted in the database (Postgres or PGlite, the audit
 // store's connection) so that restarts and other replicas see it; applied to the engine immediately
-// on the replica that wrote it, and within `pollIntervalMs` on the others (they poll by version).
+// on the replica that wrote it. Other replicas poll by version every `pollIntervalMs`, and with
+// `checkBeforeEvaluation` (serve on Postgres) look for newer versions before every evaluation, so a
+// write is obeyed by the very next decision on any replica (docs/api.md, "Live data across replicas").
 import { type Kysely, sql } from 'kysely';
 import { getAt, isObject } from './data-tree.js';
 import type { Engine } from './engine.js';
@@ -28,6 +30,12 @@ export class DataWriteError extends Error {
 export interface LiveDataOptions {
   /** How often to look for writes by other replicas (default 1000 ms; 0: never). */
   pollIntervalMs?: number;
+  /**
+   * Before every evaluation, read the versions written since the last look (one round trip, shared
+   * by the evaluations waiting for it); an evaluation whose look fails fails closed. For databases
+   * other processes write too (Postgres); pointless on PGlite, which one process owns.
+   */
+  checkBeforeEvaluation?: boolean;
   onError?: (err: Error) => void;
 }
 
@@ -45,6 +53,10 @@ export class LiveData {
   #version = 0;
   #timer: NodeJS.Timeout | undefined;
   #writes: Promise<unknown> = Promise.resolve();
+  /** The last look sent (or settled). */
+  #looking: Promise<boolean> = Promise.resolve(false);
+  /** The next look, not sent yet: callers join it, since its read starts after they asked. */
+  #waiting: Promise<boolean> | undefined;
 
   private constructor(db: Kysely<unknown>, engine: Engine, options: LiveDataOptions) {
     this.#db = db;
@@ -58,6 +70,7 @@ export class LiveData {
     const live = new LiveData(db as unknown as Kysely<unknown>, engine, options);
     await live.refresh();
     live.#schedule();
+    if (options.checkBeforeEvaluation) engine.setFreshnessCheck(() => live.refresh());
     return live;
   }
 
@@ -86,10 +99,28 @@ export class LiveData {
   stop(): void {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#options.checkBeforeEvaluation) this.#engine.setFreshnessCheck(undefined);
   }
 
-  /** Reads rows changed since the last look and applies them to the engine. */
-  async refresh(): Promise<boolean> {
+  /**
+   * Reads rows changed since the last look and applies them to the engine; true when there were.
+   * The read is sent after this call (so it sees every write committed before it), one at a time
+   * (rows apply in version order), and shared by every caller that asked while it was not sent yet.
+   */
+  refresh(): Promise<boolean> {
+    if (this.#waiting) return this.#waiting;
+    const next = this.#looking
+      .catch(() => false)
+      .then(() => {
+        this.#waiting = undefined;
+        return this.#look();
+      });
+    this.#waiting = next;
+    this.#looking = next;
+    return next;
+  }
+
+  async #look(): Promise<boolean> {
     const { rows } =
       await sql<Row>`SELECT root, value, version FROM airlock_live_data WHERE version > ${this.#version} ORDER BY version`.execute(
         this.#db,

@@ -3,7 +3,9 @@
 // are polled for changes (mtime and size). Failures back off exponentially up to `maxBackoffMs` and
 // never unload the active bundle.
 import { readFile, stat } from 'node:fs/promises';
+import { SpanKind } from '@opentelemetry/api';
 import { BundleError } from '../rego/bundle.js';
+import { traced, traceHeaders } from '../telemetry/index.js';
 import type { BundleInfo, Engine } from './engine.js';
 import { type FileLimits, filesFromDirectory, filesFromTarball } from './files.js';
 
@@ -44,6 +46,22 @@ abstract class PollingSource implements BundleSource {
   }
 
   abstract poll(): Promise<BundleInfo | undefined>;
+
+  /**
+   * Compiles and activates `files`; while tracing is on an `airlock.bundle.activate` span, inside
+   * the poll's.
+   */
+  protected activate(files: Awaited<ReturnType<typeof filesFromTarball>>): Promise<BundleInfo | undefined> {
+    return traced(
+      'airlock.bundle.activate',
+      async (span) => {
+        const info = await this.engine.loadFiles(files, this.location);
+        if (info) span?.setAttribute('airlock.bundle_revision', info.revision);
+        return info;
+      },
+      { attributes: () => ({ 'airlock.bundle.files': files.size }) },
+    );
+  }
 
   async start(): Promise<BundleInfo | undefined> {
     this.#stopped = false;
@@ -86,60 +104,98 @@ class FileSource extends PollingSource {
   #seen = '';
 
   async poll(): Promise<BundleInfo | undefined> {
-    let files: Awaited<ReturnType<typeof filesFromTarball>>;
     let stamp: string;
+    let directory: boolean;
     try {
       const s = await stat(this.location);
       stamp = `${s.mtimeMs}:${s.size}:${s.isDirectory()}`;
-      if (stamp === this.#seen) return undefined;
-      if (s.isDirectory()) files = await filesFromDirectory(this.location, this.options);
-      else files = await filesFromTarball(await readFile(this.location), this.options);
+      directory = s.isDirectory();
     } catch (err) {
       this.engine.reportFailure(this.location, err);
       throw err;
     }
-    this.#seen = stamp; // a broken file is not retried until it changes
-    return this.engine.loadFiles(files, this.location);
+    if (stamp === this.#seen) return undefined; // nothing to read: no span
+    // Reading and activating a changed file: an `airlock.bundle.poll` span, a trace of its own.
+    return traced(
+      'airlock.bundle.poll',
+      async () => {
+        let files: Awaited<ReturnType<typeof filesFromTarball>>;
+        try {
+          if (directory) files = await filesFromDirectory(this.location, this.options);
+          else files = await filesFromTarball(await readFile(this.location), this.options);
+        } catch (err) {
+          this.engine.reportFailure(this.location, err);
+          throw err;
+        }
+        this.#seen = stamp; // a broken file is not retried until it changes
+        return this.activate(files);
+      },
+      { parent: 'root', attributes: () => ({ 'airlock.bundle.source': directory ? 'directory' : 'file' }) },
+    );
   }
 }
 
 class HttpSource extends PollingSource {
   #etag: string | undefined;
 
-  async poll(): Promise<BundleInfo | undefined> {
-    const headers: Record<string, string> = {
-      accept: 'application/gzip, application/octet-stream',
-      ...this.options.headers,
-    };
-    if (this.#etag) headers['if-none-match'] = this.#etag;
-    let body: Buffer;
-    let etag: string | undefined;
-    try {
-      const res = await fetch(this.location, {
-        headers,
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
-        redirect: 'follow',
-      });
-      if (res.status === 304) {
-        await res.body?.cancel();
-        return undefined;
-      }
-      if (res.status !== 200) {
-        await res.body?.cancel();
-        throw new BundleError(`bundle server answered ${res.status} ${res.statusText}`);
-      }
-      etag = res.headers.get('etag') ?? undefined;
-      body = await readLimited(res, this.options.maxBytes ?? 256 * 1024 * 1024);
-    } catch (err) {
-      this.engine.reportFailure(this.location, err);
-      throw err;
-    }
-    this.#etag = etag; // a broken bundle is not downloaded again until its ETag changes
-    const files = await filesFromTarball(body, this.options).catch((err) => {
-      this.engine.reportFailure(this.location, err);
-      throw err;
-    });
-    return this.engine.loadFiles(files, this.location);
+  /** One poll: an `airlock.bundle.poll` span (a trace of its own) over the download and activation. */
+  poll(): Promise<BundleInfo | undefined> {
+    return traced(
+      'airlock.bundle.poll',
+      async (span) => {
+        const body = await this.#download();
+        span?.setAttribute('airlock.bundle.changed', body !== undefined);
+        if (body === undefined) return undefined;
+        const files = await filesFromTarball(body, this.options).catch((err) => {
+          this.engine.reportFailure(this.location, err);
+          throw err;
+        });
+        return this.activate(files);
+      },
+      // Not the URL: it may carry a token.
+      { parent: 'root', attributes: () => ({ 'airlock.bundle.source': 'http' }) },
+    );
+  }
+
+  /** The bundle's bytes, or undefined when unchanged (304): a CLIENT span `GET bundle`. */
+  #download(): Promise<Buffer | undefined> {
+    return traced(
+      'GET bundle',
+      async (span) => {
+        const headers: Record<string, string> = {
+          accept: 'application/gzip, application/octet-stream',
+          ...this.options.headers,
+          ...traceHeaders(),
+        };
+        if (this.#etag) headers['if-none-match'] = this.#etag;
+        let body: Buffer;
+        let etag: string | undefined;
+        try {
+          const res = await fetch(this.location, {
+            headers,
+            signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+            redirect: 'follow',
+          });
+          span?.setAttribute('http.response.status_code', res.status);
+          if (res.status === 304) {
+            await res.body?.cancel();
+            return undefined;
+          }
+          if (res.status !== 200) {
+            await res.body?.cancel();
+            throw new BundleError(`bundle server answered ${res.status} ${res.statusText}`);
+          }
+          etag = res.headers.get('etag') ?? undefined;
+          body = await readLimited(res, this.options.maxBytes ?? 256 * 1024 * 1024);
+        } catch (err) {
+          this.engine.reportFailure(this.location, err);
+          throw err;
+        }
+        this.#etag = etag; // a broken bundle is not downloaded again until its ETag changes
+        return body;
+      },
+      { kind: SpanKind.CLIENT, attributes: () => ({ 'http.request.method': 'GET' }) },
+    );
   }
 }
 

@@ -9,6 +9,7 @@ export {
   traceRequests,
 } from './http.js';
 export { callerAttributes, describeMcpRequest, markRpcError } from './mcp.js';
+export { activeContext, type SpanOptions, traced } from './spans.js';
 export {
   errorType,
   STAGE_METRIC,

@@ -16,8 +16,8 @@ import { activeTracer } from './tracing.js';
 
 export const STAGES = ['authenticate', 'authorize', 'evaluate', 'audit', 'approval', 'upstream'] as const;
 export type Stage = (typeof STAGES)[number];
-/** Which listener's work it was: the MCP gateway or the decision API. */
-export type Surface = 'gateway' | 'api';
+/** Whose work it was: the MCP gateway, the decision API or the approver API. */
+export type Surface = 'gateway' | 'api' | 'approvals';
 
 export const STAGE_METRIC = 'airlock_stage_duration_seconds';
 
@@ -47,7 +47,7 @@ class Series {
 export class StageHistogram {
   readonly name = STAGE_METRIC;
   readonly help =
-    'Time spent in each stage of a request, by surface (gateway, api) and stage (authenticate, authorize, evaluate, audit, approval, upstream)';
+    'Time spent in each stage of a request, by surface (gateway, api, approvals) and stage (authenticate, authorize, evaluate, audit, approval, upstream)';
   readonly type = 'histogram';
   readonly aggregator = 'sum';
   readonly #series = new Map<string, Series>();

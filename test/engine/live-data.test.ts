@@ -87,6 +87,29 @@ for (const backend of backends()) {
       t.same(replica.document, {});
     });
 
+    t.test('a replica that checks before every evaluation obeys the very next decision', async (t) => {
+      const e3 = await engine();
+      const checked = await LiveData.open(store.db, e3, { pollIntervalMs: 0, checkBeforeEvaluation: true });
+      t.teardown(() => checked.stop());
+      t.equal(await effect(e3, 'zoe'), 'allow');
+      await live.write({ op: 'put', path: ['revocations', 'users', 'zoe'], value: true }, 'admin');
+      t.equal(await effect(e3, 'zoe'), 'deny', 'the write is seen without a poll');
+      await live.write({ op: 'delete', path: ['revocations', 'users', 'zoe'] }, 'admin');
+      const many = await Promise.all(Array.from({ length: 20 }, () => effect(e3, 'zoe')));
+      t.same(
+        new Set(many),
+        new Set(['allow']),
+        'concurrent evaluations share the look and all see the delete',
+      );
+      checked.stop();
+      await live.write({ op: 'put', path: ['revocations', 'users', 'zoe'], value: true }, 'admin');
+      t.equal(
+        await effect(e3, 'zoe'),
+        'allow',
+        'stopped: no more checks (the proof that they were what saw it)',
+      );
+    });
+
     t.test('concurrent writes serialise', async (t) => {
       await Promise.all(
         Array.from({ length: 10 }, (_, i) =>
@@ -97,3 +120,16 @@ for (const backend of backends()) {
     });
   });
 }
+
+t.test('an evaluation whose live data check fails fails closed, naming no host', async (t) => {
+  const e = await engine();
+  t.teardown(() => e.close());
+  t.equal(await effect(e, 'mallory'), 'allow');
+  e.setFreshnessCheck(() => Promise.reject(new Error('connect ECONNREFUSED 10.9.8.7:5432')));
+  const err = await e.evaluate('airlock/decision', call('mallory')).catch((x: Error) => x);
+  t.match(err, { name: 'EvaluationError', code: 'no_policy', message: /live data could not be checked/ });
+  t.notMatch((err as Error).message, /10\.9\.8\.7/);
+  await t.rejects(e.query(['fixture'], {}), { code: 'no_policy' }, 'data queries too');
+  e.setFreshnessCheck(undefined);
+  t.equal(await effect(e, 'mallory'), 'allow');
+});

@@ -226,6 +226,8 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
     }
     live = await LiveData.open(store.db, engine, {
       pollIntervalMs: config.live_data?.poll_interval_ms ?? 1000,
+      // Other replicas may write a Postgres database: every decision first looks for their writes.
+      checkBeforeEvaluation: store.backend === 'postgres',
       onError: (err) => log.error({ err: err.message }, 'live data refresh failed'),
     });
     const identity = config.identity
@@ -531,6 +533,7 @@ async function mountGateway(
       store: approvals,
       engine,
       audit: store,
+      metricsRegistry: registry,
       authenticate: async (request) => {
         // Someone signed in to the console (session cookie, CSRF and airlock/console checked).
         const signedIn = request.headers.authorization === undefined ? consoleApprover(request) : undefined;

@@ -15,7 +15,9 @@ import {
   ListRootsRequestSchema,
   PingRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { type Context, SpanKind } from '@opentelemetry/api';
 import type { AuditEventInput, Json, TargetType } from '../../audit/index.js';
+import { activeContext, traced } from '../../telemetry/index.js';
 import type { Decision } from '../decision.js';
 import { GatewayError, GatewayErrorCode } from '../errors.js';
 import { redactArguments } from '../redact.js';
@@ -83,11 +85,16 @@ export interface RelayCall {
 
 const current = new AsyncLocalStorage<RelayCall>();
 
+/** While tracing is on: the trace context each call was forwarded in, the parent of its relays. */
+const traceContexts = new WeakMap<RelayCall, Context>();
+
 /** Calls in flight per upstream connection (per SDK Client). */
 const inFlight = new WeakMap<Client, Set<RelayCall>>();
 
 /** Runs `run` (the forwarding of one call) as `call`: requests the upstream makes meanwhile belong to it. */
 export function withRelayCall<T>(call: RelayCall, run: () => Promise<T>): Promise<T> {
+  const context = activeContext();
+  if (context) traceContexts.set(call, context);
   return current.run(call, run);
 }
 
@@ -147,7 +154,18 @@ export function registerServerRequests(client: Client, transport: 'http' | 'stdi
             ? `${method} cannot be related to one call: several calls are in flight on this connection`
             : `${method} is relayed only during a call it belongs to, and no call is in flight`,
         );
-      return relay(call, method, (request.params ?? {}) as Record<string, unknown>);
+      // A SERVER span (the upstream asks, Airlock answers), a child of the call's, however the
+      // request arrived (stdio pipes carry no context).
+      return traced(method, () => relay(call, method, (request.params ?? {}) as Record<string, unknown>), {
+        kind: SpanKind.SERVER,
+        parent: traceContexts.get(call),
+        attributes: () => ({
+          'mcp.method.name': method,
+          'airlock.upstream': call.upstream,
+          'airlock.call_decision_id': call.decisionId,
+        }),
+        errorType: rpcErrorType,
+      });
     };
   client.setRequestHandler(CreateMessageRequestSchema, handle('sampling/createMessage') as never);
   client.setRequestHandler(ElicitRequestSchema, handle('elicitation/create') as never);
@@ -163,6 +181,11 @@ export function registerServerRequests(client: Client, transport: 'http' | 'stdi
       throw passOn(err);
     }
   });
+}
+
+/** A JSON-RPC error's code (as the MCP conventions record it), else the class name. */
+function rpcErrorType(err: unknown): string {
+  return err instanceof GatewayError ? String(err.code) : err instanceof Error ? err.name : typeof err;
 }
 
 /** The client's (or the gateway's) error as the upstream gets it: code and message kept. */
@@ -233,7 +256,16 @@ async function relay(
   const started = performance.now();
   let answer: Record<string, unknown>;
   try {
-    answer = await (call.send as ClientSender)(method, forwarded as Record<string, unknown>);
+    // A CLIENT span: the request as sent to the calling client on the call's stream.
+    answer = await traced(
+      method,
+      () => (call.send as ClientSender)(method, forwarded as Record<string, unknown>),
+      {
+        kind: SpanKind.CLIENT,
+        attributes: () => ({ 'mcp.method.name': method, 'airlock.decision_id': decisionId }),
+        errorType: rpcErrorType,
+      },
+    );
   } catch (err) {
     await policy.audit({
       ...base(),
