@@ -1,7 +1,64 @@
 // A minimal audit explorer: filter by user, tool and effect, pages by sequence number, one event's
-// detail as the trail holds it, and every event of that event's decision, oldest first.
+// detail as the trail holds it, and every event of that event's decision, oldest first; the chain's
+// status on demand, and the current filter exported as CSV or NDJSON (streamed by the server).
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, get } from './api.js';
+import { get, problemText } from './api.js';
+
+interface ChainStatus {
+  ok: boolean;
+  checked: number;
+  head: { seq: number; hash: string } | null;
+  break?: { kind: string; seq: number; message: string };
+  verified_at: string;
+  checkpoints: string;
+  last_checkpoint: { seq: number; hash: string; time: string; key_id: string } | null;
+}
+
+function Chain() {
+  const [status, setStatus] = useState<ChainStatus | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+  const verify = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      setStatus(await get<ChainStatus>('/console/api/audit/chain'));
+    } catch (err) {
+      setStatus(undefined);
+      setError(problemText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const cp = status?.last_checkpoint;
+  return (
+    <section class="chain" aria-labelledby="chain-title">
+      <h3 id="chain-title">Chain status</h3>
+      <button type="button" onClick={verify} disabled={busy}>
+        {busy ? 'Verifying…' : 'Verify chain'}
+      </button>
+      <div role="status">
+        {status ? (
+          <p class={status.ok ? 'status' : 'refusal'}>
+            {status.ok
+              ? `Chain intact: ${status.checked} event(s) verified${status.head ? ` up to seq ${status.head.seq}` : ''}.`
+              : `Chain broken (${status.break?.kind}) at seq ${status.break?.seq}: ${status.break?.message}`}{' '}
+            {cp
+              ? `Last checkpoint: seq ${cp.seq} at ${cp.time} (key ${cp.key_id}).`
+              : status.checkpoints === 'configured'
+                ? 'No checkpoint written yet by this process.'
+                : 'Signed checkpoints are not configured.'}
+          </p>
+        ) : null}
+      </div>
+      {error ? (
+        <p role="alert" class="refusal">
+          {error}
+        </p>
+      ) : null}
+    </section>
+  );
+}
 
 interface Event {
   seq: number;
@@ -34,10 +91,15 @@ export function Audit() {
         setPage(p);
         setError(undefined);
       },
-      (err) =>
-        setError(err instanceof ApiError ? `${err.problem.title}: ${err.problem.detail ?? ''}` : String(err)),
+      (err) => setError(problemText(err)),
     );
   }, [applied, cursor]);
+
+  const exportUrl = (format: 'csv' | 'ndjson') => {
+    const q = new URLSearchParams({ format });
+    for (const [k, v] of Object.entries(applied)) if (v) q.set(k, v);
+    return `/console/api/audit/export?${q}`;
+  };
 
   const field = (name: 'user' | 'tool', label: string) => (
     <div class="field">
@@ -79,6 +141,15 @@ export function Audit() {
         </div>
         <button type="submit">Search</button>
       </form>
+      <p class="export">
+        Export this filter (oldest first, at most 100 000 events):{' '}
+        <a href={exportUrl('csv')} download>
+          CSV
+        </a>{' '}
+        <a href={exportUrl('ndjson')} download>
+          NDJSON
+        </a>
+      </p>
       {error ? (
         <p role="alert" class="refusal">
           {error}
@@ -166,6 +237,7 @@ export function Audit() {
           </div>
         </section>
       ) : null}
+      <Chain />
     </section>
   );
 }
