@@ -136,6 +136,16 @@ export function registerPolicyRoutes(app: FastifyInstance, options: PolicyRoutes
       return undefined;
     };
     const body = (request: FastifyRequest, reply: FastifyReply): Record<string, unknown> | undefined => {
+      if (!/^application\/json\s*(;|$)/i.test(request.headers['content-type'] ?? '')) {
+        replyProblem(
+          secure(reply),
+          415,
+          'unsupported-media-type',
+          'Unsupported media type',
+          'send application/json',
+        );
+        return undefined;
+      }
       try {
         const value = parseJsonBody(
           typeof request.body === 'string' ? request.body : '',
