@@ -3,6 +3,7 @@
 // A report is shown only once it arrived whole; a failed run clears the previous one.
 import { useState } from 'preact/hooks';
 import { post, problemText, upload } from './api.js';
+import { findJsonProblem } from './json-check.js';
 
 const SAMPLE = JSON.stringify(
   {
@@ -19,20 +20,10 @@ const SAMPLE = JSON.stringify(
   2,
 );
 
-/** Where JSON.parse stopped, as line and column, for a precise message. */
-export function jsonProblem(text: string): string | undefined {
-  try {
-    JSON.parse(text);
-    return undefined;
-  } catch (err) {
-    const message = (err as Error).message;
-    const at = /position (\d+)/.exec(message);
-    if (!at) return `The input is not valid JSON: ${message}`;
-    const before = text.slice(0, Number(at[1]));
-    const line = before.split('\n').length;
-    const column = before.length - before.lastIndexOf('\n');
-    return `The input is not valid JSON at line ${line}, column ${column}: ${message.replace(/\s*\(line \d+ column \d+\)/, '')}`;
-  }
+/** A precise message for text that is not JSON: line, column and what was expected. */
+function jsonProblem(text: string): string | undefined {
+  const p = findJsonProblem(text);
+  return p ? `The input is not valid JSON at line ${p.line}, column ${p.column}: ${p.message}` : undefined;
 }
 
 interface Counts {
@@ -149,14 +140,14 @@ function Evaluate() {
   );
 }
 
-function CountsTable({ caption, rows }: { caption: string; rows: Counts[] }) {
+function CountsTable({ caption, label, rows }: { caption: string; label: string; rows: Counts[] }) {
   return (
     <div class="table-wrap">
       <table>
         <caption>{caption}</caption>
         <thead>
           <tr>
-            <th scope="col">Name</th>
+            <th scope="col">{label}</th>
             <th scope="col">Replayed</th>
             <th scope="col">Changed</th>
             <th scope="col">Transitions</th>
@@ -191,8 +182,8 @@ function ReportView({ r }: { r: Report }) {
       {r.changed > 0 ? (
         <>
           <p>Transitions: {transitions(r.transitions)}</p>
-          <CountsTable caption="Per tool" rows={r.byTool} />
-          <CountsTable caption="Per user" rows={r.byUser} />
+          <CountsTable caption="Per tool" label="Tool" rows={r.byTool} />
+          <CountsTable caption="Per user" label="User" rows={r.byUser} />
           <div class="table-wrap">
             <table>
               <caption>
