@@ -1,4 +1,4 @@
-// A minimal audit explorer: filter by user, tool and effect, pages by sequence number, one event's
+// A minimal audit explorer: filter by user, agent, tool, effect and time range, pages by sequence number, one event's
 // detail as the trail holds it, and every event of that event's decision, oldest first; the chain's
 // status on demand, and the current filter exported as CSV or NDJSON (streamed by the server).
 import { useEffect, useState } from 'preact/hooks';
@@ -74,7 +74,7 @@ interface Event {
 const EFFECTS = ['', 'allow', 'deny', 'require_approval', 'redact'];
 
 export function Audit() {
-  const [filter, setFilter] = useState({ user: '', tool: '', effect: '' });
+  const [filter, setFilter] = useState({ user: '', agent: '', tool: '', effect: '', since: '', until: '' });
   const [applied, setApplied] = useState<Record<string, string>>(filter);
   const [cursor, setCursor] = useState<number[]>([]);
   const [page, setPage] = useState<{ events: Event[]; next: number | null } | undefined>();
@@ -82,6 +82,8 @@ export function Audit() {
   const [open, setOpen] = useState<Event | undefined>();
 
   useEffect(() => {
+    // No rows of the previous query under the new one's caption while it loads.
+    setPage(undefined);
     const q = new URLSearchParams({ order: applied.decision_id ? 'asc' : 'desc', limit: '25' });
     for (const [k, v] of Object.entries(applied)) if (v) q.set(k, v);
     const after = cursor.at(-1);
@@ -101,11 +103,12 @@ export function Audit() {
     return `/console/api/audit/export?${q}`;
   };
 
-  const field = (name: 'user' | 'tool', label: string) => (
+  const field = (name: 'user' | 'agent' | 'tool' | 'since' | 'until', label: string, hint?: string) => (
     <div class="field">
       <label for={`f-${name}`}>{label}</label>
       <input
         id={`f-${name}`}
+        placeholder={hint}
         value={filter[name]}
         onInput={(e) => setFilter({ ...filter, [name]: (e.target as HTMLInputElement).value })}
       />
@@ -124,6 +127,7 @@ export function Audit() {
         }}
       >
         {field('user', 'User')}
+        {field('agent', 'Agent')}
         {field('tool', 'Tool')}
         <div class="field">
           <label for="f-effect">Effect</label>
@@ -139,6 +143,8 @@ export function Audit() {
             ))}
           </select>
         </div>
+        {field('since', 'Since', '2026-01-06T16:00:00Z')}
+        {field('until', 'Until', '2026-01-06T17:00:00Z')}
         <button type="submit">Search</button>
       </form>
       <p class="export">

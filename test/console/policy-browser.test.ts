@@ -133,12 +133,15 @@ t.test('security reads the status without edits; chain status and export links',
 
   await page.getByRole('link', { name: 'Audit trail' }).click();
   await page.getByLabel('User').fill('alice');
+  await page.getByLabel('Agent').fill('devops-agent');
+  await page.getByLabel('Since').fill(new Date(Date.now() - 3_600_000).toISOString());
   await page.getByRole('button', { name: 'Search' }).click();
   await page.locator('tbody tr').first().waitFor();
   const csv = page.getByRole('link', { name: 'CSV' });
   await csv.waitFor();
   const href = (await csv.getAttribute('href')) ?? '';
   t.match(href, /^\/console\/api\/audit\/export\?format=csv&.*user=alice/, 'the current filter');
+  t.match(href, /agent=devops-agent&.*since=\d{4}-/, 'agent and time range too');
   t.match(
     await page.getByRole('link', { name: 'NDJSON' }).getAttribute('href'),
     /format=ndjson&.*user=alice/,
