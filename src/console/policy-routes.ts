@@ -39,6 +39,18 @@ export interface PolicyRoutesOptions {
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/**
+ * Text about a bundle's location fit for the page: URLs without credentials or query strings (a bundle
+ * server's token may be in either), files without their directories.
+ */
+export function shownLocation(text: string): string {
+  return clientPolicyText(
+    text
+      .replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi, '$1')
+      .replace(/\b(https?:\/\/[^\s?#]+)[?#][^\s]*/gi, '$1'),
+  );
+}
+
 /** `/a/b/c` as segments, or why it is not a data path. */
 function dataPath(path: unknown): string[] | string {
   if (typeof path !== 'string' || !path.startsWith('/')) return 'path must be a string starting with /';
@@ -72,7 +84,7 @@ export function registerPolicyRoutes(app: FastifyInstance, options: PolicyRoutes
       bundle: s.bundle
         ? {
             revision: s.bundle.revision,
-            origin: clientPolicyText(s.bundle.origin),
+            origin: shownLocation(s.bundle.origin),
             activated_at: s.bundle.activatedAt,
             entrypoints: s.bundle.entrypoints,
             roots: s.bundle.roots,
@@ -81,8 +93,8 @@ export function registerPolicyRoutes(app: FastifyInstance, options: PolicyRoutes
         : null,
       last_failure: s.lastFailure
         ? {
-            origin: clientPolicyText(s.lastFailure.origin),
-            message: clientPolicyText(s.lastFailure.message),
+            origin: shownLocation(s.lastFailure.origin),
+            message: shownLocation(s.lastFailure.message),
             at: s.lastFailure.at,
           }
         : null,

@@ -103,6 +103,8 @@ export async function startConsoleStack(options: { session?: { idle_seconds?: nu
   return {
     url,
     idp,
+    /** The bundle file `airlock serve` polls (2 s). */
+    bundlePath: join(dir, 'airlock.tar.gz'),
     github,
     server,
     agentFor,

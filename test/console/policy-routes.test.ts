@@ -3,7 +3,9 @@
 // evaluated against the active bundle, with precise refusals of bad bodies; a revocation written by an
 // admin through airlock/admin takes effect on the agent's next call and is recorded, while a security
 // engineer is refused by airlock/console and a write outside the admin's roots by airlock/admin.
+import { writeFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
+import { shownLocation } from '../../src/console/policy-routes.js';
 import { rpcError } from '../gateway/harness.js';
 import { signInWithoutBrowser, startConsoleStack } from './fixture.js';
 
@@ -216,5 +218,33 @@ t.test('a revocation by an admin takes effect and is recorded; others are refuse
     404,
     'data-write-refused',
     /does not exist/,
+  );
+});
+
+t.test('a bundle that fails to load: shown as the last failure, the active bundle kept', async (t) => {
+  const status = async () =>
+    (await (await fetch(`${url}/console/api/policy`, { headers: { cookie: bob.cookie } })).json()) as {
+      bundle: { revision: string };
+      last_failure: { origin: string; message: string; at: string } | null;
+      load_failures: number;
+    };
+  const before = await status();
+  writeFileSync(stack.bundlePath, 'not a tarball');
+  let after = before;
+  // The server polls the file every 2 s; wait for its verdict (bounded).
+  for (let i = 0; i < 100 && after.last_failure === null; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    after = await status();
+  }
+  t.match(after.last_failure, { origin: 'airlock.tar.gz', message: /\S/, at: /^\d{4}-/ });
+  t.notMatch(after.last_failure?.message, /\/tmp\//, 'no directories');
+  t.ok(after.load_failures >= 1);
+  t.equal(after.bundle.revision, before.bundle.revision, 'the active bundle stays');
+});
+
+t.test('bundle locations are shown without credentials, query strings or directories', async (t) => {
+  t.equal(
+    shownLocation('GET https://u:secret@bundles.corp/b.tar.gz?token=abc failed (/var/lib/airlock/b.tar.gz)'),
+    'GET https://bundles.corp/b.tar.gz failed (b.tar.gz)',
   );
 });
