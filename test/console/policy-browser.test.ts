@@ -103,9 +103,13 @@ t.test('policy status: the bundle revision; an admin revokes a user and it takes
   t.match(await page.locator('main').innerText(), /airlock\/decision/, 'its entrypoints');
   t.match(await page.locator('main').innerText(), /No load errors\./);
 
-  await page.getByLabel('Name').fill('alice');
-  await page.getByLabel('Reason').fill('laptop stolen');
-  await page.getByRole('button', { name: 'Revoke' }).click();
+  // By keyboard: the name, Tab to the reason, Enter submits.
+  await page.getByLabel('Name').focus();
+  await page.keyboard.type('alice');
+  await page.keyboard.press('Tab');
+  t.equal(await page.evaluate('document.activeElement?.id'), 'r-reason', 'Tab moves to the reason');
+  await page.keyboard.type('laptop stolen');
+  await page.keyboard.press('Enter');
   await page.getByRole('status').filter({ hasText: 'Revoked alice.' }).waitFor();
   const row = page.locator('table', { hasText: 'Revoked users' }).locator('tbody tr', { hasText: 'alice' });
   await row.waitFor();
