@@ -46,3 +46,19 @@ export async function post<T>(path: string, body: unknown): Promise<T> {
     }),
   );
 }
+
+/** A binary upload (the what-if candidate bundle). */
+export async function upload<T>(path: string, body: Blob): Promise<T> {
+  return parse<T>(
+    await fetch(path, {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/gzip', accept: 'application/json', 'x-airlock-csrf': csrf },
+      body,
+    }),
+  );
+}
+
+/** A refusal as one line for the page: the problem's title and detail. */
+export const problemText = (err: unknown) =>
+  err instanceof ApiError ? `${err.problem.title}: ${err.problem.detail ?? ''}` : String(err);

@@ -4,8 +4,12 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, get, type Me, post, setCsrf } from './api.js';
 import { Audit } from './audit.js';
 import { Inbox } from './inbox.js';
+import { PolicyStatus } from './status.js';
+import { WhatIf } from './whatif.js';
 
-type View = 'approvals' | 'audit';
+const VIEWS = ['approvals', 'audit', 'policy', 'whatif'] as const;
+type View = (typeof VIEWS)[number];
+const viewOf = (hash: string): View => VIEWS.find((v) => `#${v}` === hash) ?? 'approvals';
 
 function SignIn({ problem }: { problem?: string | undefined }) {
   return (
@@ -27,10 +31,14 @@ function SignIn({ problem }: { problem?: string | undefined }) {
 function App() {
   const [me, setMe] = useState<Me | null | undefined>();
   const [problem, setProblem] = useState<string | undefined>();
-  const [view, setView] = useState<View>(location.hash === '#audit' ? 'audit' : 'approvals');
+  const [view, setView] = useState<View>(viewOf(location.hash));
 
   useEffect(() => {
-    const follow = () => setView(location.hash === '#audit' ? 'audit' : 'approvals');
+    const follow = () => {
+      setView(viewOf(location.hash));
+      // Keyboard users land on the new view's content.
+      document.getElementById('main')?.focus();
+    };
     addEventListener('hashchange', follow);
     return () => removeEventListener('hashchange', follow);
   }, []);
@@ -57,6 +65,15 @@ function App() {
   const canAnswer = me.actions.includes('approvals.answer');
   const canSeeApprovals = canAnswer || me.actions.includes('approvals.own');
   const canAudit = me.actions.includes('audit.read');
+  const canPolicy = me.actions.includes('policy.read');
+  const canWhatIf = me.actions.includes('policy.replay');
+  const link = (v: View, label: string) => (
+    <li>
+      <a href={`#${v}`} aria-current={view === v ? 'page' : undefined}>
+        {label}
+      </a>
+    </li>
+  );
   const signOut = async () => {
     try {
       const r = await post<{ end_session_url?: string }>('/console/logout', {});
@@ -72,20 +89,10 @@ function App() {
         <h1>Airlock console</h1>
         <nav aria-label="Console">
           <ul>
-            {canSeeApprovals ? (
-              <li>
-                <a href="#approvals" aria-current={view === 'approvals' ? 'page' : undefined}>
-                  Approvals
-                </a>
-              </li>
-            ) : null}
-            {canAudit ? (
-              <li>
-                <a href="#audit" aria-current={view === 'audit' ? 'page' : undefined}>
-                  Audit trail
-                </a>
-              </li>
-            ) : null}
+            {canSeeApprovals ? link('approvals', 'Approvals') : null}
+            {canAudit ? link('audit', 'Audit trail') : null}
+            {canPolicy ? link('policy', 'Policy') : null}
+            {canWhatIf ? link('whatif', 'What if') : null}
           </ul>
         </nav>
         <p class="who">
@@ -99,6 +106,10 @@ function App() {
       <main id="main" tabIndex={-1}>
         {view === 'audit' && canAudit ? (
           <Audit />
+        ) : view === 'policy' && canPolicy ? (
+          <PolicyStatus canWrite={me.actions.includes('data.write')} />
+        ) : view === 'whatif' && canWhatIf ? (
+          <WhatIf />
         ) : canSeeApprovals ? (
           <Inbox canAnswer={canAnswer} />
         ) : (

@@ -1,7 +1,64 @@
-// A minimal audit explorer: filter by user, tool and effect, pages by sequence number, one event's
-// detail as the trail holds it, and every event of that event's decision, oldest first.
+// A minimal audit explorer: filter by user, agent, tool, effect and time range, pages by sequence number, one event's
+// detail as the trail holds it, and every event of that event's decision, oldest first; the chain's
+// status on demand, and the current filter exported as CSV or NDJSON (streamed by the server).
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, get } from './api.js';
+import { get, problemText } from './api.js';
+
+interface ChainStatus {
+  ok: boolean;
+  checked: number;
+  head: { seq: number; hash: string } | null;
+  break?: { kind: string; seq: number; message: string };
+  verified_at: string;
+  checkpoints: string;
+  last_checkpoint: { seq: number; hash: string; time: string; key_id: string } | null;
+}
+
+function Chain() {
+  const [status, setStatus] = useState<ChainStatus | undefined>();
+  const [error, setError] = useState<string | undefined>();
+  const [busy, setBusy] = useState(false);
+  const verify = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      setStatus(await get<ChainStatus>('/console/api/audit/chain'));
+    } catch (err) {
+      setStatus(undefined);
+      setError(problemText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const cp = status?.last_checkpoint;
+  return (
+    <section class="chain" aria-labelledby="chain-title">
+      <h3 id="chain-title">Chain status</h3>
+      <button type="button" onClick={verify} disabled={busy}>
+        {busy ? 'Verifying…' : 'Verify chain'}
+      </button>
+      <div role="status">
+        {status ? (
+          <p class={status.ok ? 'status' : 'refusal'}>
+            {status.ok
+              ? `Chain intact: ${status.checked} event(s) verified${status.head ? ` up to seq ${status.head.seq}` : ''}.`
+              : `Chain broken (${status.break?.kind}) at seq ${status.break?.seq}: ${status.break?.message}`}{' '}
+            {cp
+              ? `Last checkpoint: seq ${cp.seq} at ${cp.time} (key ${cp.key_id}).`
+              : status.checkpoints === 'configured'
+                ? 'No checkpoint written yet by this process.'
+                : 'Signed checkpoints are not configured.'}
+          </p>
+        ) : null}
+      </div>
+      {error ? (
+        <p role="alert" class="refusal">
+          {error}
+        </p>
+      ) : null}
+    </section>
+  );
+}
 
 interface Event {
   seq: number;
@@ -17,7 +74,7 @@ interface Event {
 const EFFECTS = ['', 'allow', 'deny', 'require_approval', 'redact'];
 
 export function Audit() {
-  const [filter, setFilter] = useState({ user: '', tool: '', effect: '' });
+  const [filter, setFilter] = useState({ user: '', agent: '', tool: '', effect: '', since: '', until: '' });
   const [applied, setApplied] = useState<Record<string, string>>(filter);
   const [cursor, setCursor] = useState<number[]>([]);
   const [page, setPage] = useState<{ events: Event[]; next: number | null } | undefined>();
@@ -25,6 +82,8 @@ export function Audit() {
   const [open, setOpen] = useState<Event | undefined>();
 
   useEffect(() => {
+    // No rows of the previous query under the new one's caption while it loads.
+    setPage(undefined);
     const q = new URLSearchParams({ order: applied.decision_id ? 'asc' : 'desc', limit: '25' });
     for (const [k, v] of Object.entries(applied)) if (v) q.set(k, v);
     const after = cursor.at(-1);
@@ -34,16 +93,22 @@ export function Audit() {
         setPage(p);
         setError(undefined);
       },
-      (err) =>
-        setError(err instanceof ApiError ? `${err.problem.title}: ${err.problem.detail ?? ''}` : String(err)),
+      (err) => setError(problemText(err)),
     );
   }, [applied, cursor]);
 
-  const field = (name: 'user' | 'tool', label: string) => (
+  const exportUrl = (format: 'csv' | 'ndjson') => {
+    const q = new URLSearchParams({ format });
+    for (const [k, v] of Object.entries(applied)) if (v) q.set(k, v);
+    return `/console/api/audit/export?${q}`;
+  };
+
+  const field = (name: 'user' | 'agent' | 'tool' | 'since' | 'until', label: string, hint?: string) => (
     <div class="field">
       <label for={`f-${name}`}>{label}</label>
       <input
         id={`f-${name}`}
+        placeholder={hint}
         value={filter[name]}
         onInput={(e) => setFilter({ ...filter, [name]: (e.target as HTMLInputElement).value })}
       />
@@ -62,6 +127,7 @@ export function Audit() {
         }}
       >
         {field('user', 'User')}
+        {field('agent', 'Agent')}
         {field('tool', 'Tool')}
         <div class="field">
           <label for="f-effect">Effect</label>
@@ -77,8 +143,19 @@ export function Audit() {
             ))}
           </select>
         </div>
+        {field('since', 'Since', '2026-01-06T16:00:00Z')}
+        {field('until', 'Until', '2026-01-06T17:00:00Z')}
         <button type="submit">Search</button>
       </form>
+      <p class="export">
+        Export this filter (oldest first, at most 100 000 events):{' '}
+        <a href={exportUrl('csv')} download>
+          CSV
+        </a>{' '}
+        <a href={exportUrl('ndjson')} download>
+          NDJSON
+        </a>
+      </p>
       {error ? (
         <p role="alert" class="refusal">
           {error}
@@ -166,6 +243,7 @@ export function Audit() {
           </div>
         </section>
       ) : null}
+      <Chain />
     </section>
   );
 }

@@ -8,7 +8,9 @@
 #
 # Actions: "approvals.own" (one's own parked calls), "approvals.answer" (the
 # approvals inbox), "audit.read" (the audit explorer), "data.write" (live data),
-# "policy.replay" (the what-if page: replay the trail against an uploaded bundle).
+# "policy.read" (the policy status page: the active bundle and live data),
+# "policy.replay" (the what-if page: evaluate an input against the active
+# bundle, replay the trail against an uploaded bundle).
 #
 # Input: {"user": {"sub", "groups"}, "action"?: "audit.read"}
 # Output: {"allow": bool, "actions": [...], "reasons": [...]}: `actions` is
@@ -18,7 +20,7 @@ package airlock
 
 import rego.v1
 
-console_known_actions := {"approvals.own", "approvals.answer", "audit.read", "data.write", "policy.replay"}
+console_known_actions := {"approvals.own", "approvals.answer", "audit.read", "data.write", "policy.read", "policy.replay"}
 
 console_user := input.user.sub if {
 	is_string(input.user.sub)

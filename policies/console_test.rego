@@ -8,7 +8,7 @@ ask(sub, groups, action) := {"user": {"sub": sub, "groups": groups}, "action": a
 
 test_security_answers_approvals_and_reads_the_trail if {
 	d := airlock.console with input as {"user": {"sub": "sasha", "groups": ["security"]}}
-	d == {"allow": true, "actions": ["approvals.answer", "approvals.own", "audit.read", "policy.replay"], "reasons": []}
+	d == {"allow": true, "actions": ["approvals.answer", "approvals.own", "audit.read", "policy.read", "policy.replay"], "reasons": []}
 	airlock.console.allow with input as ask("sasha", ["security"], "approvals.answer")
 	airlock.console.allow with input as ask("sasha", ["security"], "audit.read")
 }
@@ -77,4 +77,11 @@ test_requester_may_not_replay if {
 	d := airlock.console with input as ask("alice", ["eng"], "policy.replay")
 	d.allow == false
 	d.reasons == ["alice may not policy.replay"]
+}
+
+test_security_and_admins_read_policy_status if {
+	airlock.console.allow with input as ask("sasha", ["security"], "policy.read")
+	airlock.console.allow with input as ask("root", ["admins"], "policy.read")
+	d := airlock.console with input as ask("alice", ["eng"], "policy.read")
+	d.reasons == ["alice may not policy.read"]
 }

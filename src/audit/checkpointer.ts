@@ -1,6 +1,6 @@
 // Emits signed checkpoints of the chain head at an interval and at shutdown. Before signing, it verifies
 // the rows appended since its previous checkpoint, so it never vouches for a tampered tail.
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { type Checkpoint, type CheckpointSink, signCheckpoint } from './checkpoint.js';
 import { chainHead } from './query.js';
@@ -28,6 +28,7 @@ export class Checkpointer {
   readonly #options: CheckpointerOptions;
   #timer: NodeJS.Timeout | undefined;
   #last: { seq: number; hash: string } | undefined;
+  #lastCheckpoint: Checkpoint | undefined;
   #busy: Promise<Checkpoint | null> = Promise.resolve(null);
 
   constructor(db: Kysely<AuditSchema>, options: CheckpointerOptions) {
@@ -36,6 +37,16 @@ export class Checkpointer {
     // Fail now, not at the first tick, on a bad key.
     if (options.privateKey.asymmetricKeyType !== 'ed25519')
       throw new Error('checkpoint signing key must be Ed25519');
+  }
+
+  /** The last checkpoint this process wrote (none before the first). */
+  get lastCheckpoint(): Checkpoint | undefined {
+    return this.#lastCheckpoint;
+  }
+
+  /** The public half of the signing key, to verify the chain against the checkpoints written. */
+  get publicKey(): KeyObject {
+    return createPublicKey(this.#options.privateKey);
   }
 
   start(): this {
@@ -92,6 +103,7 @@ export class Checkpointer {
     const cp = signCheckpoint(head, this.#options.privateKey);
     await this.#options.sink.write(cp);
     this.#last = { seq: cp.seq, hash: cp.hash };
+    this.#lastCheckpoint = cp;
     this.#options.onCheckpoint?.(cp);
     return cp;
   }

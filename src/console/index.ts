@@ -1,5 +1,6 @@
 // The console for security teams (docs/console.md): sign-in with the OpenID issuer, sessions, CSRF,
-// the approvals inbox and the audit explorer, served at /console/ on the agents' listener.
+// the approvals inbox, the audit explorer, policy status and what-if, served at /console/ on the
+// agents' listener.
 export { consoleApprover, installConsoleApprovals } from './approver-guard.js';
 export type { ConsoleConfig } from './config.js';
 export { ConsoleConfigError, createConsoleService } from './config.js';

@@ -6,22 +6,24 @@
 //   GET  /console/api/me           who is signed in, what airlock/console lets them do, the CSRF token
 //   GET  /console/api/approvals    pending calls this user may see, arguments as the trail keeps them
 //   GET  /console/api/events       server-sent events: `approvals` when the pending set changes
-//   GET  /console/api/audit        the audit trail, filtered, paginated by sequence (audit.read)
+//   GET  /console/api/audit…       the audit trail, its chain status, exports (audit-routes.ts)
+//   GET  /console/api/policy, POST /console/api/evaluate, /console/api/data   (policy-routes.ts)
 //   POST /console/api/replay       what-if: the trail replayed against an uploaded bundle (whatif.ts)
 // Answers go to the approver API (/v1/approvals/:id/approve|deny) with the session cookie; see
 // approver-guard.ts.
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { replyProblem } from '../api/errors.js';
-import { eventToJson } from '../audit/format.js';
-import { auditQueryFromParams, InvalidQueryError, queryEvents } from '../audit/query.js';
+import { queryEvents } from '../audit/query.js';
 import type { AuditStore } from '../audit/store.js';
-import { EvaluationError } from '../engine/index.js';
+import { EvaluationError, type LiveData } from '../engine/index.js';
 import type { ApprovalStore } from '../gateway/approvals.js';
 import { clientPolicyText } from '../gateway/clean.js';
 import { type Asset, loadAssets } from './assets.js';
+import { registerAuditRoutes } from './audit-routes.js';
 import { cookie, loginCookieName, readCookie } from './cookies.js';
 import { csrfRefusal } from './csrf.js';
 import { ApprovalsFeed } from './feed.js';
+import { registerPolicyRoutes } from './policy-routes.js';
 import type { ConsoleService } from './service.js';
 import type { Session } from './sessions.js';
 import { SignInError } from './signin.js';
@@ -29,7 +31,11 @@ import { registerWhatIf } from './whatif.js';
 
 export interface ConsolePluginOptions {
   service: ConsoleService;
-  audit: Pick<AuditStore, 'db'>;
+  audit: Pick<AuditStore, 'db' | 'record' | 'checkpointer'>;
+  /** Live data (revocations…), shown on the policy page and edited through airlock/admin. */
+  liveData?: LiveData | undefined;
+  /** The entrypoint deciding live data writes (default airlock/admin, as for the Data API). */
+  adminEntrypoint?: string | undefined;
   approvals: Pick<ApprovalStore, 'list'>;
   /** Built browser files (default dist/console-ui/). */
   assets?: Map<string, Asset>;
@@ -49,21 +55,6 @@ const CSP = [
   "form-action 'self'",
   "frame-ancestors 'none'",
 ].join('; ');
-const AUDIT_PARAMS = new Set([
-  'user',
-  'agent',
-  'tool',
-  'server',
-  'effect',
-  'kind',
-  'decision_id',
-  'approval_id',
-  'since',
-  'until',
-  'after',
-  'limit',
-  'order',
-]);
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -117,12 +108,15 @@ export const consolePlugin: FastifyPluginAsync<ConsolePluginOptions> = async (
     try {
       const verdict = await service.verdict(session.user);
       if (actions.some((a) => verdict.actions.includes(a))) return session;
+      // The policy's own wording of the refusal, asked for the one action needed.
+      const reasons =
+        actions.length === 1 ? (await service.verdict(session.user, actions[0])).reasons : verdict.reasons;
       replyProblem(
         secure(reply),
         403,
         'console-forbidden',
         'Not allowed',
-        `${service.entrypoint} does not let ${session.user.sub} do this (needs ${actions.join(' or ')})${verdict.reasons.length ? `: ${verdict.reasons.join('; ')}` : ''}`,
+        `${service.entrypoint} does not let ${session.user.sub} do this (needs ${actions.join(' or ')})${reasons.length ? `: ${reasons.join('; ')}` : ''}`,
       );
     } catch (err) {
       if (!(err instanceof EvaluationError)) throw err;
@@ -314,32 +308,18 @@ export const consolePlugin: FastifyPluginAsync<ConsolePluginOptions> = async (
   });
 
   registerWhatIf(app, { service, db: options.audit.db, allowed, secure });
-
-  app.get('/console/api/audit', async (request, reply) => {
-    const session = await allowed(request, reply, ['audit.read']);
-    if (!session) return reply;
-    const params = new URLSearchParams(request.url.split('?')[1] ?? '');
-    for (const name of params.keys())
-      if (!AUDIT_PARAMS.has(name))
-        return replyProblem(
-          secure(reply),
-          400,
-          'bad-request',
-          'Bad request',
-          `unknown parameter ${JSON.stringify(name.slice(0, 64))}`,
-        );
-    for (const [k, v] of [...params.entries()]) if (v === '') params.delete(k);
-    if (!params.has('limit')) params.set('limit', '50');
-    try {
-      const q = auditQueryFromParams(params);
-      if ((q.limit ?? 50) > 200)
-        return replyProblem(secure(reply), 400, 'bad-request', 'Bad request', 'limit must be at most 200');
-      const page = await queryEvents(options.audit.db, q);
-      return secure(reply).send({ events: page.events.map(eventToJson), next: page.next });
-    } catch (err) {
-      if (err instanceof InvalidQueryError)
-        return replyProblem(secure(reply), 400, 'bad-request', 'Bad request', err.message);
-      throw err;
-    }
+  registerPolicyRoutes(app, {
+    service,
+    liveData: options.liveData,
+    audit: options.audit,
+    adminEntrypoint: options.adminEntrypoint,
+    allowed,
+    secure,
+  });
+  registerAuditRoutes(app, {
+    db: options.audit.db,
+    checkpointer: () => options.audit.checkpointer,
+    allowed,
+    secure,
   });
 };

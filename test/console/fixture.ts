@@ -22,6 +22,8 @@ export const ACCOUNTS = {
   bob: { groups: ['security'], email: 'bob@corp.example', name: 'Bob' },
   // An engineer on the security team: may make the call and may answer approvals, not her own.
   sasha: { groups: ['eng', 'security'], email: 'sasha@corp.example', name: 'Sasha' },
+  // An administrator: edits live data (revocations) through airlock/admin.
+  ada: { groups: ['admins'], email: 'ada@corp.example', name: 'Ada' },
 };
 
 export async function startConsoleStack(options: { session?: { idle_seconds?: number; max?: number } } = {}) {
@@ -101,6 +103,8 @@ export async function startConsoleStack(options: { session?: { idle_seconds?: nu
   return {
     url,
     idp,
+    /** The bundle file `airlock serve` polls (2 s). */
+    bundlePath: join(dir, 'airlock.tar.gz'),
     github,
     server,
     agentFor,

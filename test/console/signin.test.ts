@@ -66,7 +66,7 @@ t.test('sign-in: authorization code with PKCE, state and nonce; cookies with the
   t.same(body.user.groups, ['security'], 'groups from the ID token');
   t.same(
     body.actions,
-    ['approvals.answer', 'approvals.own', 'audit.read', 'policy.replay'],
+    ['approvals.answer', 'approvals.own', 'audit.read', 'policy.read', 'policy.replay'],
     'what airlock/console grants',
   );
   t.match(body.csrf_token, /^[A-Za-z0-9_-]{43}$/);

@@ -73,7 +73,7 @@ t.test('the whole story behaves as expected', async (t) => {
   t.match(whileStaying?.me, { user: { sub: 'bob', groups: ['security'] } }, 'signed in as bob');
   t.same(
     (whileStaying?.me as { actions?: string[] })?.actions,
-    ['approvals.answer', 'approvals.own', 'audit.read', 'policy.replay'],
+    ['approvals.answer', 'approvals.own', 'audit.read', 'policy.read', 'policy.replay'],
     'an approver, as airlock/console decides',
   );
   t.same(

@@ -328,7 +328,13 @@ export async function startServer(config: ServeConfig, logger?: pino.Logger): Pr
         registry: metrics.registry,
       });
       if (consoleService)
-        await agents.register(consolePlugin, { service: consoleService, audit: store, approvals });
+        await agents.register(consolePlugin, {
+          service: consoleService,
+          audit: store,
+          approvals,
+          liveData: live,
+          adminEntrypoint: config.engine?.admin_entrypoint,
+        });
     }
     const address = await app.listen(apiListen);
     const gatewayAddress = agentsApp && gatewayListen ? await agentsApp.listen(gatewayListen) : undefined;
