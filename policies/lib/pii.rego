@@ -55,10 +55,26 @@ pointer(path) := concat("", [sprintf("/%s", [escape_segment(seg)]) | some seg in
 
 escape_segment(seg) := replace(replace(sprintf("%v", [seg]), "~", "~0"), "/", "~1")
 
+# any_detector(kinds): one regular expression that matches a string wherever the regex of any
+# detector in kinds does: each in its own non-capturing group, so that inline flags such as (?i)
+# stay within it (RE2 scopes flags to their group).
+any_detector(kinds) := concat("|", [sprintf("(?:%s)", [data.pii.detectors[k].regex]) | some k in kinds])
+
+# may_hold(prefilter, valid, text): text may hold a finding. A string the prefilter does not
+# match holds none, so the detectors run one by one only on the strings it lets through (one
+# regex.match per string instead of one per string and detector). A prefilter that does not
+# compile (`valid` false: a broken detector) lets every string through.
+may_hold(_, false, _)
+
+may_hold(prefilter, true, text) if regex.match(prefilter, text)
+
 # findings(doc, kinds): {"path", "kind"} for every string in doc holding one of kinds.
 findings(doc, kinds) := {{"path": pointer(path), "kind": kind} |
+	prefilter := any_detector(kinds)
+	valid := regex.is_valid(prefilter)
 	walk(doc, [path, value])
 	is_string(value)
+	may_hold(prefilter, valid, value)
 	some kind in kinds
 	found(kind, value)
 }

@@ -134,3 +134,34 @@ test_sampling_answer_to_external_server_redacted if {
 test_sampling_answer_to_internal_server_kept if {
 	not pii.result_redactions with input as sampled("crm") with data.servers as {"crm": {"external": false}}
 }
+
+# The prefilter (one regex over every detector) finds what the detectors find one by one.
+test_findings_match_the_detectors_one_by_one if {
+	doc := {"a": "mail jane@corp.example", "b": ["nothing here", "key AKIAIOSFODNN7EXAMPLE"], "c": 4}
+	kinds := {"email", "aws_access_key", "credit_card"}
+	pii.findings(doc, kinds) == {{"path": pointer, "kind": kind} |
+		walk(doc, [path, value])
+		is_string(value)
+		some kind in kinds
+		pii.found(kind, value)
+		pointer := pii.pointer(path)
+	}
+	pii.findings(doc, kinds) == {{"path": "/a", "kind": "email"}, {"path": "/b/1", "kind": "aws_access_key"}}
+}
+
+# A detector whose regex does not compile breaks the prefilter: the others still find.
+test_a_broken_detector_leaves_the_others_working if {
+	detectors := object.union(data.pii.detectors, {"broken": {"regex": "(unclosed"}})
+	found := pii.findings({"a": "mail jane@corp.example"}, {"broken", "email"}) with data.pii.detectors as detectors
+	found == {{"path": "/a", "kind": "email"}}
+}
+
+# Inline flags stay in their detector's group: (?i) of the e-mail detector does not make the
+# upper-case-only AWS key detector match lower case.
+test_prefilter_scopes_inline_flags if {
+	pii.any_detector(["email", "aws_access_key"]) == concat("|", [
+		sprintf("(?:%s)", [data.pii.detectors.email.regex]),
+		sprintf("(?:%s)", [data.pii.detectors.aws_access_key.regex]),
+	])
+	not regex.match(pii.any_detector(["aws_access_key"]), "key akiaiosfodnn7example")
+}
