@@ -165,3 +165,23 @@ test_prefilter_scopes_inline_flags if {
 	])
 	not regex.match(pii.any_detector(["aws_access_key"]), "key akiaiosfodnn7example")
 }
+
+# An anchored detector is never judged on the joined texts, where ^ no longer starts each one.
+test_anchored_detectors_look_at_each_string if {
+	detectors := {"anchored": {"regex": "^secret"}}
+	found := pii.findings({"a": "x", "b": "secret"}, {"anchored"}) with data.pii.detectors as detectors
+	found == {{"path": "/b", "kind": "anchored"}}
+}
+
+# Word boundaries at the edges of a string hold in the joined texts too.
+test_boundaries_at_string_edges if {
+	found := pii.findings({"a": "AKIAIOSFODNN7EXAMPLE", "b": "x"}, {"aws_access_key"})
+	found == {{"path": "/a", "kind": "aws_access_key"}}
+}
+
+# A match across two strings of the joined texts is no finding.
+test_no_finding_across_strings if {
+	detectors := {"spaced": {"regex": `a\sb`}}
+	pii.findings({"x": "a", "y": "b"}, {"spaced"}) with data.pii.detectors as detectors == set()
+	pii.findings({"x": "a b"}, {"spaced"}) with data.pii.detectors as detectors == {{"path": "/x", "kind": "spaced"}}
+}
