@@ -1,6 +1,6 @@
-// Native object.union and object.union_n (runtime objects.as): the module merges objects itself
-// and hands the host anything else (non-object operands, a non-array or an array holding a
-// non-object), so answers and errors stay the host's.
+// Native object.union, object.union_n and walk (runtime objects.as): the module merges objects
+// itself and hands the host anything else (non-object operands, a non-array or an array holding
+// a non-object), so answers and errors stay the host's; walk never needs the host.
 import { loadPolicy } from '@open-policy-agent/opa-wasm';
 import t from 'tap';
 import { HOST_IMPLEMENTATIONS, hostBuiltins } from '../../../src/rego/builtins/host/index.js';
@@ -12,6 +12,10 @@ union := object.union(input.a, input.b)
 
 union_n := object.union_n(input.list)
 
+walked := [[p, v] | walk(input.x, [p, v])]
+
+walked_set := [[p, v] | walk({"b": {3, "a", [1]}, "a": null}, [p, v])]
+
 # Keys that are not strings, and values of every kind.
 typed := object.union({1: "one", [2]: {"x": 1}, "s": {3}}, {[2]: {"y": 2}, "s": {"n": null}, false: 0})
 `;
@@ -21,7 +25,7 @@ type Policy = Awaited<ReturnType<typeof loadPolicy>>;
 async function setup(strict: boolean): Promise<{ p: Policy; calls: Map<string, number> }> {
   const out = compile({
     sources: [{ file: 't.rego', text: POLICY }],
-    entrypoints: ['t/union', 't/union_n', 't/typed'],
+    entrypoints: ['t/union', 't/union_n', 't/typed', 't/walked', 't/walked_set'],
     annotatedEntrypoints: false,
     optimize: false,
   });
@@ -109,4 +113,38 @@ t.test('other operands go to the host, whose errors stay the reference', async (
   );
   const lax = await setup(false);
   t.equal(run(lax.p, 'union', { a: 1, b: {} }), undefined, 'undefined outside strict mode');
+});
+
+/** walk's answer on plain JSON: pre-order, object keys sorted. */
+function walkJs(x: unknown, path: unknown[] = [], out: unknown[] = []): unknown[] {
+  out.push([path, x]);
+  if (Array.isArray(x)) for (const [i, v] of x.entries()) walkJs(v, [...path, i], out);
+  else if (x !== null && typeof x === 'object')
+    for (const k of Object.keys(x).sort()) walkJs((x as Record<string, unknown>)[k], [...path, k], out);
+  return out;
+}
+
+t.test('walk runs in Wasm: pre-order, keys sorted, every path and value', async (t) => {
+  const { p, calls } = await setup(true);
+  const docs: unknown[] = [
+    null,
+    'text',
+    0,
+    [],
+    {},
+    { b: 1, a: [true, { z: 'x', y: [] }], c: { d: { e: null } } },
+    [[[]], { '': 1 }, 'é'],
+  ];
+  for (const x of docs) t.same(run(p, 'walked', { x }), walkJs(x), JSON.stringify(x));
+  // A set's members are path steps and values, in sorted order (numbers before strings before arrays).
+  t.same(run(p, 'walked_set', {}), [
+    [[], { a: null, b: [3, 'a', [1]] }],
+    [['a'], null],
+    [['b'], [3, 'a', [1]]],
+    [['b', 3], 3],
+    [['b', 'a'], 'a'],
+    [['b', [1]], [1]],
+    [['b', [1], 0], 1],
+  ]);
+  t.same([...calls], [], 'no host call');
 });

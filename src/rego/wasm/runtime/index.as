@@ -15,7 +15,7 @@ import { compare, equal } from "./compare";
 import { dump, parseErrorMessage, parseText } from "./json";
 import { sprintf } from "./format";
 import { concat, contains, endsWith, indexOf, lower, startsWith, trimPrefix, trimSuffix, upper } from "./strings";
-import { ERR_TYPE_KEYS, ERR_TYPE_OBJECT, objectFilter, objectRemove, objectUnion, objectUnionN } from "./objects";
+import { ERR_TYPE_KEYS, ERR_TYPE_OBJECT, objectFilter, objectRemove, objectUnion, objectUnionN, walk } from "./objects";
 import { isType, setAnd, setIntersection, setOr, setUnion, typeName as typeNameValue } from "./sets";
 import { mkNumberText, scanNumber } from "./number";
 import {
@@ -432,6 +432,9 @@ export function rt_b_object_union(a: usize, b: usize): usize {
 }
 export function rt_b_object_union_n(a: usize): usize {
   return objectUnionN(a);
+}
+export function rt_b_walk(a: usize): usize {
+  return walk(a);
 }
 export function rt_b_sum(a: usize): usize {
   return sum(a);

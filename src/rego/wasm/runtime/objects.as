@@ -1,9 +1,15 @@
 // Airlock Wasm runtime — object.remove and object.filter, native because a
 // host built-in would see non-string keys as strings (the SDK passes JSON);
 // object.union and object.union_n, native because they are hot (every decision
-// assembles its output with them) and a host call costs more than the merge.
+// assembles its output with them) and a host call costs more than the merge;
+// walk, native because detectors walk every argument and result, and a host call
+// would copy the whole document out and every path and value back in.
 
-import { ArrV, ObjV, ENTRY, T_ARRAY, T_OBJECT, T_SET, collFind, mkObject, mkSet, objectGet, objectInsert, setAdd } from "./value";
+import { sortedEntries } from "./compare";
+import {
+  ArrV, ObjV, ENTRY, T_ARRAY, T_OBJECT, T_SET, arrayAppend, collFind, mkArray, mkInt, mkObject, mkSet, objectGet,
+  objectInsert, setAdd,
+} from "./value";
 
 /** "operand N must be object but got T": + 8 × (N - 1) + type tag. */
 export const ERR_TYPE_OBJECT: usize = 64;
@@ -86,4 +92,44 @@ export function objectRemove(obj: usize, keys: usize): usize {
 
 export function objectFilter(obj: usize, keys: usize): usize {
   return select(obj, keys, true);
+}
+
+/** `path` with `step` appended, as a new array. */
+function extended(path: usize, step: usize): usize {
+  const p = changetype<ArrV>(path);
+  const out = mkArray(p.len + 1);
+  for (let i: u32 = 0; i < p.len; i++) arrayAppend(out, load<usize>(p.elems + (<usize>i << 2)));
+  arrayAppend(out, step);
+  return out;
+}
+
+function walkInto(out: usize, path: usize, v: usize): void {
+  const pair = mkArray(2);
+  arrayAppend(pair, path);
+  arrayAppend(pair, v);
+  arrayAppend(out, pair);
+  const t = load<u8>(v);
+  if (t == T_ARRAY) {
+    const a = changetype<ArrV>(v);
+    for (let i: u32 = 0; i < a.len; i++) {
+      const x = load<usize>(a.elems + (<usize>i << 2));
+      walkInto(out, extended(path, mkInt(<i64>i)), x);
+    }
+  } else if (t == T_OBJECT || t == T_SET) {
+    // Keys (set members) in sorted order, as the host's walk and OPA's.
+    const n = changetype<ObjV>(v).count;
+    const sorted = sortedEntries(v);
+    for (let i: u32 = 0; i < n; i++) {
+      const e = load<usize>(sorted + (<usize>i << 2));
+      const k = load<usize>(e);
+      walkInto(out, extended(path, k), t == T_OBJECT ? load<usize>(e, 4) : k);
+    }
+  }
+}
+
+/** walk(x): [path, value] for x and everything in it, pre-order, object keys and set members sorted. */
+export function walk(v: usize): usize {
+  const out = mkArray(8);
+  walkInto(out, mkArray(0), v);
+  return out;
 }
