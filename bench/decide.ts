@@ -6,7 +6,8 @@
 //   npm run bench:decide            DECIDE_BENCH_SECONDS=10 DECIDE_BENCH_CONNECTIONS=10
 //
 // Three policy runs: the audit trail written before answering (`sync`, the default: fail closed),
-// written after answering (`background`), and off (the engine and HTTP alone).
+// written after answering (`background`), and off (the engine and HTTP alone). The ratios to the
+// ceiling are printed beside issue 14's goals (audit off ≥ 0.60, synchronous audit ≥ 0.30).
 import { fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -101,6 +102,13 @@ if (process.env.DECIDE_BENCH_SERVER) {
     );
   }
   const ceiling = rows[0]![1].requests.average;
-  for (const [mode, r] of rows.slice(1))
-    console.log(`ratio policy (audit ${mode}) / ceiling: ${(r.requests.average / ceiling).toFixed(3)}`);
+  // Issue 14's goals for the decision API: audit off ≥ 0.60 of the ceiling, synchronous audit ≥ 0.30.
+  const goals: Record<string, number> = { sync: 0.3, off: 0.6 };
+  for (const [mode, r] of rows.slice(1)) {
+    const ratio = r.requests.average / ceiling;
+    const want = goals[mode];
+    const verdict =
+      want === undefined ? '' : `   goal ≥ ${want.toFixed(2)}: ${ratio >= want ? 'met' : 'NOT met'}`;
+    console.log(`ratio policy (audit ${mode}) / ceiling: ${ratio.toFixed(3)}${verdict}`);
+  }
 }

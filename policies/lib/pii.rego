@@ -55,10 +55,52 @@ pointer(path) := concat("", [sprintf("/%s", [escape_segment(seg)]) | some seg in
 
 escape_segment(seg) := replace(replace(sprintf("%v", [seg]), "~", "~0"), "/", "~1")
 
-# findings(doc, kinds): {"path", "kind"} for every string in doc holding one of kinds.
-findings(doc, kinds) := {{"path": pointer(path), "kind": kind} |
+# any_detector(kinds): one regular expression that matches a string wherever the regex of any
+# detector in kinds does: each in its own non-capturing group, so that inline flags such as (?i)
+# stay within it (RE2 scopes flags to their group).
+any_detector(kinds) := concat("|", [sprintf("(?:%s)", [data.pii.detectors[k].regex]) | some k in kinds])
+
+# anchored(kinds): some detector in kinds may anchor to the edges of its text (^, $, \A, \z;
+# a ^ or $ anywhere counts, even escaped or in a class).
+anchored(kinds) if {
+	some k in kinds
+	some anchor in ["^", "$", `\A`, `\z`]
+	contains(data.pii.detectors[k].regex, anchor)
+}
+
+# none_found(texts, kinds): the prefilter does not match the texts joined by newlines, so none of
+# them holds a finding. Sound without anchors only: elsewhere a match in one text is a match in
+# the joined text, since a newline is no word character, as the edge of a text is not (\b, \B).
+# A prefilter that does not compile makes regex.match undefined: findings are then looked for.
+none_found(texts, kinds) if {
+	not anchored(kinds)
+	regex.match(any_detector(kinds), concat("\n", texts)) == false
+}
+
+# may_hold(prefilter, valid, text): text may hold a finding. A string the prefilter does not
+# match holds none, so the detectors run one by one only on the strings it lets through (one
+# regex.match per string instead of one per string and detector). A prefilter that does not
+# compile (`valid` false: a broken detector) lets every string through.
+may_hold(_, false, _)
+
+may_hold(prefilter, true, text) if regex.match(prefilter, text)
+
+# strings_in(doc): [path, text] for every string in doc.
+strings_in(doc) := [[path, value] |
 	walk(doc, [path, value])
 	is_string(value)
+]
+
+# findings(doc, kinds): {"path", "kind"} for every string in doc holding one of kinds.
+findings(doc, kinds) := findings_in(strings_in(doc), kinds)
+
+findings_in(leaves, kinds) := set() if {
+	none_found([text | some [_, text] in leaves], kinds)
+} else := {{"path": pointer(path), "kind": kind} |
+	prefilter := any_detector(kinds)
+	valid := regex.is_valid(prefilter)
+	some [path, value] in leaves
+	may_hold(prefilter, valid, value)
 	some kind in kinds
 	found(kind, value)
 }

@@ -134,3 +134,54 @@ test_sampling_answer_to_external_server_redacted if {
 test_sampling_answer_to_internal_server_kept if {
 	not pii.result_redactions with input as sampled("crm") with data.servers as {"crm": {"external": false}}
 }
+
+# The prefilter (one regex over every detector) finds what the detectors find one by one.
+test_findings_match_the_detectors_one_by_one if {
+	doc := {"a": "mail jane@corp.example", "b": ["nothing here", "key AKIAIOSFODNN7EXAMPLE"], "c": 4}
+	kinds := {"email", "aws_access_key", "credit_card"}
+	pii.findings(doc, kinds) == {{"path": pointer, "kind": kind} |
+		walk(doc, [path, value])
+		is_string(value)
+		some kind in kinds
+		pii.found(kind, value)
+		pointer := pii.pointer(path)
+	}
+	pii.findings(doc, kinds) == {{"path": "/a", "kind": "email"}, {"path": "/b/1", "kind": "aws_access_key"}}
+}
+
+# A detector whose regex does not compile breaks the prefilter: the others still find.
+test_a_broken_detector_leaves_the_others_working if {
+	detectors := object.union(data.pii.detectors, {"broken": {"regex": "(unclosed"}})
+	found := pii.findings({"a": "mail jane@corp.example"}, {"broken", "email"}) with data.pii.detectors as detectors
+	found == {{"path": "/a", "kind": "email"}}
+}
+
+# Inline flags stay in their detector's group: (?i) of the e-mail detector does not make the
+# upper-case-only AWS key detector match lower case.
+test_prefilter_scopes_inline_flags if {
+	pii.any_detector(["email", "aws_access_key"]) == concat("|", [
+		sprintf("(?:%s)", [data.pii.detectors.email.regex]),
+		sprintf("(?:%s)", [data.pii.detectors.aws_access_key.regex]),
+	])
+	not regex.match(pii.any_detector(["aws_access_key"]), "key akiaiosfodnn7example")
+}
+
+# An anchored detector is never judged on the joined texts, where ^ no longer starts each one.
+test_anchored_detectors_look_at_each_string if {
+	detectors := {"anchored": {"regex": "^secret"}}
+	found := pii.findings({"a": "x", "b": "secret"}, {"anchored"}) with data.pii.detectors as detectors
+	found == {{"path": "/b", "kind": "anchored"}}
+}
+
+# Word boundaries at the edges of a string hold in the joined texts too.
+test_boundaries_at_string_edges if {
+	found := pii.findings({"a": "AKIAIOSFODNN7EXAMPLE", "b": "x"}, {"aws_access_key"})
+	found == {{"path": "/a", "kind": "aws_access_key"}}
+}
+
+# A match across two strings of the joined texts is no finding.
+test_no_finding_across_strings if {
+	detectors := {"spaced": {"regex": `a\sb`}}
+	pii.findings({"x": "a", "y": "b"}, {"spaced"}) with data.pii.detectors as detectors == set()
+	pii.findings({"x": "a b"}, {"spaced"}) with data.pii.detectors as detectors == {{"path": "/x", "kind": "spaced"}}
+}

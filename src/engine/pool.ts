@@ -119,6 +119,10 @@ export class WorkerPool {
       );
     return new Promise((resolve, reject) => {
       const job: Job = { request, label, heavy, resolve, reject };
+      this.#queue.push(job);
+      this.#dispatch();
+      // Only a job left waiting for a worker needs its bound on the wait.
+      if (!this.#queue.includes(job)) return;
       job.waiting = setTimeout(() => {
         const at = this.#queue.indexOf(job);
         if (at < 0) return;
@@ -131,8 +135,6 @@ export class WorkerPool {
         );
       }, queueWaitMs);
       job.waiting.unref();
-      this.#queue.push(job);
-      this.#dispatch();
     });
   }
 

@@ -116,6 +116,14 @@ async function handle(m: ToWorker): Promise<void> {
   }
 }
 
+// Messages behind a policy install wait for it; with none pending, an evaluation or a data message
+// is handled at once, without a turn of the promise queue.
+let pending = 0;
 port.on('message', (m: ToWorker) => {
-  chain = chain.then(() => handle(m));
+  if (pending === 0 && m.kind !== 'policy') {
+    void handle(m);
+    return;
+  }
+  pending++;
+  chain = chain.then(() => handle(m)).finally(() => pending--);
 });

@@ -54,6 +54,11 @@ export const NATIVE_BUILTINS: ReadonlyMap<string, NativeBuiltin> = new Map([
   ['is_set', { runtime: 'rt_b_is_set', arity: 1 }],
   ['object.remove', { runtime: 'rt_b_object_remove', arity: 2, errors: true }],
   ['object.filter', { runtime: 'rt_b_object_filter', arity: 2, errors: true }],
+  // Objects only; any other operand goes to the host, whose errors stay the reference.
+  ['object.union', { runtime: 'rt_b_object_union', arity: 2, errors: true, defer: true }],
+  ['object.union_n', { runtime: 'rt_b_object_union_n', arity: 1, errors: true, defer: true }],
+  // Pre-order, object keys and set members sorted, as the host's.
+  ['walk', { runtime: 'rt_b_walk', arity: 1 }],
   // Strings, on UTF-8 bytes (exact for valid UTF-8). A non-string operand, non-ASCII text to
   // case-map or an empty indexof needle goes to the host, whose errors and answers stay the reference.
   ['startswith', { runtime: 'rt_b_startswith', arity: 2, errors: true, defer: true }],

@@ -37,7 +37,7 @@ function result(p: Policy, rule: string, input: unknown = {}): unknown {
 
 const ROUND_TRIP = `package t
 
-# object.get, object.keys, json.marshal, walk and upper run on the host (object.filter is native).
+# object.get, object.keys, json.marshal and upper run on the host (object.filter and walk are native).
 set_value := object.get({"k": {1, 2, [3]}}, "k", null)
 set_kept if {
 	is_set(set_value)

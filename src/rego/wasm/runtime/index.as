@@ -15,7 +15,7 @@ import { compare, equal } from "./compare";
 import { dump, parseErrorMessage, parseText } from "./json";
 import { sprintf } from "./format";
 import { concat, contains, endsWith, indexOf, lower, startsWith, trimPrefix, trimSuffix, upper } from "./strings";
-import { ERR_TYPE_KEYS, ERR_TYPE_OBJECT, objectFilter, objectRemove } from "./objects";
+import { ERR_TYPE_KEYS, ERR_TYPE_OBJECT, objectFilter, objectRemove, objectUnion, objectUnionN, walk } from "./objects";
 import { isType, setAnd, setIntersection, setOr, setUnion, typeName as typeNameValue } from "./sets";
 import { mkNumberText, scanNumber } from "./number";
 import {
@@ -426,6 +426,15 @@ export function rt_b_object_remove(a: usize, b: usize): usize {
 }
 export function rt_b_object_filter(a: usize, b: usize): usize {
   return objectFilter(a, b);
+}
+export function rt_b_object_union(a: usize, b: usize): usize {
+  return objectUnion(a, b);
+}
+export function rt_b_object_union_n(a: usize): usize {
+  return objectUnionN(a);
+}
+export function rt_b_walk(a: usize): usize {
+  return walk(a);
 }
 export function rt_b_sum(a: usize): usize {
   return sum(a);
