@@ -1,7 +1,7 @@
 // What travels with a forwarded request besides its params: the caller's upstream session, the
 // request's `_meta` (without Airlock's own keys), the client's cancellation, and the upstream's
 // progress relayed back under the client's own progress token.
-import type { Progress, ServerNotification } from '@modelcontextprotocol/sdk/types.js';
+import type { ClientCapabilities, Progress, ServerNotification } from '@modelcontextprotocol/sdk/types.js';
 import type { Caller } from './caller.js';
 import { type GatewayError, GatewayErrorCode, gatewayError } from './errors.js';
 import type { CallerNotification } from './session-state.js';
@@ -114,6 +114,15 @@ export function isToolCall(body: unknown): boolean {
 /** Whether a request body is an `initialize` request. */
 export function isInitialize(body: unknown): boolean {
   return messages(body).some((m) => m.method === 'initialize');
+}
+
+/** The capabilities the client declares in an `initialize` request body (undefined: none given). */
+export function initializeCapabilities(body: unknown): ClientCapabilities | undefined {
+  const init = messages(body).find((m) => m.method === 'initialize');
+  const capabilities = (init?.params as { capabilities?: unknown } | undefined)?.capabilities;
+  return capabilities !== null && typeof capabilities === 'object' && !Array.isArray(capabilities)
+    ? (capabilities as ClientCapabilities)
+    : undefined;
 }
 
 /**

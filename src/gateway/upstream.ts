@@ -13,6 +13,7 @@ import {
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   type CallToolResult,
+  type ClientCapabilities,
   type CompleteRequest,
   type CompleteResult,
   ErrorCode,
@@ -33,12 +34,7 @@ import { traceHeaders } from '../telemetry/index.js';
 import type { UpstreamConfig } from './config.js';
 import { GatewayError } from './errors.js';
 import { perRequestClient } from './protocol/upstream-revision.js';
-import {
-  outsideCall,
-  registerServerRequests,
-  relayCapabilities,
-  trackCall,
-} from './relay/server-requests.js';
+import { outsideCall, registerServerRequests, trackCall } from './relay/server-requests.js';
 import {
   addSubscriber,
   type CallerNotification,
@@ -128,6 +124,20 @@ const headerFetch: typeof fetch = (input, init) => {
   return fetch(input, { ...init, headers });
 };
 
+/**
+ * Decides what an upstream session opened now declares of the client's capabilities (the gateway's
+ * `client/capabilities` decision, relay/client-capabilities.ts); it may throw (nothing opens).
+ */
+export type CapabilityDecider = (upstream: string) => Promise<ClientCapabilities>;
+
+/** The decider of the caller whose request is being served (its session opens with its decision). */
+const callerCapabilities = new AsyncLocalStorage<CapabilityDecider>();
+
+/** Runs `run` as a request of the caller `decide` decides for: a session it opens is decided so. */
+export function asCaller<T>(decide: CapabilityDecider, run: () => Promise<T>): Promise<T> {
+  return callerCapabilities.run(decide, run);
+}
+
 /** Produces the headers a list request should carry; called only when the list is really fetched. */
 export type CredentialSource = () => Promise<Record<string, string>>;
 
@@ -162,6 +172,12 @@ export class Upstream {
   onListChanged: (kind: ListKind, session: string) => void = () => {};
   /** Called with an upstream notification for the callers (session keys) it concerns. */
   onNotification: (notification: CallerNotification, callers: string[]) => void = () => {};
+  /**
+   * Decides the capabilities of a shared session (one serving every caller): for no caller in
+   * particular. A caller's own session is decided by the decider of the request opening it
+   * (asCaller); a session opened outside any caller's request declares none.
+   */
+  sharedCapabilities: CapabilityDecider = async () => ({});
 
   constructor(readonly config: UpstreamConfig) {
     const s = config.sessions ?? {};
@@ -216,14 +232,16 @@ export class Upstream {
   #open(session: UpstreamSession): Promise<Client> {
     return (async () => {
       const c = this.config;
+      // What this session declares of the client's capabilities, decided by policy before it opens.
+      const decide = session.key === SHARED_SESSION ? this.sharedCapabilities : callerCapabilities.getStore();
+      const capabilities = decide ? await decide(this.name) : {};
       // 2026-07-28 when the upstream speaks it (protocol/upstream-revision.ts), else the initialize handshake.
       // Server→client requests are relayed (relay/server-requests.ts): on the session revisions as
       // requests, from a 2026-07-28 upstream as the input requests of its `input_required` results.
-      const perRequest = await perRequestClient(c, headerFetch, this.#timeout);
+      const perRequest = await perRequestClient(c, headerFetch, this.#timeout, capabilities);
       const client =
-        perRequest ??
-        new Client({ name: 'airlock-gateway', version: '0.1.0' }, { capabilities: relayCapabilities() });
-      registerServerRequests(client, c.transport);
+        perRequest ?? new Client({ name: 'airlock-gateway', version: '0.1.0' }, { capabilities });
+      registerServerRequests(client, c.transport, capabilities);
       const transport =
         c.transport === 'http'
           ? new StreamableHTTPClientTransport(new URL(c.url), { fetch: headerFetch })
@@ -261,6 +279,8 @@ export class Upstream {
     try {
       return await this.#pool.acquire(call?.session ?? SHARED_SESSION);
     } catch (err) {
+      // No capability decision (policy unavailable, audit failed): the session does not open.
+      if (err instanceof GatewayError) throw err;
       throw this.#failure(err);
     }
   }

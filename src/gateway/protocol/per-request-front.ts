@@ -105,6 +105,8 @@ export async function answerPerRequest(call: PerRequestCall): Promise<Answer> {
     },
     ...(call.envelope
       ? {
+          // What the caller's upstream sessions may declare when this request opens them.
+          clientCapabilities: call.envelope.clientCapabilities as CallContext['clientCapabilities'],
           protocol: {
             revision: call.envelope.protocolVersion,
             ...(call.envelope.clientInfo ? { client: call.envelope.clientInfo } : {}),

@@ -16,10 +16,11 @@ import {
 import { StdioClientTransport as V2StdioTransport } from '@modelcontextprotocol/client/stdio';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamConfig } from '../config.js';
 import { GatewayError } from '../errors.js';
-import { RELAYED, type RelayedMethod, relayCapabilities } from '../relay/server-requests.js';
+import { RELAYED, type RelayedMethod } from '../relay/server-requests.js';
 import { HEADER, META, PER_REQUEST_REVISION } from './revisions.js';
 
 const CLIENT_INFO = { name: 'airlock-gateway', version: '0.1.0' };
@@ -143,11 +144,13 @@ class PerRequestUpstreamClient {
   constructor(
     readonly discovered: DiscoverResult | undefined,
     readonly open: () => V2HttpTransport | V2StdioTransport,
+    capabilities: ClientCapabilities,
   ) {
     this.#client = new V2Client(CLIENT_INFO, {
       versionNegotiation: { mode: { pin: PER_REQUEST_REVISION } },
-      // What Airlock relays to its callers (relay/server-requests.ts), as on the session revisions.
-      capabilities: relayCapabilities() as never,
+      // What policy lets Airlock relay to its callers (relay/client-capabilities.ts), as on the
+      // session revisions; sent in every request's envelope.
+      capabilities: capabilities as never,
     });
   }
 
@@ -248,6 +251,7 @@ export async function perRequestClient(
   config: UpstreamConfig,
   fetchFn: typeof fetch,
   timeoutMs: number,
+  capabilities: ClientCapabilities,
 ): Promise<Client | undefined> {
   const setting = config.protocol_revision ?? 'auto';
   if (setting === '2025-11-25') return undefined;
@@ -264,13 +268,16 @@ export async function perRequestClient(
           ...(c.cwd ? { cwd: c.cwd } : {}),
           stderr: 'ignore',
         }),
+      capabilities,
     ) as unknown as Client;
   }
   const url = config.url;
   const open = () => new V2HttpTransport(new URL(url), { fetch: fetchFn });
   // Pinned: the SDK's connect asks server/discover itself and fails unless 2026-07-28 is offered.
   if (setting === PER_REQUEST_REVISION)
-    return new PerRequestUpstreamClient(undefined, open) as unknown as Client;
+    return new PerRequestUpstreamClient(undefined, open, capabilities) as unknown as Client;
   const discovered = await discoverOverHttp(url, fetchFn, timeoutMs);
-  return discovered ? (new PerRequestUpstreamClient(discovered, open) as unknown as Client) : undefined;
+  return discovered
+    ? (new PerRequestUpstreamClient(discovered, open, capabilities) as unknown as Client)
+    : undefined;
 }

@@ -1,5 +1,5 @@
 // The upstream's half of relaying server→client requests. Airlock's client to an upstream declares
-// the capabilities it can relay (sampling, elicitation, roots); when the upstream asks for one of
+// the capabilities policy lets it relay (relay/client-capabilities.ts); when the upstream asks for one of
 // them during a call, the request is related to that call, decided by policy (request phase: the
 // upstream's params; response phase: the calling client's answer), audited, and relayed to the
 // calling client on that call's stream. Pings during a call are relayed undecided (they carry
@@ -28,14 +28,6 @@ export const RELAYED = {
 } as const;
 
 export type RelayedMethod = keyof typeof RELAYED;
-
-/**
- * What Airlock's upstream client declares: every capability it can relay. Whether a given request
- * reaches the calling client is decided per request (policy, the client's own capabilities).
- */
-export function relayCapabilities(): ClientCapabilities {
-  return { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} };
-}
 
 /** How the gateway decides and audits for one relayed request (its own machinery, bound to the call). */
 export interface RelayPolicy {
@@ -134,8 +126,15 @@ function callFor(client: Client, transport: 'http' | 'stdio'): RelayCall | undef
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-/** Installs, on Airlock's client to an upstream, the handlers relaying the upstream's requests. */
-export function registerServerRequests(client: Client, transport: 'http' | 'stdio'): void {
+/**
+ * Installs, on Airlock's client to an upstream, the handlers relaying the upstream's requests: those
+ * of the capabilities the session declared (`declared`; the SDK answers the others -32601).
+ */
+export function registerServerRequests(
+  client: Client,
+  transport: 'http' | 'stdio',
+  declared: ClientCapabilities,
+): void {
   const handle =
     (method: RelayedMethod) =>
     async (request: { params?: Record<string, unknown> }): Promise<Record<string, unknown>> => {
@@ -149,9 +148,11 @@ export function registerServerRequests(client: Client, transport: 'http' | 'stdi
         );
       return relay(call, method, (request.params ?? {}) as Record<string, unknown>);
     };
-  client.setRequestHandler(CreateMessageRequestSchema, handle('sampling/createMessage') as never);
-  client.setRequestHandler(ElicitRequestSchema, handle('elicitation/create') as never);
-  client.setRequestHandler(ListRootsRequestSchema, handle('roots/list') as never);
+  if (declared.sampling)
+    client.setRequestHandler(CreateMessageRequestSchema, handle('sampling/createMessage') as never);
+  if (declared.elicitation)
+    client.setRequestHandler(ElicitRequestSchema, handle('elicitation/create') as never);
+  if (declared.roots) client.setRequestHandler(ListRootsRequestSchema, handle('roots/list') as never);
   client.setRequestHandler(PingRequestSchema, async () => {
     const call = callFor(client, transport);
     // Outside a call, Airlock is the upstream's peer and answers for itself.
