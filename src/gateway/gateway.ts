@@ -55,6 +55,7 @@ import {
 import { NAME_SEPARATOR, type NamedKind, type NameTarget, Naming } from './names.js';
 import { detectorRegExp, redactArguments, redactResult } from './redact.js';
 import { decideCapabilities } from './relay/client-capabilities.js';
+import { type RequestLogSink, requestLogSink } from './relay/log-messages.js';
 import {
   type ClientSender,
   type RelayCall,
@@ -118,6 +119,8 @@ export interface CallContext {
   clientCapabilities?: ClientCapabilities | undefined;
   /** Sends a notification to the client on this request's stream (relayed progress). */
   sendNotification?: RelayContext['sendNotification'];
+  /** The request's own log level (2026-07-28 envelope): log messages of the call go on its stream. */
+  logLevel?: LoggingLevel | undefined;
   /** Checks the request against the called tool once it is found, before deciding (protocol/param-headers.ts). */
   checkTool?: ((tool: { inputSchema?: unknown }, args: Record<string, unknown>) => void) | undefined;
 }
@@ -1194,12 +1197,22 @@ export class Gateway {
     const started = performance.now();
     let result: unknown;
     try {
-      const relay = this.#relayCall(context, action, target, decisionId);
+      // The request's own log level: the upstream's messages during the call come before its answer.
+      const logs =
+        context.logLevel && context.sendNotification
+          ? requestLogSink(
+              this.#relayPolicy(context, about),
+              upstream.name,
+              context.logLevel,
+              (n) => context.sendNotification?.(fromUpstream(upstream.name, n)) ?? Promise.resolve(),
+            )
+          : undefined;
+      const relay = this.#relayCall(context, action, target, decisionId, logs);
       result = await this.#stages.run(
         'upstream',
         () =>
           this.#withCredential(context, upstream, decision.credentials, () =>
-            withRelayCall(relay, () => send(forwarded)),
+            withRelayCall(relay, () => send(forwarded)).finally(() => logs?.drained()),
           ),
         {
           // Resource URIs stay out of span names (high cardinality, and they may name records).
@@ -1284,7 +1297,13 @@ export class Gateway {
   }
 
   /** The call server→client requests made during it belong to, with this gateway's decide and audit. */
-  #relayCall(context: CallContext, action: string, target: Target, decisionId: string): RelayCall {
+  #relayCall(
+    context: CallContext,
+    action: string,
+    target: Target,
+    decisionId: string,
+    logs: RequestLogSink | undefined,
+  ): RelayCall {
     const upstream = target.upstream.name;
     const about: About = { upstream, target: { type: target.type, name: target.name } };
     return {
@@ -1295,6 +1314,7 @@ export class Gateway {
       send: context.clientRequest,
       clientCapabilities: context.clientCapabilities,
       policy: this.#relayPolicy(context, about),
+      log: logs?.log,
     };
   }
 

@@ -33,7 +33,8 @@ import {
 import { traceHeaders } from '../telemetry/index.js';
 import type { UpstreamConfig } from './config.js';
 import { GatewayError } from './errors.js';
-import { perRequestClient } from './protocol/upstream-revision.js';
+import { META } from './protocol/revisions.js';
+import { perRequestClient, speaksPerRequest } from './protocol/upstream-revision.js';
 import { outsideCall, registerServerRequests, trackCall } from './relay/server-requests.js';
 import {
   addSubscriber,
@@ -154,6 +155,8 @@ export interface UpstreamCall {
   meta?: Record<string, unknown> | undefined;
   /** Aborting it cancels the upstream request (`notifications/cancelled`). */
   signal?: AbortSignal | undefined;
+  /** The request's own log level: sent in `_meta` to a 2026-07-28 upstream (older ones set it per session). */
+  logLevel?: LoggingLevel | undefined;
   /** Receives the upstream's progress; each one restarts the timeout, up to `max_timeout_ms` in all. */
   onprogress?: ((progress: Progress) => void) | undefined;
 }
@@ -408,7 +411,7 @@ export class Upstream {
       call,
       async (c) =>
         (await c.callTool(
-          { name, arguments: args, ...(call?.meta ? { _meta: call.meta } : {}) },
+          { name, arguments: args, ...requestMeta(c, call) },
           undefined,
           this.#options(call),
         )) as CallToolResult,
@@ -416,17 +419,12 @@ export class Upstream {
   }
 
   readResource(uri: string, call?: UpstreamCall): Promise<ReadResourceResult> {
-    return this.#request(call, (c) =>
-      c.readResource({ uri, ...(call?.meta ? { _meta: call.meta } : {}) }, this.#options(call)),
-    );
+    return this.#request(call, (c) => c.readResource({ uri, ...requestMeta(c, call) }, this.#options(call)));
   }
 
   getPrompt(name: string, args: Record<string, string>, call?: UpstreamCall): Promise<GetPromptResult> {
     return this.#request(call, (c) =>
-      c.getPrompt(
-        { name, arguments: args, ...(call?.meta ? { _meta: call.meta } : {}) },
-        this.#options(call),
-      ),
+      c.getPrompt({ name, arguments: args, ...requestMeta(c, call) }, this.#options(call)),
     );
   }
 
@@ -502,6 +500,16 @@ export class Upstream {
   async close(): Promise<void> {
     await this.#pool.close();
   }
+}
+
+/**
+ * The forwarded request's `_meta`: the client's own keys, and for a 2026-07-28 upstream the
+ * request's log level (its envelope key; the SDK keeps what is given over what it would add).
+ */
+function requestMeta(client: Client, call: UpstreamCall | undefined): { _meta?: Record<string, unknown> } {
+  const level = call?.logLevel && speaksPerRequest(client) ? { [META.logLevel]: call.logLevel } : undefined;
+  const meta = call?.meta || level ? { ...call?.meta, ...level } : undefined;
+  return meta ? { _meta: meta } : {};
 }
 
 /** An McpError's message as the upstream sent it (the SDK prefixes "MCP error <code>: "). */

@@ -175,10 +175,19 @@ class PerRequestUpstreamClient {
   }
 
   /**
-   * List changes are not pushed to Airlock on this revision (that needs a `subscriptions/listen`
-   * stream per upstream); upstream.ts's lists expire after LIST_TTL_MS instead.
+   * The v1 client's notification registration. Log messages the upstream sends on a request's
+   * stream (this revision has no other) reach the same handler as on the session revisions. List
+   * changes are not pushed to Airlock on this revision (that needs a `subscriptions/listen` stream
+   * per upstream); upstream.ts's lists expire after LIST_TTL_MS instead.
    */
-  setNotificationHandler(): void {}
+  setNotificationHandler(
+    schema: { shape: { method: { value: string } } },
+    handler: (notification: { method: string; params?: unknown }) => Promise<void>,
+  ): void {
+    const method = schema.shape.method.value;
+    if (method !== 'notifications/message') return;
+    this.#client.setNotificationHandler(method, (n: { method: string; params?: unknown }) => handler(n));
+  }
 
   /** Connects over this client's own transport: the v1 transport upstream.ts built is not started. */
   async connect(_unused: unknown, options: Timeout): Promise<void> {
@@ -240,6 +249,11 @@ class PerRequestUpstreamClient {
   close(): Promise<void> {
     return this.#client.close();
   }
+}
+
+/** Whether `client` speaks 2026-07-28 to its upstream (the per-request revision's client). */
+export function speaksPerRequest(client: Client): boolean {
+  return (client as unknown) instanceof PerRequestUpstreamClient;
 }
 
 /**

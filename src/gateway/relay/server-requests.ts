@@ -13,6 +13,7 @@ import {
   ElicitRequestSchema,
   ErrorCode,
   ListRootsRequestSchema,
+  type LoggingMessageNotification,
   PingRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditEventInput, Json, TargetType } from '../../audit/index.js';
@@ -71,6 +72,8 @@ export interface RelayCall {
   /** The calling client's capabilities when known; undefined lets the client answer for itself. */
   clientCapabilities: ClientCapabilities | undefined;
   policy: RelayPolicy;
+  /** Receives the upstream's log messages sent during the call, when the request named a level. */
+  log?: ((n: LoggingMessageNotification) => void) | undefined;
 }
 
 const current = new AsyncLocalStorage<RelayCall>();
@@ -98,6 +101,16 @@ export async function trackCall<T>(client: Client, run: () => Promise<T>): Promi
   } finally {
     calls.delete(call);
   }
+}
+
+/**
+ * The call a notification arriving on `client` was sent in: the one whose async context reads it
+ * (an HTTP upstream's response stream of that call), when in flight on this connection. Nothing on
+ * a connection's own stream (or a stdio pipe) is related to a call.
+ */
+export function relatedCall(client: Client): RelayCall | undefined {
+  const call = current.getStore();
+  return call && inFlight.get(client)?.has(call) ? call : undefined;
 }
 
 /**
