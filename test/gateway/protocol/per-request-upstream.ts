@@ -52,12 +52,22 @@ export async function servePerRequest(
       }),
     );
     res.writeHead(response.status, Object.fromEntries(response.headers));
-    res.end(Buffer.from(await response.arrayBuffer()));
+    // Streamed as it comes: a listen stream (SSE) stays open, writing each notification.
+    const reader = response.body?.getReader();
+    res.on('close', () => void reader?.cancel().catch(() => {}));
+    for (;;) {
+      const chunk = await reader?.read().catch(() => undefined);
+      if (!chunk || chunk.done) break;
+      res.write(chunk.value);
+    }
+    res.end();
   });
   await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`,
     seen,
+    /** Publishes list changes and resource updates to the upstream's listen streams. */
+    notify: handler.notify,
     close: async () => {
       await handler.close();
       await new Promise<void>((r) => {
