@@ -248,3 +248,20 @@ t.test('a shared session (stdio) is decided once, for no caller in particular', 
   ]);
   t.equal(shared.length, 1, 'decided once for the one shared process');
 });
+
+t.test(
+  'a policy that does not decide client/capabilities: nothing declared, the session still opens',
+  async (t) => {
+    const { base, store } = await setup(t, '');
+    const client = await connect(t, base, 'alice', EVERY);
+    t.same(await seen(client), {}, 'no relayed capability, and the call went through');
+    t.match(await decisions(store), [
+      {
+        kind: 'decision',
+        effect: 'deny',
+        reasons: [/^evaluation failed/],
+        details: { evaluation_failed: true },
+      },
+    ]);
+  },
+);

@@ -67,8 +67,9 @@ function narrowed(capabilities: ClientCapabilities, allowed: string[] | undefine
 /**
  * The capabilities one upstream session declares: the policy's decision on what is offered,
  * audited (awaited) before the session opens. `allow`/`redact` keep what `client_capabilities`
- * names (all offered when it names none); `deny` and `require_approval` keep nothing. A decision
- * that cannot be made is thrown (the session does not open: fail closed).
+ * names (all offered when it names none); `deny` and `require_approval` keep nothing, and so does
+ * a decision that cannot be made. An audit row that cannot be written is thrown (the session does
+ * not open).
  */
 export async function decideCapabilities(
   policy: RelayPolicy,
@@ -83,7 +84,14 @@ export async function decideCapabilities(
     shared,
   };
   const input = policy.input(CAPABILITIES_ACTION, 'request', { server: { name: upstream }, arguments: args });
-  const decision = await policy.decide(input);
+  let decision: Awaited<ReturnType<RelayPolicy['decide']>>;
+  try {
+    decision = await policy.decide(input);
+  } catch {
+    // No usable decision (audited by the gateway as a failed evaluation): nothing is granted, so
+    // nothing is declared; the session opens, each call still decided on its own.
+    return {};
+  }
   const kept =
     decision.effect === 'allow' || decision.effect === 'redact'
       ? narrowed(offer, decision.client_capabilities)
