@@ -34,6 +34,8 @@ handled_actions := {
 	"roots/list",
 	# An upstream's log message to the caller whose session it came on (lib/relay.rego).
 	"notifications/message",
+	# What an upstream session may see of the client's capabilities (lib/relay.rego).
+	"client/capabilities",
 }
 
 known_action if input.action in handled_actions
@@ -42,9 +44,19 @@ known_action if input.action in data.protocol.always_allowed
 
 # ---------------------------------------------------------------- findings
 
-deny_reasons contains r if some r in identity.deny
+# A shared upstream session's capabilities are decided for no caller in particular (the session
+# serves every caller): the checks of who is calling have no one to check (lib/relay.rego).
+caller_checked if not relay.shared_capabilities
 
-deny_reasons contains r if some r in access.deny
+deny_reasons contains r if {
+	caller_checked
+	some r in identity.deny
+}
+
+deny_reasons contains r if {
+	caller_checked
+	some r in access.deny
+}
 
 deny_reasons contains r if some r in pii.deny
 
@@ -151,11 +163,17 @@ visibility_part := {"visible_tools": sort([t | some t in access.visible_tools])}
 	input.phase == "response"
 } else := {}
 
+capabilities_part := {"client_capabilities": sort([c | some c in relay.allowed_capabilities])} if {
+	effect != "deny"
+	relay.capabilities_decision
+} else := {}
+
 # METADATA
 # title: Decision
 # description: |
 #   The gateway's entrypoint: {effect, reasons, redact?, approval?, credentials?,
-#   visible_tools? | visible_resources? | visible_prompts?} for the MCP call in input.
+#   visible_tools? | visible_resources? | visible_prompts? | client_capabilities?} for the MCP
+#   call in input.
 #   Always defined: anything unexpected is a deny.
 # entrypoint: true
 decision := object.union_n([
@@ -164,4 +182,5 @@ decision := object.union_n([
 	approval_part,
 	credentials_part,
 	visibility_part,
+	capabilities_part,
 ])

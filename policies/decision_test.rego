@@ -319,3 +319,29 @@ test_log_message_of_a_revoked_user_dropped if {
 	d := airlock.decision with input as logged("hello") with data.revocations.users.alice as true
 	d.effect == "deny"
 }
+
+# client/capabilities: what an upstream session declares of the client's capabilities.
+capabilities_input(server, shared) := object.union(object.remove(base, ["tool", "arguments", "server"]), {
+	"action": "client/capabilities",
+	"server": {"name": server, "virtual": "devops"},
+	"arguments": {"capabilities": {"sampling": {}, "roots": {}}, "offered": ["elicitation", "roots", "sampling"], "shared": shared},
+})
+
+test_client_capabilities_keep_sampling_for_opted_in_servers_only if {
+	airlock.decision == {"effect": "allow", "reasons": [], "client_capabilities": ["elicitation", "roots"]} with input as capabilities_input("github", false)
+	airlock.decision.client_capabilities == ["elicitation", "roots", "sampling"] with input as capabilities_input("crm", false)
+}
+
+test_client_capabilities_of_a_revoked_user_are_none if {
+	d := airlock.decision with input as capabilities_input("crm", false) with data.revocations as {"users": ["alice"]}
+	d.effect == "deny"
+	not d.client_capabilities
+}
+
+test_shared_session_capabilities_are_decided_for_no_caller if {
+	shared := object.union(object.remove(capabilities_input("crm", true), ["user", "agent", "model"]), {"user": null, "agent": null, "model": null})
+	airlock.decision == {"effect": "allow", "reasons": [], "client_capabilities": ["elicitation", "roots", "sampling"]} with input as shared
+	# Without the shared flag, a decision for nobody is refused as usual.
+	unshared := object.union(shared, {"arguments": {"capabilities": null, "offered": ["roots"], "shared": false}})
+	airlock.decision.effect == "deny" with input as unshared
+}

@@ -29,6 +29,13 @@
 #     replaced wholesale (redact.arguments), and personal data or secrets the
 #     detectors of lib/pii.rego find in its strings are masked as in results
 #     (redact.result). data.servers[s].relay_logs == false drops them all.
+#   - client/capabilities (what an upstream session declares of the client's
+#     capabilities, decided when it opens; input.arguments.offered names what
+#     Airlock can relay of what the client declared): roots and elicitation,
+#     whose requests are decided one by one above; sampling only to servers
+#     that opted in, so the others never see it (nor offer tools that need it).
+#     A shared session (input.arguments.shared) is decided for no caller:
+#     these rules read only the server, so every caller gets the same answer.
 package airlock.relay
 
 import rego.v1
@@ -128,3 +135,22 @@ deny contains sprintf("server %s does not relay log messages", [input.server.nam
 	log_message
 	server.relay_logs == false
 }
+
+# ---------------------------------------------------------------- client capabilities
+
+capabilities_decision if input.action == "client/capabilities"
+
+shared_capabilities if {
+	capabilities_decision
+	input.arguments.shared == true
+}
+
+allowed_capabilities contains c if {
+	capabilities_decision
+	some c in input.arguments.offered
+	capability_allowed(c)
+}
+
+capability_allowed(c) if c in {"roots", "elicitation"}
+
+capability_allowed("sampling") if server.sampling == true

@@ -90,3 +90,21 @@ test_a_field_masked_wholesale_is_not_also_pattern_masked if {
 test_servers_may_have_their_logs_dropped if {
 	relay.deny == {"server quiet does not relay log messages"} with input as log("quiet", "hello") with data.servers as {"quiet": {"relay_logs": false}}
 }
+
+capabilities(server, offered, shared) := {"phase": "request", "action": "client/capabilities", "server": {"name": server}, "arguments": {"capabilities": null, "offered": offered, "shared": shared}}
+
+test_sampling_capability_only_for_servers_that_opted_in if {
+	all := ["elicitation", "roots", "sampling"]
+	relay.allowed_capabilities == {"elicitation", "roots"} with input as capabilities("plain", all, false) with data.servers as servers
+	relay.allowed_capabilities == {"elicitation", "roots", "sampling"} with input as capabilities("trusted", all, false) with data.servers as servers
+}
+
+test_capabilities_never_beyond_what_is_offered if {
+	relay.allowed_capabilities == {"roots"} with input as capabilities("trusted", ["roots"], false) with data.servers as servers
+	count(relay.allowed_capabilities) == 0 with input as capabilities("trusted", [], false) with data.servers as servers
+}
+
+test_shared_capabilities_only_when_said_so if {
+	relay.shared_capabilities with input as capabilities("plain", [], true)
+	not relay.shared_capabilities with input as capabilities("plain", [], false)
+}

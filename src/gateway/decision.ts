@@ -13,6 +13,8 @@ export interface Decision {
   visible_tools?: string[];
   visible_resources?: string[];
   visible_prompts?: string[];
+  /** For `client/capabilities`: the relayed client capabilities an upstream session may declare. */
+  client_capabilities?: string[];
   revision: string;
 }
 
@@ -66,7 +68,12 @@ export async function decide(engine: Engine, input: unknown): Promise<Decision> 
   }
   if (decision.effect === 'redact' && !decision.redact)
     throw new DecisionError('policy asked to redact but named nothing to redact');
-  for (const key of ['visible_tools', 'visible_resources', 'visible_prompts'] as const) {
+  for (const key of [
+    'visible_tools',
+    'visible_resources',
+    'visible_prompts',
+    'client_capabilities',
+  ] as const) {
     if (r[key] === undefined) continue;
     if (!isStrings(r[key])) throw new DecisionError(`policy returned malformed ${key}`);
     decision[key] = r[key];

@@ -54,6 +54,8 @@ import {
 } from './errors.js';
 import { NAME_SEPARATOR, type NamedKind, type NameTarget, Naming } from './names.js';
 import { detectorRegExp, redactArguments, redactResult } from './redact.js';
+import { decideCapabilities } from './relay/client-capabilities.js';
+import { type RequestLogSink, requestLogSink } from './relay/log-messages.js';
 import {
   type ClientSender,
   type RelayCall,
@@ -72,6 +74,8 @@ import {
 } from './relay.js';
 import type { CallerNotification } from './session-state.js';
 import {
+  asCaller,
+  type CapabilityDecider,
   type CredentialSource,
   type ListKind,
   Upstream,
@@ -115,6 +119,8 @@ export interface CallContext {
   clientCapabilities?: ClientCapabilities | undefined;
   /** Sends a notification to the client on this request's stream (relayed progress). */
   sendNotification?: RelayContext['sendNotification'];
+  /** The request's own log level (2026-07-28 envelope): log messages of the call go on its stream. */
+  logLevel?: LoggingLevel | undefined;
   /** Checks the request against the called tool once it is found, before deciding (protocol/param-headers.ts). */
   checkTool?: ((tool: { inputSchema?: unknown }, args: Record<string, unknown>) => void) | undefined;
 }
@@ -185,6 +191,7 @@ export class Gateway {
             original: n,
           });
       };
+      upstream.sharedCapabilities = this.#capabilities(undefined);
       this.#upstreams.set(u.name, upstream);
     }
     for (const v of options.config.virtual_servers) {
@@ -271,28 +278,32 @@ export class Gateway {
 
   // ------------------------------------------------------------------ decisions and audit
 
+  /** The decision input; without a context (a shared session's capabilities), for no caller. */
   #input(
-    context: CallContext,
+    context: CallContext | undefined,
     action: string,
     phase: 'request' | 'response',
     extra: Record<string, unknown>,
   ) {
-    const c = context.caller;
+    const c = context?.caller;
     return {
       phase,
       action,
-      user: c.user,
-      agent: c.agent,
-      model: c.model,
+      user: c?.user ?? null,
+      agent: c?.agent ?? null,
+      model: c?.model ?? null,
       request: {
         id: randomUUID(),
         time: new Date().toISOString(),
-        ...(context.protocol ? { protocol: context.protocol.revision } : {}),
-        ...(context.protocol?.client ? { client: context.protocol.client } : {}),
+        ...(context?.protocol ? { protocol: context.protocol.revision } : {}),
+        ...(context?.protocol?.client ? { client: context.protocol.client } : {}),
       },
       approval: null,
       ...extra,
-      server: { virtual: context.virtual, ...((extra.server as object | undefined) ?? {}) },
+      server: {
+        ...(context ? { virtual: context.virtual } : {}),
+        ...((extra.server as object | undefined) ?? {}),
+      },
     };
   }
 
@@ -301,7 +312,11 @@ export class Gateway {
    * output), the failure is audited as a deny ("evaluation failed: …", the rule's location kept as
    * `file.rego:line:col`) and the caller gets a PolicyUnavailable error without file locations.
    */
-  async #decide(context: CallContext, input: DecisionInput, about: About = {}): Promise<Decision> {
+  async #decide(
+    context: CallContext | undefined,
+    input: DecisionInput,
+    about: About = {},
+  ): Promise<Decision> {
     try {
       return await this.#stages.run(
         'evaluate',
@@ -485,7 +500,8 @@ export class Gateway {
     throw gatewayError(GatewayErrorCode.InvalidParams, `Invalid params: ${why}`);
   }
 
-  #auditBase(context: CallContext, decisionId: string): Partial<AuditEventInput> {
+  #auditBase(context: CallContext | undefined, decisionId: string): Partial<AuditEventInput> {
+    if (!context) return { decisionId };
     const c = context.caller;
     return {
       decisionId,
@@ -524,23 +540,25 @@ export class Gateway {
     list: (u: Upstream, credential: CredentialSource) => Promise<T[]>,
   ): Promise<T[]> {
     try {
-      return await list(upstream, async () => {
-        try {
-          return (await this.#credential(context, upstream, undefined))?.headers ?? {};
-        } catch (err) {
-          if (err instanceof GatewayError && typeof err.data?.credential_error === 'string')
-            await this.#audit({
-              ...this.#auditBase(context, randomUUID()),
-              kind: 'decision',
-              phase: 'request',
-              effect: 'deny',
-              reasons: [String(err.data.audit_reason)],
-              upstreamServer: upstream.name,
-              details: { action, credential_error: err.data.credential_error },
-            } as AuditEventInput);
-          throw err;
-        }
-      });
+      return await asCaller(this.#capabilities(context), () =>
+        list(upstream, async () => {
+          try {
+            return (await this.#credential(context, upstream, undefined))?.headers ?? {};
+          } catch (err) {
+            if (err instanceof GatewayError && typeof err.data?.credential_error === 'string')
+              await this.#audit({
+                ...this.#auditBase(context, randomUUID()),
+                kind: 'decision',
+                phase: 'request',
+                effect: 'deny',
+                reasons: [String(err.data.audit_reason)],
+                upstreamServer: upstream.name,
+                details: { action, credential_error: err.data.credential_error },
+              } as AuditEventInput);
+            throw err;
+          }
+        }),
+      );
     } catch (err) {
       if (err instanceof GatewayError) throw withoutAuditReason(err);
       // A list the upstream could not give leaves its row, like a failed call (nothing was decided).
@@ -717,7 +735,7 @@ export class Gateway {
       upstreams.map(async (u) => {
         try {
           const credential = await this.#credential(context, u, undefined);
-          const ask = () => u.instructions(session(context));
+          const ask = () => asCaller(this.#capabilities(context), () => u.instructions(session(context)));
           return {
             upstream: u.name,
             instructions: await (credential ? withUpstreamHeaders(credential.headers, ask) : ask()),
@@ -1179,12 +1197,22 @@ export class Gateway {
     const started = performance.now();
     let result: unknown;
     try {
-      const relay = this.#relayCall(context, action, target, decisionId);
+      // The request's own log level: the upstream's messages during the call come before its answer.
+      const logs =
+        context.logLevel && context.sendNotification
+          ? requestLogSink(
+              this.#relayPolicy(context, about),
+              upstream.name,
+              context.logLevel,
+              (n) => context.sendNotification?.(fromUpstream(upstream.name, n)) ?? Promise.resolve(),
+            )
+          : undefined;
+      const relay = this.#relayCall(context, action, target, decisionId, logs);
       result = await this.#stages.run(
         'upstream',
         () =>
           this.#withCredential(context, upstream, decision.credentials, () =>
-            withRelayCall(relay, () => send(forwarded)),
+            withRelayCall(relay, () => send(forwarded)).finally(() => logs?.drained()),
           ),
         {
           // Resource URIs stay out of span names (high cardinality, and they may name records).
@@ -1269,7 +1297,13 @@ export class Gateway {
   }
 
   /** The call server→client requests made during it belong to, with this gateway's decide and audit. */
-  #relayCall(context: CallContext, action: string, target: Target, decisionId: string): RelayCall {
+  #relayCall(
+    context: CallContext,
+    action: string,
+    target: Target,
+    decisionId: string,
+    logs: RequestLogSink | undefined,
+  ): RelayCall {
     const upstream = target.upstream.name;
     const about: About = { upstream, target: { type: target.type, name: target.name } };
     return {
@@ -1280,6 +1314,7 @@ export class Gateway {
       send: context.clientRequest,
       clientCapabilities: context.clientCapabilities,
       policy: this.#relayPolicy(context, about),
+      log: logs?.log,
     };
   }
 
@@ -1288,7 +1323,7 @@ export class Gateway {
     return this.#relayPolicy(context, { upstream });
   }
 
-  #relayPolicy(context: CallContext, about: About): RelayPolicy {
+  #relayPolicy(context: CallContext | undefined, about: About): RelayPolicy {
     return {
       input: (a, phase, extra) => this.#input(context, a, phase, extra),
       decide: (input) => this.#decide(context, input, about),
@@ -1304,6 +1339,20 @@ export class Gateway {
   }
 
   /**
+   * What an upstream session declares of the client's capabilities, decided when it opens
+   * (relay/client-capabilities.ts): for `context`'s caller, or (undefined) for a shared session.
+   */
+  #capabilities(context: CallContext | undefined): CapabilityDecider {
+    return (upstream) =>
+      decideCapabilities(
+        this.#relayPolicy(context, { upstream }),
+        upstream,
+        context?.clientCapabilities,
+        context === undefined,
+      );
+  }
+
+  /**
    * Runs `send` carrying the caller's upstream credential (HTTP upstreams, when identity is
    * configured). A 401 from the upstream gets one fresh credential; any credential failure is the
    * call's failure (fail closed), never a call without one.
@@ -1315,9 +1364,11 @@ export class Gateway {
     send: () => Promise<T>,
   ): Promise<T> {
     const credential = await this.#credential(context, upstream, obligation);
-    if (!credential) return send();
+    const decided = this.#capabilities(context);
+    const asked = () => asCaller(decided, send);
+    if (!credential) return asked();
     try {
-      return await withUpstreamHeaders(credential.headers, send);
+      return await withUpstreamHeaders(credential.headers, asked);
     } catch (err) {
       if (!(err instanceof UpstreamError) || err.status !== 401) throw err;
       let fresh: UpstreamCredential | undefined;
@@ -1327,7 +1378,7 @@ export class Gateway {
         throw credentialFailure(upstream, refreshErr);
       }
       if (!fresh) throw err;
-      return withUpstreamHeaders(fresh.headers, send);
+      return withUpstreamHeaders(fresh.headers, asked);
     }
   }
 

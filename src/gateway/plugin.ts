@@ -53,7 +53,14 @@ import { refusePerRequestGet, sessionRevision } from './protocol/session-front.j
 import { ClientRequests, type Owner } from './relay/client-requests.js';
 import { DEFAULT_INPUT_LIMITS, InputRounds } from './relay/input-rounds.js';
 import { decideLogMessage, LOG_ACTION, LogMessageQueue } from './relay/log-messages.js';
-import { asksProgress, fromUpstream, isInitialize, isToolCall, session } from './relay.js';
+import {
+  asksProgress,
+  fromUpstream,
+  initializeCapabilities,
+  isInitialize,
+  isToolCall,
+  session,
+} from './relay.js';
 import { refuseMalformed } from './rpc-check.js';
 import { DEFAULT_TIMEOUT_MS, type ListKind } from './upstream.js';
 import { serveVirtualMetadata } from './virtual-metadata.js';
@@ -481,7 +488,14 @@ export const gatewayPlugin: FastifyPluginAsync<GatewayOptions> = async (app: Fas
         else if (refuseUnknownSession(sessions.sessions, request, reply, caller, virtual)) return reply;
         // `initialize` answers with the upstreams' instructions, combined.
         const initialize = isInitialize(request.body);
-        const instructions = initialize ? await gateway.instructions({ caller, virtual }) : undefined;
+        // It opens the caller's upstream sessions, declaring what policy allows of the client's capabilities.
+        const instructions = initialize
+          ? await gateway.instructions({
+              caller,
+              virtual,
+              clientCapabilities: initializeCapabilities(request.body),
+            })
+          : undefined;
         // A session id any replica can check (client-sessions.ts), on the initialize response.
         if (initialize) reply.raw.setHeader(SESSION_HEADER, sessions.sessions.issue(caller, virtual));
         const link: ClientLink = { requests: clientRequests, timeoutMs: relayTimeoutMs };

@@ -1,7 +1,12 @@
 // What travels with a forwarded request besides its params: the caller's upstream session, the
 // request's `_meta` (without Airlock's own keys), the client's cancellation, and the upstream's
 // progress relayed back under the client's own progress token.
-import type { Progress, ServerNotification } from '@modelcontextprotocol/sdk/types.js';
+import type {
+  ClientCapabilities,
+  LoggingLevel,
+  Progress,
+  ServerNotification,
+} from '@modelcontextprotocol/sdk/types.js';
 import type { Caller } from './caller.js';
 import { type GatewayError, GatewayErrorCode, gatewayError } from './errors.js';
 import type { CallerNotification } from './session-state.js';
@@ -24,6 +29,8 @@ export interface RelayContext {
   signal?: AbortSignal | undefined;
   /** Sends a notification to the client on this request's stream. */
   sendNotification?: ((notification: ServerNotification) => Promise<void>) | undefined;
+  /** The request's own log level (2026-07-28), passed on to upstreams of that revision. */
+  logLevel?: LoggingLevel | undefined;
 }
 
 /** The client's request `_meta` as the upstream gets it: Airlock's keys and the progress token removed. */
@@ -58,6 +65,7 @@ export function upstreamCall(context: RelayContext): UpstreamCall {
     meta: forwardedMeta(context.meta),
     signal: context.signal,
     onprogress,
+    logLevel: context.logLevel,
   };
 }
 
@@ -114,6 +122,15 @@ export function isToolCall(body: unknown): boolean {
 /** Whether a request body is an `initialize` request. */
 export function isInitialize(body: unknown): boolean {
   return messages(body).some((m) => m.method === 'initialize');
+}
+
+/** The capabilities the client declares in an `initialize` request body (undefined: none given). */
+export function initializeCapabilities(body: unknown): ClientCapabilities | undefined {
+  const init = messages(body).find((m) => m.method === 'initialize');
+  const capabilities = (init?.params as { capabilities?: unknown } | undefined)?.capabilities;
+  return capabilities !== null && typeof capabilities === 'object' && !Array.isArray(capabilities)
+    ? (capabilities as ClientCapabilities)
+    : undefined;
 }
 
 /**

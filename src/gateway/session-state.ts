@@ -11,6 +11,7 @@ import {
   type ResourceUpdatedNotification,
   ResourceUpdatedNotificationSchema,
 } from '@modelcontextprotocol/sdk/types.js';
+import { relatedCall } from './relay/server-requests.js';
 import { SHARED_SESSION, type UpstreamSession } from './upstream-sessions.js';
 
 export type CallerNotification = LoggingMessageNotification | ResourceUpdatedNotification;
@@ -18,7 +19,8 @@ export type CallerNotification = LoggingMessageNotification | ResourceUpdatedNot
 /**
  * Passes the upstream's log messages and resource updates on `session` to `emit`, with the callers
  * they concern: log messages to the session's caller (those of a shared session belong to nobody
- * and go nowhere), updates to the callers subscribed to the resource.
+ * and go nowhere) — or, sent during a call that asked for them (relay/log-messages.ts
+ * requestLogSink), to that call's request — updates to the callers subscribed to the resource.
  */
 export function relayNotifications(
   client: Client,
@@ -26,6 +28,9 @@ export function relayNotifications(
   emit: (notification: CallerNotification, callers: string[]) => void,
 ): void {
   client.setNotificationHandler(LoggingMessageNotificationSchema, async (n) => {
+    // Sent during a call whose request named its own level: on that request's stream, filtered.
+    const call = relatedCall(client);
+    if (call?.log) return call.log(n);
     if (session.key !== SHARED_SESSION) emit(n, [session.key]);
   });
   client.setNotificationHandler(ResourceUpdatedNotificationSchema, async (n) => {

@@ -175,16 +175,11 @@ export class SessionPool {
     try {
       const client = await this.#connect(session);
       this.#keeps = this.options.keepsSessions(client);
-      if (!this.#keeps) {
-        // One session serves everybody: this one, under the shared key.
+      if (!this.#keeps && key !== SHARED_SESSION) {
+        // One session serves everybody, opened as such (what it declares is decided for no caller
+        // in particular): this caller's is ended, the shared one opens on first use.
         this.#sessions.delete(key);
-        const shared = this.#sessions.get(SHARED_SESSION);
-        if (shared) void this.#end(shared);
-        const moved = new UpstreamSession(SHARED_SESSION);
-        moved.client = session.client;
-        moved.lists = session.lists;
-        this.#sessions.set(SHARED_SESSION, moved);
-        this.#idle(moved);
+        void this.#end(session);
       }
     } finally {
       session.busy--;

@@ -13,6 +13,7 @@ import {
 } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import {
   type CallToolResult,
+  type ClientCapabilities,
   type CompleteRequest,
   type CompleteResult,
   ErrorCode,
@@ -32,13 +33,9 @@ import {
 import { traceHeaders } from '../telemetry/index.js';
 import type { UpstreamConfig } from './config.js';
 import { GatewayError } from './errors.js';
-import { perRequestClient } from './protocol/upstream-revision.js';
-import {
-  outsideCall,
-  registerServerRequests,
-  relayCapabilities,
-  trackCall,
-} from './relay/server-requests.js';
+import { META } from './protocol/revisions.js';
+import { perRequestClient, speaksPerRequest } from './protocol/upstream-revision.js';
+import { outsideCall, registerServerRequests, trackCall } from './relay/server-requests.js';
 import {
   addSubscriber,
   type CallerNotification,
@@ -128,6 +125,20 @@ const headerFetch: typeof fetch = (input, init) => {
   return fetch(input, { ...init, headers });
 };
 
+/**
+ * Decides what an upstream session opened now declares of the client's capabilities (the gateway's
+ * `client/capabilities` decision, relay/client-capabilities.ts); it may throw (nothing opens).
+ */
+export type CapabilityDecider = (upstream: string) => Promise<ClientCapabilities>;
+
+/** The decider of the caller whose request is being served (its session opens with its decision). */
+const callerCapabilities = new AsyncLocalStorage<CapabilityDecider>();
+
+/** Runs `run` as a request of the caller `decide` decides for: a session it opens is decided so. */
+export function asCaller<T>(decide: CapabilityDecider, run: () => Promise<T>): Promise<T> {
+  return callerCapabilities.run(decide, run);
+}
+
 /** Produces the headers a list request should carry; called only when the list is really fetched. */
 export type CredentialSource = () => Promise<Record<string, string>>;
 
@@ -144,6 +155,8 @@ export interface UpstreamCall {
   meta?: Record<string, unknown> | undefined;
   /** Aborting it cancels the upstream request (`notifications/cancelled`). */
   signal?: AbortSignal | undefined;
+  /** The request's own log level: sent in `_meta` to a 2026-07-28 upstream (older ones set it per session). */
+  logLevel?: LoggingLevel | undefined;
   /** Receives the upstream's progress; each one restarts the timeout, up to `max_timeout_ms` in all. */
   onprogress?: ((progress: Progress) => void) | undefined;
 }
@@ -162,6 +175,12 @@ export class Upstream {
   onListChanged: (kind: ListKind, session: string) => void = () => {};
   /** Called with an upstream notification for the callers (session keys) it concerns. */
   onNotification: (notification: CallerNotification, callers: string[]) => void = () => {};
+  /**
+   * Decides the capabilities of a shared session (one serving every caller): for no caller in
+   * particular. A caller's own session is decided by the decider of the request opening it
+   * (asCaller); a session opened outside any caller's request declares none.
+   */
+  sharedCapabilities: CapabilityDecider = async () => ({});
 
   constructor(readonly config: UpstreamConfig) {
     const s = config.sessions ?? {};
@@ -216,14 +235,16 @@ export class Upstream {
   #open(session: UpstreamSession): Promise<Client> {
     return (async () => {
       const c = this.config;
+      // What this session declares of the client's capabilities, decided by policy before it opens.
+      const decide = session.key === SHARED_SESSION ? this.sharedCapabilities : callerCapabilities.getStore();
+      const capabilities = decide ? await decide(this.name) : {};
       // 2026-07-28 when the upstream speaks it (protocol/upstream-revision.ts), else the initialize handshake.
       // Server→client requests are relayed (relay/server-requests.ts): on the session revisions as
       // requests, from a 2026-07-28 upstream as the input requests of its `input_required` results.
-      const perRequest = await perRequestClient(c, headerFetch, this.#timeout);
+      const perRequest = await perRequestClient(c, headerFetch, this.#timeout, capabilities);
       const client =
-        perRequest ??
-        new Client({ name: 'airlock-gateway', version: '0.1.0' }, { capabilities: relayCapabilities() });
-      registerServerRequests(client, c.transport);
+        perRequest ?? new Client({ name: 'airlock-gateway', version: '0.1.0' }, { capabilities });
+      registerServerRequests(client, c.transport, capabilities);
       const transport =
         c.transport === 'http'
           ? new StreamableHTTPClientTransport(new URL(c.url), { fetch: headerFetch })
@@ -261,6 +282,8 @@ export class Upstream {
     try {
       return await this.#pool.acquire(call?.session ?? SHARED_SESSION);
     } catch (err) {
+      // No capability decision (policy unavailable, audit failed): the session does not open.
+      if (err instanceof GatewayError) throw err;
       throw this.#failure(err);
     }
   }
@@ -388,7 +411,7 @@ export class Upstream {
       call,
       async (c) =>
         (await c.callTool(
-          { name, arguments: args, ...(call?.meta ? { _meta: call.meta } : {}) },
+          { name, arguments: args, ...requestMeta(c, call) },
           undefined,
           this.#options(call),
         )) as CallToolResult,
@@ -396,17 +419,12 @@ export class Upstream {
   }
 
   readResource(uri: string, call?: UpstreamCall): Promise<ReadResourceResult> {
-    return this.#request(call, (c) =>
-      c.readResource({ uri, ...(call?.meta ? { _meta: call.meta } : {}) }, this.#options(call)),
-    );
+    return this.#request(call, (c) => c.readResource({ uri, ...requestMeta(c, call) }, this.#options(call)));
   }
 
   getPrompt(name: string, args: Record<string, string>, call?: UpstreamCall): Promise<GetPromptResult> {
     return this.#request(call, (c) =>
-      c.getPrompt(
-        { name, arguments: args, ...(call?.meta ? { _meta: call.meta } : {}) },
-        this.#options(call),
-      ),
+      c.getPrompt({ name, arguments: args, ...requestMeta(c, call) }, this.#options(call)),
     );
   }
 
@@ -482,6 +500,16 @@ export class Upstream {
   async close(): Promise<void> {
     await this.#pool.close();
   }
+}
+
+/**
+ * The forwarded request's `_meta`: the client's own keys, and for a 2026-07-28 upstream the
+ * request's log level (its envelope key; the SDK keeps what is given over what it would add).
+ */
+function requestMeta(client: Client, call: UpstreamCall | undefined): { _meta?: Record<string, unknown> } {
+  const level = call?.logLevel && speaksPerRequest(client) ? { [META.logLevel]: call.logLevel } : undefined;
+  const meta = call?.meta || level ? { ...call?.meta, ...level } : undefined;
+  return meta ? { _meta: meta } : {};
 }
 
 /** An McpError's message as the upstream sent it (the SDK prefixes "MCP error <code>: "). */

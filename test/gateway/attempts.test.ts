@@ -50,7 +50,10 @@ async function newest(on: AuditStore, after: number): Promise<AuditEvent[]>;
 async function newest(after: number): Promise<AuditEvent[]>;
 async function newest(a: AuditStore | number, b?: number): Promise<AuditEvent[]> {
   const [on, after] = typeof a === 'number' ? [store, a] : [a, b ?? 0];
-  return (await on.query({ after })).events;
+  // The rows of the attempts, not those of an upstream session opened meanwhile (client/capabilities).
+  return (await on.query({ after })).events.filter(
+    (e) => (e.details as { action?: unknown } | null)?.action !== 'client/capabilities',
+  );
 }
 /** The newest event's sequence number. */
 async function head(on: AuditStore = store): Promise<number> {

@@ -323,18 +323,44 @@ t.test('reference policy: sampling, elicitation and roots reach the client and b
   });
 });
 
-t.test('reference policy without the opt-in: sampling is denied, the upstream told so', async (t) => {
+t.test('reference policy without the opt-in: the upstream never sees the sampling capability', async (t) => {
   const { store, client, asked } = await setup(t, await referenceEngine(false));
-  const before = await head(store);
-  const r = await client.callTool({
-    name: `${EVERYTHING}__trigger-sampling-request`,
-    arguments: { prompt: 'spend my tokens', maxTokens: 10 },
-  });
+  const { tools } = await client.listTools();
+  const names = tools.map((x) => x.name);
+  t.notOk(names.includes(`${EVERYTHING}__trigger-sampling-request`), 'server-everything did not offer it');
+  t.ok(names.includes(`${EVERYTHING}__trigger-elicitation-request`), 'elicitation was still declared');
+  t.ok(names.includes(`${EVERYTHING}__get-roots-list`), 'roots were still declared');
+  await t.rejects(
+    client.callTool({ name: `${EVERYTHING}__trigger-sampling-request`, arguments: { prompt: 'x' } }),
+    { code: -32602 },
+  );
   t.equal(asked.sampling.length, 0, 'the client was never asked');
-  t.match(JSON.stringify(r), /may not sample the user's model/, 'the upstream got the JSON-RPC error');
-  t.match(await relayed(store, 'sampling/createMessage', before), [
-    { effect: 'deny', reasons: ["server everything may not sample the user's model"] },
-  ]);
+  const decided = await relayed(store, 'client/capabilities', 0);
+  // The stdio upstream is one shared process: decided once, for no caller in particular.
+  t.match(
+    decided.filter((e) => e.upstreamServer === EVERYTHING),
+    [
+      {
+        kind: 'decision',
+        effect: 'allow',
+        userSub: null,
+        arguments: { capabilities: null, offered: ['elicitation', 'roots', 'sampling'], shared: true },
+        details: { declared: ['elicitation', 'roots'], shared: true },
+      },
+    ],
+  );
+  // The HTTP upstream keeps sessions: decided for the caller, with what its client declared.
+  t.match(
+    decided.filter((e) => e.upstreamServer === OWN),
+    [
+      {
+        effect: 'allow',
+        userSub: LAB_PRINCIPAL.user.sub,
+        arguments: { capabilities: { sampling: {}, roots: {} }, shared: false },
+        details: { declared: ['elicitation', 'roots'], shared: false },
+      },
+    ],
+  );
 });
 
 t.test('a policy that denies roots and redacts sampling both ways', async (t) => {

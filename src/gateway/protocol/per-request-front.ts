@@ -105,6 +105,10 @@ export async function answerPerRequest(call: PerRequestCall): Promise<Answer> {
     },
     ...(call.envelope
       ? {
+          // What the caller's upstream sessions may declare when this request opens them.
+          clientCapabilities: call.envelope.clientCapabilities as CallContext['clientCapabilities'],
+          // The upstream's log messages during the call, on this request's stream, at this level or above.
+          logLevel: call.envelope.logLevel as CallContext['logLevel'],
           protocol: {
             revision: call.envelope.protocolVersion,
             ...(call.envelope.clientInfo ? { client: call.envelope.clientInfo } : {}),

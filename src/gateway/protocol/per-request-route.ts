@@ -33,7 +33,10 @@ export interface PerRequestRoute {
   rounds?: InputRounds | undefined;
 }
 
-/** Methods answered on SSE when the request asks for progress (the upstream's own, or a held call's). */
+/**
+ * Methods answered on SSE when the request asks for progress (the upstream's own, or a held call's)
+ * or names a log level (the upstream's log messages during it).
+ */
 const STREAMED = new Set(['tools/call', 'prompts/get', 'resources/read', 'completion/complete']);
 
 export async function servePerRequest(route: PerRequestRoute): Promise<FastifyReply | undefined> {
@@ -108,7 +111,10 @@ export async function servePerRequest(route: PerRequestRoute): Promise<FastifyRe
     rounds: route.rounds,
     owner: JSON.stringify([virtual, caller.user.sub, agentKey(caller)]),
   };
-  if (STREAMED.has(message.method) && asksProgress(message)) {
+  if (
+    STREAMED.has(message.method) &&
+    (asksProgress(message) || classified.envelope?.logLevel !== undefined)
+  ) {
     reply.hijack();
     await answerPerRequestStreamed(call, reply.raw);
     return undefined;

@@ -71,6 +71,9 @@ export interface Envelope {
   logLevel?: string;
 }
 
+/** MCP's log levels (RFC 5424), least severe first. */
+export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
+
 /** A JSON object (not null, not an array). */
 export const isObject = (v: unknown): v is Record<string, unknown> =>
   v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -102,8 +105,8 @@ export function readEnvelope(meta: Record<string, unknown>): Envelope | { proble
   )
     return { problem: `${META.clientInfo}: expected {name, version}` };
   const level = meta[META.logLevel];
-  if (level !== undefined && typeof level !== 'string')
-    return { problem: `${META.logLevel}: expected a log level` };
+  if (level !== undefined && !LOG_LEVELS.includes(level as string))
+    return { problem: `${META.logLevel}: expected a log level (${LOG_LEVELS.join(', ')})` };
   return {
     protocolVersion: version,
     clientCapabilities: capabilities,

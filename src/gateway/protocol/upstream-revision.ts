@@ -6,6 +6,7 @@
 // plain results, and each front encodes them for its client.
 import {
   type DiscoverResult,
+  type McpSubscription,
   ProtocolError,
   SdkError,
   SdkErrorCode,
@@ -16,13 +17,29 @@ import {
 import { StdioClientTransport as V2StdioTransport } from '@modelcontextprotocol/client/stdio';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import { ErrorCode, McpError } from '@modelcontextprotocol/sdk/types.js';
 import type { UpstreamConfig } from '../config.js';
 import { GatewayError } from '../errors.js';
-import { RELAYED, type RelayedMethod, relayCapabilities } from '../relay/server-requests.js';
+import { RELAYED, type RelayedMethod } from '../relay/server-requests.js';
 import { HEADER, META, PER_REQUEST_REVISION } from './revisions.js';
 
 const CLIENT_INFO = { name: 'airlock-gateway', version: '0.1.0' };
+
+/** Resources one 2026-07-28 upstream session may have subscribed at once (its listen filter). */
+export const MAX_LISTENED_RESOURCES = 256;
+
+/** How long after the upstream dropped its listen stream Airlock opens it again. */
+const RELISTEN_MS = 1000;
+
+/** The notifications this revision brings on a `subscriptions/listen` stream or a request's stream. */
+const RELAYED_NOTIFICATIONS = new Set([
+  'notifications/message',
+  'notifications/tools/list_changed',
+  'notifications/resources/list_changed',
+  'notifications/prompts/list_changed',
+  'notifications/resources/updated',
+]);
 
 /**
  * Asks an HTTP upstream `server/discover` (one POST). Its result when the upstream offers
@@ -132,6 +149,12 @@ function plain<T extends object>(result: T): T {
 type Timeout = { timeout?: number };
 
 /**
+ * The options a listen stream is opened with: the acknowledgement's timeout only. The stream
+ * outlives the request that changed it, so that request's signal must not end it.
+ */
+const ackTimeout = (options: Timeout): Timeout => (options.timeout ? { timeout: options.timeout } : {});
+
+/**
  * A 2026-07-28 upstream, with the part of the v1 Client surface upstream.ts uses. Lists are always
  * fetched (upstream.ts keeps its own cache and decides per caller); reads never come from the SDK's
  * response cache, which knows nothing of whose credential a result was read with.
@@ -139,15 +162,23 @@ type Timeout = { timeout?: number };
 class PerRequestUpstreamClient {
   onclose: (() => void) | undefined;
   readonly #client: V2Client;
+  /** The session's `subscriptions/listen` stream: list changes, and the resources subscribed. */
+  #listen: McpSubscription | undefined;
+  /** Serialises re-opening the listen stream (each subscribe or unsubscribe changes its filter). */
+  #listening: Promise<unknown> = Promise.resolve();
+  readonly #uris = new Set<string>();
+  #closed = false;
 
   constructor(
     readonly discovered: DiscoverResult | undefined,
     readonly open: () => V2HttpTransport | V2StdioTransport,
+    capabilities: ClientCapabilities,
   ) {
     this.#client = new V2Client(CLIENT_INFO, {
       versionNegotiation: { mode: { pin: PER_REQUEST_REVISION } },
-      // What Airlock relays to its callers (relay/server-requests.ts), as on the session revisions.
-      capabilities: relayCapabilities() as never,
+      // What policy lets Airlock relay to its callers (relay/client-capabilities.ts), as on the
+      // session revisions; sent in every request's envelope.
+      capabilities: capabilities as never,
     });
   }
 
@@ -172,10 +203,86 @@ class PerRequestUpstreamClient {
   }
 
   /**
-   * List changes are not pushed to Airlock on this revision (that needs a `subscriptions/listen`
-   * stream per upstream); upstream.ts's lists expire after LIST_TTL_MS instead.
+   * The v1 client's notification registration: log messages (on a request's stream), list changes
+   * and resource updates (on the session's listen stream) reach the same handlers as on the
+   * session revisions.
    */
-  setNotificationHandler(): void {}
+  setNotificationHandler(
+    schema: { shape: { method: { value: string } } },
+    handler: (notification: { method: string; params?: unknown }) => Promise<void>,
+  ): void {
+    const method = schema.shape.method.value;
+    if (!RELAYED_NOTIFICATIONS.has(method)) return;
+    this.#client.setNotificationHandler(
+      method as 'notifications/message',
+      ((n: { method: string; params?: unknown }) => handler(n)) as never,
+    );
+  }
+
+  /**
+   * Opens the session's listen stream anew with what it needs now (the list changes the upstream
+   * offers, the subscribed resources), then closes the previous one; none when nothing is needed.
+   * Resolves with the filter the upstream honoured. Calls are serialised.
+   */
+  #relisten(options: Timeout): Promise<Record<string, unknown>> {
+    const run = this.#listening.then(async () => {
+      if (this.#closed) return {};
+      const caps = this.#client.getServerCapabilities();
+      const filter = {
+        ...(caps?.tools?.listChanged ? { toolsListChanged: true } : {}),
+        ...(caps?.resources?.listChanged ? { resourcesListChanged: true } : {}),
+        ...(caps?.prompts?.listChanged ? { promptsListChanged: true } : {}),
+        ...(this.#uris.size > 0 ? { resourceSubscriptions: [...this.#uris] } : {}),
+      };
+      const old = this.#listen;
+      this.#listen = undefined;
+      const opened =
+        Object.keys(filter).length > 0
+          ? await v1Errors(() => this.#client.listen(filter, options))
+          : undefined;
+      this.#listen = opened;
+      await old?.close().catch(() => {});
+      // Dropped by the upstream (not closed by Airlock): opened again, once per drop, after a pause.
+      void opened?.closed.then((how) => {
+        if (how !== 'remote' || this.#listen !== opened || this.#closed) return;
+        setTimeout(() => void this.#relisten(options).catch(() => {}), RELISTEN_MS).unref();
+      });
+      return (opened?.honoredFilter ?? {}) as Record<string, unknown>;
+    });
+    this.#listening = run.catch(() => {});
+    return run;
+  }
+
+  /** `resources/subscribe` of the session revisions: the URI joins the listen stream's filter. */
+  async subscribeResource(params: { uri: string }, options: Timeout): Promise<Record<string, never>> {
+    if (!this.#client.getServerCapabilities()?.resources?.subscribe)
+      throw new McpError(ErrorCode.MethodNotFound, 'the upstream offers no resource subscriptions');
+    if (!this.#uris.has(params.uri) && this.#uris.size >= MAX_LISTENED_RESOURCES)
+      throw new McpError(
+        ErrorCode.InvalidRequest,
+        `at most ${MAX_LISTENED_RESOURCES} resources may be subscribed on one upstream session`,
+      );
+    this.#uris.add(params.uri);
+    let honoured: Record<string, unknown>;
+    try {
+      honoured = await this.#relisten(ackTimeout(options));
+    } catch (err) {
+      this.#uris.delete(params.uri);
+      throw err;
+    }
+    const subscribed = honoured.resourceSubscriptions;
+    if (!Array.isArray(subscribed) || !subscribed.includes(params.uri)) {
+      this.#uris.delete(params.uri);
+      throw new McpError(ErrorCode.InvalidParams, `the upstream did not subscribe ${params.uri}`);
+    }
+    return {};
+  }
+
+  /** `resources/unsubscribe`: the URI leaves the listen stream's filter. */
+  async unsubscribeResource(params: { uri: string }, options: Timeout): Promise<Record<string, never>> {
+    if (this.#uris.delete(params.uri)) await this.#relisten(ackTimeout(options));
+    return {};
+  }
 
   /** Connects over this client's own transport: the v1 transport upstream.ts built is not started. */
   async connect(_unused: unknown, options: Timeout): Promise<void> {
@@ -186,6 +293,9 @@ class PerRequestUpstreamClient {
       }),
     );
     this.#client.onclose = () => this.onclose?.();
+    // List changes come on a listen stream on this revision; an upstream that cannot open one
+    // leaves Airlock's lists to expire after LIST_TTL_MS.
+    await this.#relisten(ackTimeout(options)).catch(() => {});
   }
 
   getServerCapabilities() {
@@ -234,9 +344,17 @@ class PerRequestUpstreamClient {
     return v1Errors(async () => plain(await this.#client.getPrompt(params, options)));
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#listen?.close().catch(() => {});
+    this.#listen = undefined;
     return this.#client.close();
   }
+}
+
+/** Whether `client` speaks 2026-07-28 to its upstream (the per-request revision's client). */
+export function speaksPerRequest(client: Client): boolean {
+  return (client as unknown) instanceof PerRequestUpstreamClient;
 }
 
 /**
@@ -248,6 +366,7 @@ export async function perRequestClient(
   config: UpstreamConfig,
   fetchFn: typeof fetch,
   timeoutMs: number,
+  capabilities: ClientCapabilities,
 ): Promise<Client | undefined> {
   const setting = config.protocol_revision ?? 'auto';
   if (setting === '2025-11-25') return undefined;
@@ -264,13 +383,16 @@ export async function perRequestClient(
           ...(c.cwd ? { cwd: c.cwd } : {}),
           stderr: 'ignore',
         }),
+      capabilities,
     ) as unknown as Client;
   }
   const url = config.url;
   const open = () => new V2HttpTransport(new URL(url), { fetch: fetchFn });
   // Pinned: the SDK's connect asks server/discover itself and fails unless 2026-07-28 is offered.
   if (setting === PER_REQUEST_REVISION)
-    return new PerRequestUpstreamClient(undefined, open) as unknown as Client;
+    return new PerRequestUpstreamClient(undefined, open, capabilities) as unknown as Client;
   const discovered = await discoverOverHttp(url, fetchFn, timeoutMs);
-  return discovered ? (new PerRequestUpstreamClient(discovered, open) as unknown as Client) : undefined;
+  return discovered
+    ? (new PerRequestUpstreamClient(discovered, open, capabilities) as unknown as Client)
+    : undefined;
 }

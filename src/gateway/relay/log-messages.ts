@@ -2,8 +2,9 @@
 // each one is decided (`action: "notifications/message"`, `arguments: {level, logger?, data}`)
 // before it reaches the caller's notification streams, so a policy can drop it (deny) or mask what
 // it carries (redact). Messages keep their order per caller; nobody listening means no decision.
-import type { LoggingMessageNotification } from '@modelcontextprotocol/sdk/types.js';
+import type { LoggingLevel, LoggingMessageNotification } from '@modelcontextprotocol/sdk/types.js';
 import type { AuditEventInput, Json } from '../../audit/index.js';
+import { LOG_LEVELS } from '../protocol/revisions.js';
 import { redactArguments } from '../redact.js';
 import type { RelayPolicy } from './server-requests.js';
 
@@ -57,6 +58,50 @@ export async function decideLogMessage(
   }
   if (dropped) return undefined;
   return { ...n, params: { ...n.params, ...shown } as LoggingMessageNotification['params'] };
+}
+
+/** Whether a message of `level` passes the threshold `min` (an unknown level passes nothing). */
+export function atLeast(level: string, min: LoggingLevel): boolean {
+  const at = LOG_LEVELS.indexOf(level);
+  return at >= 0 && at >= LOG_LEVELS.indexOf(min);
+}
+
+/** Where the log messages of one request go; `drained` settles once each one taken is sent or dropped. */
+export interface RequestLogSink {
+  log: (n: LoggingMessageNotification) => void;
+  drained: () => Promise<void>;
+}
+
+/**
+ * The log sink of one request that named its own level (2026-07-28 `io.modelcontextprotocol/logLevel`):
+ * messages the upstream sends during that request, at `min` or above, each decided by policy as on
+ * the notification streams, sent in order on the request's own stream (the request's answer waits
+ * for `drained`, so none comes after it). At most MAX_PENDING_LOG_MESSAGES wait; beyond, dropped.
+ */
+export function requestLogSink(
+  policy: RelayPolicy,
+  upstream: string,
+  min: LoggingLevel,
+  send: (n: LoggingMessageNotification) => Promise<void>,
+): RequestLogSink {
+  let tail = Promise.resolve();
+  let pending = 0;
+  return {
+    log: (n) => {
+      if (!atLeast(n.params.level, min) || pending >= MAX_PENDING_LOG_MESSAGES) return;
+      pending++;
+      tail = tail
+        .then(async () => {
+          const shown = await decideLogMessage(policy, upstream, n);
+          if (shown) await send(shown);
+        })
+        .catch(() => {})
+        .finally(() => {
+          pending--;
+        });
+    },
+    drained: () => tail,
+  };
 }
 
 /** Per caller, log messages decided one after the other (so they keep their order), bounded. */

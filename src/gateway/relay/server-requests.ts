@@ -1,5 +1,5 @@
 // The upstream's half of relaying server→client requests. Airlock's client to an upstream declares
-// the capabilities it can relay (sampling, elicitation, roots); when the upstream asks for one of
+// the capabilities policy lets it relay (relay/client-capabilities.ts); when the upstream asks for one of
 // them during a call, the request is related to that call, decided by policy (request phase: the
 // upstream's params; response phase: the calling client's answer), audited, and relayed to the
 // calling client on that call's stream. Pings during a call are relayed undecided (they carry
@@ -13,6 +13,7 @@ import {
   ElicitRequestSchema,
   ErrorCode,
   ListRootsRequestSchema,
+  type LoggingMessageNotification,
   PingRequestSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { type Context, SpanKind } from '@opentelemetry/api';
@@ -30,14 +31,6 @@ export const RELAYED = {
 } as const;
 
 export type RelayedMethod = keyof typeof RELAYED;
-
-/**
- * What Airlock's upstream client declares: every capability it can relay. Whether a given request
- * reaches the calling client is decided per request (policy, the client's own capabilities).
- */
-export function relayCapabilities(): ClientCapabilities {
-  return { sampling: {}, elicitation: { form: {}, url: {} }, roots: {} };
-}
 
 /** How the gateway decides and audits for one relayed request (its own machinery, bound to the call). */
 export interface RelayPolicy {
@@ -81,6 +74,8 @@ export interface RelayCall {
   /** The calling client's capabilities when known; undefined lets the client answer for itself. */
   clientCapabilities: ClientCapabilities | undefined;
   policy: RelayPolicy;
+  /** Receives the upstream's log messages sent during the call, when the request named a level. */
+  log?: ((n: LoggingMessageNotification) => void) | undefined;
 }
 
 const current = new AsyncLocalStorage<RelayCall>();
@@ -116,6 +111,16 @@ export async function trackCall<T>(client: Client, run: () => Promise<T>): Promi
 }
 
 /**
+ * The call a notification arriving on `client` was sent in: the one whose async context reads it
+ * (an HTTP upstream's response stream of that call), when in flight on this connection. Nothing on
+ * a connection's own stream (or a stdio pipe) is related to a call.
+ */
+export function relatedCall(client: Client): RelayCall | undefined {
+  const call = current.getStore();
+  return call && inFlight.get(client)?.has(call) ? call : undefined;
+}
+
+/**
  * Runs `run` outside any call: a connection opened lazily during a call must not carry that call
  * into what it starts (an HTTP upstream's standalone stream, a stdio child's pipes).
  */
@@ -141,8 +146,15 @@ function callFor(client: Client, transport: 'http' | 'stdio'): RelayCall | undef
 
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
-/** Installs, on Airlock's client to an upstream, the handlers relaying the upstream's requests. */
-export function registerServerRequests(client: Client, transport: 'http' | 'stdio'): void {
+/**
+ * Installs, on Airlock's client to an upstream, the handlers relaying the upstream's requests: those
+ * of the capabilities the session declared (`declared`; the SDK answers the others -32601).
+ */
+export function registerServerRequests(
+  client: Client,
+  transport: 'http' | 'stdio',
+  declared: ClientCapabilities,
+): void {
   const handle =
     (method: RelayedMethod) =>
     async (request: { params?: Record<string, unknown> }): Promise<Record<string, unknown>> => {
@@ -167,9 +179,11 @@ export function registerServerRequests(client: Client, transport: 'http' | 'stdi
         errorType: rpcErrorType,
       });
     };
-  client.setRequestHandler(CreateMessageRequestSchema, handle('sampling/createMessage') as never);
-  client.setRequestHandler(ElicitRequestSchema, handle('elicitation/create') as never);
-  client.setRequestHandler(ListRootsRequestSchema, handle('roots/list') as never);
+  if (declared.sampling)
+    client.setRequestHandler(CreateMessageRequestSchema, handle('sampling/createMessage') as never);
+  if (declared.elicitation)
+    client.setRequestHandler(ElicitRequestSchema, handle('elicitation/create') as never);
+  if (declared.roots) client.setRequestHandler(ListRootsRequestSchema, handle('roots/list') as never);
   client.setRequestHandler(PingRequestSchema, async () => {
     const call = callFor(client, transport);
     // Outside a call, Airlock is the upstream's peer and answers for itself.
