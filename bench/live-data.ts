@@ -1,6 +1,8 @@
-// What the look for other replicas' live data writes costs per evaluation (docs/api.md, "Live data
-// across replicas"): the reference decision evaluated with the check off (the baseline) and on, in
-// the same run, interleaved, sequentially and with concurrent callers sharing looks. Postgres only:
+// What the look for other replicas' live data writes costs per request (docs/api.md, "Live data
+// across replicas"): a request of three evaluations of the reference decision (as a tools/call
+// makes) with the check off (the baseline), on with a look per evaluation, and on with the three
+// sharing one look (the gateway's freshness mark), in the same run, interleaved, sequentially and
+// with concurrent callers. Postgres only:
 // it is the one database several replicas share (on PGlite serve makes no check).
 //
 //   DATABASE_URL=postgres://… npm run bench:live-data      LIVE_BENCH_N=2000 LIVE_BENCH_CONCURRENCY=10
@@ -40,7 +42,12 @@ try {
     tool: { name: 'list_repos' },
     arguments: {},
   };
-  const one = () => engine.evaluate('airlock/decision', input);
+  type Mode = 'off' | 'on' | 'shared';
+  let mode: Mode = 'off';
+  const one = async () => {
+    const freshSince = mode === 'shared' ? engine.freshnessMark() : undefined;
+    for (let i = 0; i < 3; i++) await engine.evaluate('airlock/decision', input, { freshSince });
+  };
   const sequential = async () => {
     const times: number[] = [];
     for (let i = 0; i < N; i++) {
@@ -61,18 +68,19 @@ try {
     );
     return N / ((performance.now() - t0) / 1000);
   };
-  const run = async (check: boolean) => {
-    engine.setFreshnessCheck(check ? () => live.refresh() : undefined);
+  const run = async (m: Mode) => {
+    mode = m;
+    engine.setFreshnessCheck(m === 'off' ? undefined : live);
     for (let i = 0; i < 200; i++) await one(); // warm-up
     return { ...(await sequential()), perSecond: await concurrent() };
   };
-  const results: Record<'off' | 'on', { p50: number; p99: number; perSecond: number }[]> = {
+  const results: Record<Mode, { p50: number; p99: number; perSecond: number }[]> = {
     off: [],
     on: [],
+    shared: [],
   };
   for (let round = 0; round < 2; round++) {
-    results.off.push(await run(false));
-    results.on.push(await run(true));
+    for (const m of ['off', 'on', 'shared'] as const) results[m].push(await run(m));
   }
   const best = (rs: { p50: number; p99: number; perSecond: number }[]) => ({
     p50: Math.min(...rs.map((r) => r.p50)),
@@ -81,9 +89,10 @@ try {
   });
   const off = best(results.off);
   const on = best(results.on);
+  const shared = best(results.shared);
   const ms = (x: number) => `${x.toFixed(3)} ms`;
   console.log(
-    `reference decision, ${N} evaluations per variant and round, 2 rounds interleaved (best round)`,
+    `requests of 3 reference decisions, ${N} requests per variant and round, 2 rounds interleaved (best round)`,
   );
   console.log(
     `load average at the end: ${(await import('node:os'))
@@ -92,14 +101,15 @@ try {
       .join(' ')}`,
   );
   console.log(
-    `check off (baseline): p50 ${ms(off.p50)}  p99 ${ms(off.p99)}  ${CONCURRENCY} callers ${off.perSecond.toFixed(0)}/s`,
+    `check off (baseline)           : p50 ${ms(off.p50)}  p99 ${ms(off.p99)}  ${CONCURRENCY} callers ${off.perSecond.toFixed(0)}/s`,
   );
-  console.log(
-    `check on            : p50 ${ms(on.p50)}  p99 ${ms(on.p99)}  ${CONCURRENCY} callers ${on.perSecond.toFixed(0)}/s`,
-  );
-  console.log(
-    `cost of the check   : p50 +${ms(on.p50 - off.p50)}  throughput ×${(on.perSecond / off.perSecond).toFixed(2)}`,
-  );
+  const row = (label: string, r: typeof off) =>
+    console.log(
+      `${label}: p50 ${ms(r.p50)}  p99 ${ms(r.p99)}  ${CONCURRENCY} callers ${r.perSecond.toFixed(0)}/s  ` +
+        `(p50 +${ms(r.p50 - off.p50)}, throughput ×${(r.perSecond / off.perSecond).toFixed(2)})`,
+    );
+  row('check on, a look per evaluation', on);
+  row('check on, one look per request ', shared);
   live.stop();
   await engine.close();
 } finally {

@@ -106,6 +106,13 @@ export interface QueryResult extends Evaluation {
   revision: string;
 }
 
+/** What the engine asks before evaluating: LiveData's look for rows other replicas wrote. */
+export interface FreshnessCheck {
+  /** Resolves once a look sent after `since` (a mark; by default now) has applied. */
+  refresh(since?: number): Promise<unknown>;
+  mark(): number;
+}
+
 export interface EngineEvents {
   activated: [BundleInfo];
   loadFailed: [LoadFailure];
@@ -133,7 +140,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly #pool: WorkerPool;
   readonly #limits: InputLimits;
   #closed = false;
-  #freshness: (() => Promise<unknown>) | undefined;
+  #freshness: FreshnessCheck | undefined;
 
   constructor(options: EngineOptions = {}) {
     super();
@@ -274,18 +281,26 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /**
-   * A look for newer live data awaited before every evaluation and data query (LiveData's
+   * A look for newer live data awaited before every evaluation and data query (LiveData with
    * `checkBeforeEvaluation`); when it fails the evaluation fails closed (`no_policy`).
    */
-  setFreshnessCheck(check: (() => Promise<unknown>) | undefined): void {
+  setFreshnessCheck(check: FreshnessCheck | undefined): void {
     this.#freshness = check;
   }
 
-  async #fresh(): Promise<void> {
+  /**
+   * A mark for `evaluate(…, { freshSince })`: evaluations given it may share a look sent after it
+   * was taken. Undefined when no check is set.
+   */
+  freshnessMark(): number | undefined {
+    return this.#freshness?.mark();
+  }
+
+  async #fresh(since: number | undefined): Promise<void> {
     const check = this.#freshness;
     if (!check) return;
     try {
-      await check();
+      await check.refresh(since);
     } catch (err) {
       // The cause (a database error) may name hosts: logged, not passed on.
       this.#options.logger?.error({ err: (err as Error).message }, 'live data could not be checked');
@@ -350,9 +365,13 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** Evaluates one entrypoint in a worker. Rejects with EvaluationError (deny) on any failure. */
-  async evaluate(entrypoint: string, input: unknown): Promise<QueryResult> {
+  async evaluate(
+    entrypoint: string,
+    input: unknown,
+    options: { freshSince?: number | undefined } = {},
+  ): Promise<QueryResult> {
     this.#current();
-    await this.#fresh();
+    await this.#fresh(options.freshSince);
     const active = this.#current();
     if (!active.entrypoints.has(entrypoint))
       throw new EvaluationError(`${entrypoint} is not an entrypoint of the active bundle`);
@@ -366,7 +385,7 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   async query(path: readonly string[], input: unknown): Promise<QueryResult> {
     this.#current();
-    await this.#fresh();
+    await this.#fresh(undefined);
     const active = this.#current();
     if (!evaluatesAt(path, active.entrypoints)) {
       const value = getAt(active.data, path);

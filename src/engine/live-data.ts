@@ -57,6 +57,12 @@ export class LiveData {
   #looking: Promise<boolean> = Promise.resolve(false);
   /** The next look, not sent yet: callers join it, since its read starts after they asked. */
   #waiting: Promise<boolean> | undefined;
+  /** Looks sent so far; a look's number is its place in that count (see mark()). */
+  #sent = 0;
+  /** The number of the latest look that succeeded. */
+  #okSeq = 0;
+  /** The look in flight, with its number. */
+  #inflight: { seq: number; promise: Promise<boolean> } | undefined;
 
   private constructor(db: Kysely<unknown>, engine: Engine, options: LiveDataOptions) {
     this.#db = db;
@@ -70,7 +76,7 @@ export class LiveData {
     const live = new LiveData(db as unknown as Kysely<unknown>, engine, options);
     await live.refresh();
     live.#schedule();
-    if (options.checkBeforeEvaluation) engine.setFreshnessCheck(() => live.refresh());
+    if (options.checkBeforeEvaluation) engine.setFreshnessCheck(live);
     return live;
   }
 
@@ -103,17 +109,35 @@ export class LiveData {
   }
 
   /**
-   * Reads rows changed since the last look and applies them to the engine; true when there were.
-   * The read is sent after this call (so it sees every write committed before it), one at a time
-   * (rows apply in version order), and shared by every caller that asked while it was not sent yet.
+   * How many looks have been sent: a look numbered above a mark was sent after the mark was taken,
+   * so it saw every write committed before then. Evaluations of one request pass the mark taken at
+   * its first (`refresh(mark)`) and share one look instead of one each.
    */
-  refresh(): Promise<boolean> {
+  mark(): number {
+    return this.#sent;
+  }
+
+  /**
+   * Makes sure a look sent after `since` (a mark; by default now) has applied the rows changed
+   * before it; true when one had rows to apply. Reads go one at a time (rows apply in version
+   * order); a look not sent yet is shared by every caller that asks meanwhile.
+   */
+  refresh(since = this.#sent): Promise<boolean> {
+    if (this.#okSeq > since) return Promise.resolve(false);
+    const inflight = this.#inflight;
+    if (inflight && inflight.seq > since) return inflight.promise;
     if (this.#waiting) return this.#waiting;
     const next = this.#looking
       .catch(() => false)
       .then(() => {
         this.#waiting = undefined;
-        return this.#look();
+        const seq = ++this.#sent;
+        const promise = this.#look().then((changed) => {
+          if (seq > this.#okSeq) this.#okSeq = seq;
+          return changed;
+        });
+        this.#inflight = { seq, promise };
+        return promise;
       });
     this.#waiting = next;
     this.#looking = next;

@@ -31,10 +31,11 @@ export class DecisionError extends Error {
 const EFFECTS = new Set(['allow', 'deny', 'redact', 'require_approval']);
 const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((s) => typeof s === 'string');
 
-export async function decide(engine: Engine, input: unknown): Promise<Decision> {
+/** `freshSince`: a mark from `engine.freshnessMark()` that this request's evaluations share. */
+export async function decide(engine: Engine, input: unknown, freshSince?: number): Promise<Decision> {
   let evaluation: { defined: boolean; result?: unknown; revision: string };
   try {
-    evaluation = await engine.evaluate(DECISION_ENTRYPOINT, input);
+    evaluation = await engine.evaluate(DECISION_ENTRYPOINT, input, { freshSince });
   } catch (err) {
     const failure = new DecisionError(
       `policy evaluation failed: ${err instanceof Error ? err.message : String(err)}`,

@@ -146,6 +146,14 @@ interface About {
 
 /** The audit trail's text columns hold at most this many characters. */
 const MAX_AUDIT_TEXT = 1024;
+/**
+ * Evaluations of one request within this long of its first share one look for live data written by
+ * other replicas (engine.ts, freshness; docs/api.md): each sees every write committed before its
+ * request began, so the very next request after a revocation obeys it. A longer request (a slow
+ * upstream, a listen stream) takes a new look for later evaluations. One second is also the default
+ * interval at which replicas poll for such writes anyway.
+ */
+const SHARED_LOOK_MS = 1000;
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
@@ -158,6 +166,8 @@ export class Gateway {
   readonly #approvals: ApprovalGate | undefined;
   /** Timing and spans of evaluation, audit, approval and upstream calls (src/telemetry). */
   readonly #stages: Stages;
+  /** Per request: the freshness mark its first evaluation took, and when (SHARED_LOOK_MS). */
+  readonly #marks = new WeakMap<CallContext, { mark: number; at: number }>();
   /**
    * Called with a notification for one caller (its session key): log messages, resource updates;
    * `source` names the upstream and holds the notification as it sent it.
@@ -307,6 +317,17 @@ export class Gateway {
     };
   }
 
+  /** The freshness mark `context`'s evaluations share (SHARED_LOOK_MS); undefined: a look of its own. */
+  #freshSince(context: CallContext | undefined): number | undefined {
+    if (!context) return undefined;
+    const now = performance.now();
+    const held = this.#marks.get(context);
+    if (held && now - held.at <= SHARED_LOOK_MS) return held.mark;
+    const mark = this.#options.engine.freshnessMark();
+    if (mark !== undefined) this.#marks.set(context, { mark, at: now });
+    return mark;
+  }
+
   /**
    * The policy's decision on `input`. When none can be made (no bundle, evaluation error, malformed
    * output), the failure is audited as a deny ("evaluation failed: …", the rule's location kept as
@@ -321,7 +342,7 @@ export class Gateway {
       return await this.#stages.run(
         'evaluate',
         async (span) => {
-          const d = await decide(this.#options.engine, input);
+          const d = await decide(this.#options.engine, input, this.#freshSince(context));
           span?.setAttributes({
             'airlock.effect': d.effect,
             ...(d.revision ? { 'airlock.bundle_revision': d.revision } : {}),
@@ -465,6 +486,7 @@ export class Gateway {
           ...part,
           arguments: args,
         }),
+        this.#freshSince(context),
       );
       return { arguments: (d.redact ? redactArguments(args, d.redact.arguments) : args) as Json };
     } catch {

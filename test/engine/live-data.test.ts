@@ -110,6 +110,28 @@ for (const backend of backends()) {
       );
     });
 
+    t.test('evaluations given one freshness mark share a look sent after it', async (t) => {
+      const e4 = await engine();
+      const checked = await LiveData.open(store.db, e4, { pollIntervalMs: 0, checkBeforeEvaluation: true });
+      t.teardown(() => checked.stop());
+      const decision = async (freshSince?: number) =>
+        ((await e4.evaluate('airlock/decision', call('yan'), { freshSince })).result as { effect: string })
+          .effect;
+      const mark = e4.freshnessMark();
+      t.type(mark, 'number');
+      t.equal(await decision(mark), 'allow', 'the first evaluation of the request looks');
+      await live.write({ op: 'put', path: ['revocations', 'users', 'yan'], value: true }, 'admin');
+      t.equal(
+        await decision(mark),
+        'allow',
+        'a later one with the same mark reuses that look: no round trip',
+      );
+      t.equal(await decision(), 'deny', 'without a mark (a new request) it looks again and sees the write');
+      const next = e4.freshnessMark();
+      await live.write({ op: 'delete', path: ['revocations', 'users', 'yan'] }, 'admin');
+      t.equal(await decision(next), 'allow', 'a mark taken after the last look needs a new one');
+    });
+
     t.test('concurrent writes serialise', async (t) => {
       await Promise.all(
         Array.from({ length: 10 }, (_, i) =>
@@ -125,7 +147,10 @@ t.test('an evaluation whose live data check fails fails closed, naming no host',
   const e = await engine();
   t.teardown(() => e.close());
   t.equal(await effect(e, 'mallory'), 'allow');
-  e.setFreshnessCheck(() => Promise.reject(new Error('connect ECONNREFUSED 10.9.8.7:5432')));
+  e.setFreshnessCheck({
+    refresh: () => Promise.reject(new Error('connect ECONNREFUSED 10.9.8.7:5432')),
+    mark: () => 0,
+  });
   const err = await e.evaluate('airlock/decision', call('mallory')).catch((x: Error) => x);
   t.match(err, { name: 'EvaluationError', code: 'no_policy', message: /live data could not be checked/ });
   t.notMatch((err as Error).message, /10\.9\.8\.7/);
