@@ -1,4 +1,4 @@
-// A minimal audit explorer: filter by user, agent, tool, effect and time range, pages by sequence number, one event's
+// A minimal audit explorer: filter by user, agent, model, tool, effect and time range, pages by sequence number, one event's
 // detail as the trail holds it, and every event of that event's decision, oldest first; the chain's
 // status on demand, and the current filter exported as CSV or NDJSON (streamed by the server).
 import { useEffect, useState } from 'preact/hooks';
@@ -74,7 +74,15 @@ interface Event {
 const EFFECTS = ['', 'allow', 'deny', 'require_approval', 'redact'];
 
 export function Audit() {
-  const [filter, setFilter] = useState({ user: '', agent: '', tool: '', effect: '', since: '', until: '' });
+  const [filter, setFilter] = useState({
+    user: '',
+    agent: '',
+    model: '',
+    tool: '',
+    effect: '',
+    since: '',
+    until: '',
+  });
   const [applied, setApplied] = useState<Record<string, string>>(filter);
   const [cursor, setCursor] = useState<number[]>([]);
   const [page, setPage] = useState<{ events: Event[]; next: number | null } | undefined>();
@@ -103,7 +111,11 @@ export function Audit() {
     return `/console/api/audit/export?${q}`;
   };
 
-  const field = (name: 'user' | 'agent' | 'tool' | 'since' | 'until', label: string, hint?: string) => (
+  const field = (
+    name: 'user' | 'agent' | 'model' | 'tool' | 'since' | 'until',
+    label: string,
+    hint?: string,
+  ) => (
     <div class="field">
       <label for={`f-${name}`}>{label}</label>
       <input
@@ -128,6 +140,7 @@ export function Audit() {
       >
         {field('user', 'User')}
         {field('agent', 'Agent')}
+        {field('model', 'Model')}
         {field('tool', 'Tool')}
         <div class="field">
           <label for="f-effect">Effect</label>

@@ -168,6 +168,12 @@ COMMENT ON FUNCTION airlock_audit_append(text[], timestamptz) IS 'Appends a batc
 INSERT INTO airlock_audit_migration (name, timestamp) VALUES ('0004_append', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
 COMMIT;
 
+-- migration 0005_model_index
+BEGIN;
+CREATE INDEX audit_events_model_time_idx ON audit_events ((model ->> 'name'), time, seq) WHERE model IS NOT NULL;
+INSERT INTO airlock_audit_migration (name, timestamp) VALUES ('0005_model_index', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'));
+COMMIT;
+
 -- The gateway's role: INSERT and SELECT only (no UPDATE, DELETE, TRUNCATE; not the owner).
 -- Create it once per cluster (needs CREATEROLE), choose the password yourself:
 -- CREATE ROLE airlock_gateway LOGIN PASSWORD '…';

@@ -43,6 +43,8 @@ export interface AuditQuery {
   /** The authenticated caller who asked for the decision over the API. */
   requestedBy?: string | undefined;
   agent?: string | undefined;
+  /** The model's name (`model.name`, e.g. claude-sonnet-4). */
+  model?: string | undefined;
   /** Tool, resource or prompt name. */
   tool?: string | undefined;
   /** Virtual or upstream server name. */
@@ -114,6 +116,8 @@ export function buildQuery(db: Kysely<AuditSchema>, q: AuditQuery) {
   if (q.user !== undefined) qb = qb.where('user_sub', '=', q.user);
   if (q.requestedBy !== undefined) qb = qb.where('requested_by', '=', q.requestedBy);
   if (q.agent !== undefined) qb = qb.where('agent_id', '=', q.agent);
+  // The very expression audit_events_model_time_idx indexes (migration 0005).
+  if (q.model !== undefined) qb = qb.where(sql<string>`(model ->> 'name')`, '=', q.model);
   if (q.tool !== undefined) qb = qb.where('target_name', '=', q.tool);
   if (q.server !== undefined) {
     const server = q.server;
@@ -169,6 +173,7 @@ const PARAMS = [
   'user',
   'requested_by',
   'agent',
+  'model',
   'tool',
   'server',
   'decision_id',
@@ -255,6 +260,9 @@ export function auditQueryFromParams(
         break;
       case 'agent':
         q.agent = v;
+        break;
+      case 'model':
+        q.model = v;
         break;
       case 'tool':
         q.tool = v;

@@ -25,6 +25,7 @@ export const MAX_EXPORTS = 4;
 const FILTERS = [
   'user',
   'agent',
+  'model',
   'tool',
   'server',
   'effect',

@@ -5,13 +5,14 @@ import { auditQueryFromParams, InvalidQueryError } from '../../src/audit/index.j
 t.test('parameters map to a query', async (t) => {
   const q = auditQueryFromParams(
     new URLSearchParams(
-      'user=alice&agent=devops-agent&tool=query_salaries&server=github&decision_id=d1&approval_id=a1' +
+      'user=alice&agent=devops-agent&model=claude-sonnet-4&tool=query_salaries&server=github&decision_id=d1&approval_id=a1' +
         '&kind=decision&effect=deny&since=2026-01-06T16:00:00Z&until=2026-01-06T18:00:00%2B02:00&after=1200&limit=50&order=desc',
     ),
   );
   t.same(q, {
     user: 'alice',
     agent: 'devops-agent',
+    model: 'claude-sonnet-4',
     tool: 'query_salaries',
     server: 'github',
     decisionId: 'd1',

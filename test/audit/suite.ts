@@ -283,7 +283,11 @@ export function auditSuite(t: Test, backend: Backend): void {
           migrations: AUDIT_MIGRATIONS.migrations.slice(0, 3),
         };
         await applyMigrations(db, before);
-        t.same(await pendingMigrations(db), ['0004_append'], 'an existing database is behind by 0004');
+        t.same(
+          await pendingMigrations(db),
+          ['0004_append', '0005_model_index'],
+          'an existing database is behind by 0004 and what follows',
+        );
         const old = new AuditWriter(db, { path: 'transaction' });
         const early = await Promise.all(
           Array.from({ length: 12 }, (_, i) => old.record(sampleEvent(9000 + i))),
@@ -294,7 +298,11 @@ export function auditSuite(t: Test, backend: Backend): void {
           /airlock_audit_append/,
           'the new writer needs the migration (it fails closed, it does not fall back)',
         );
-        t.same(await migrateToLatest(db), { applied: ['0004_append'] }, 'the upgrade applies 0004 alone');
+        t.same(
+          await migrateToLatest(db),
+          { applied: ['0004_append', '0005_model_index'] },
+          'the upgrade applies 0004 and what follows, nothing else',
+        );
         const writer = new AuditWriter(db);
         const late = await Promise.all(
           Array.from({ length: 12 }, (_, i) => writer.record(sampleEvent(9100 + i))),
@@ -638,6 +646,9 @@ export function auditSuite(t: Test, backend: Backend): void {
     for (tick = 0; tick < 24 * 6; tick++)
       await timed.record(sampleEvent(6000 + tick, { decisionId: `timed-${tick}` }));
     await Promise.all(Array.from({ length: 1500 }, (_, i) => writer.record(sampleEvent(7000 + i))));
+    const otherModel = { provider: 'openai', name: 'gpt-test', attested: true };
+    for (let i = 0; i < 30; i++)
+      await writer.record(sampleEvent(8600 + i, { model: otherModel, decisionId: `model-${i}` }));
 
     const all: number[] = [];
     let after: number | undefined;
@@ -692,6 +703,13 @@ export function auditSuite(t: Test, backend: Backend): void {
     t.equal(one.events.length, 1);
     t.equal(one.events[0]?.decisionId, 'timed-7');
     t.equal(one.next, null);
+    const byModel = await store.query({ model: 'gpt-test', limit: 1000 });
+    t.same(
+      byModel.events.map((e) => e.decisionId),
+      Array.from({ length: 30 }, (_, i) => `model-${i}`),
+      "the model filter matches the model's name, and only it",
+    );
+    t.equal((await store.query({ model: 'gpt' })).events.length, 0, 'exactly, not as a prefix');
     const denied = await store.query({ effect: 'deny', kind: 'decision', limit: 10 });
     t.ok(denied.events.length > 0 && denied.events.every((e) => e.effect === 'deny'));
     await t.rejects(store.query({ limit: 5000 }), /limit must be an integer from 1 to 1000/);
@@ -710,6 +728,7 @@ export function auditSuite(t: Test, backend: Backend): void {
       plans.user = await explain({ user: 'alice', since, until });
       plans.agent = await explain({ agent: 'devops-agent', since, until });
       plans.tool = await explain({ tool: 'query_salaries', since, until });
+      plans.model = await explain({ model: 'gpt-test', since, until });
       plans.decision = await explain({ decisionId: 'timed-7' });
       plans.cursor = await explain({ user: 'alice', after: 100 });
       await run(conn, 'RESET enable_seqscan');
@@ -717,6 +736,7 @@ export function auditSuite(t: Test, backend: Backend): void {
     t.match(plans.user, /audit_events_user_time_idx/, 'user + time uses its index');
     t.match(plans.agent, /audit_events_agent_time_idx/, 'agent + time uses its index');
     t.match(plans.tool, /audit_events_target_time_idx/, 'tool + time uses its index');
+    t.match(plans.model, /audit_events_model_time_idx/, 'model + time uses its index');
     t.match(plans.decision, /audit_events_decision_idx/, 'decision id uses its index');
     t.match(plans.cursor, /audit_events_user_time_idx/, 'a cursor page uses the user index');
     t.comment(`EXPLAIN user + time:\n${plans.user}`);

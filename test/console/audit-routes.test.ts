@@ -56,7 +56,13 @@ for (let i = 0; i < TOTAL; i++)
     effect: 'allow',
     reasons: [],
   });
-await store.record({ kind: 'decision', user: { sub: 'carol, "quoted"' }, effect: 'deny', reasons: ['x'] });
+await store.record({
+  kind: 'decision',
+  user: { sub: 'carol, "quoted"' },
+  model: { provider: 'openai', name: 'gpt-test', attested: false },
+  effect: 'deny',
+  reasons: ['x'],
+});
 const aliceCount = Array.from({ length: TOTAL }, (_, i) => i).filter((i) => i % 3 !== 0).length;
 
 const cookieOf = (sub: string, groups: string[]) => `airlock_console=${sessions.create({ sub, groups }).id}`;
@@ -105,6 +111,16 @@ t.test('CSV export: a header, one row per event, quoting; the limit bounds it', 
   t.match(all, /"carol, ""quoted"""/, 'fields with commas and quotes are quoted');
   const full = await (await get('/console/api/audit/export?format=csv', bob)).text();
   t.equal(full.split('\r\n').filter(Boolean).length, TOTAL + 2, 'without a limit: everything');
+});
+
+t.test('the model filter, on a page and on an export', async (t) => {
+  const page = (await (await get('/console/api/audit?model=gpt-test', bob)).json()) as {
+    events: { user_sub?: string; userSub?: string }[];
+  };
+  t.equal(page.events.length, 1, 'one event names that model');
+  const csv = await (await get('/console/api/audit/export?format=csv&model=gpt-test', bob)).text();
+  t.equal(csv.split('\r\n').filter(Boolean).length, 2, 'the header and that event');
+  t.match(csv, /carol/);
 });
 
 t.test('bad export parameters are precise 400s', async (t) => {

@@ -7,6 +7,7 @@ import * as m0001 from './0001_audit_events.js';
 import * as m0002 from './0002_chain_head.js';
 import * as m0003 from './0003_requested_by.js';
 import * as m0004 from './0004_append.js';
+import * as m0005 from './0005_model_index.js';
 
 /** Kysely's bookkeeping tables for these migrations (kept apart from other parts' migrations). */
 export const MIGRATION_TABLE = 'airlock_audit_migration';
@@ -29,7 +30,7 @@ export interface MigrationSet {
 }
 
 /** Every migration, in order. Never edit one that has shipped: add a new one. */
-export const MIGRATIONS: readonly MigrationStep[] = [m0001, m0002, m0003, m0004];
+export const MIGRATIONS: readonly MigrationStep[] = [m0001, m0002, m0003, m0004, m0005];
 
 export const AUDIT_MIGRATIONS: MigrationSet = {
   label: 'audit',

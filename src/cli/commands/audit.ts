@@ -111,6 +111,7 @@ interface QueryFlags extends DbOptions {
   user?: string;
   requestedBy?: string;
   agent?: string;
+  model?: string;
   tool?: string;
   server?: string;
   decision?: string;
@@ -199,6 +200,7 @@ export function registerAudit(cli: Command, ctx: CliContext): void {
         'the authenticated API caller (gateway, proxy, service) who asked for the decision',
       )
       .option('--agent <id>', 'agent id')
+      .option('--model <name>', "the model's name, e.g. claude-sonnet-4")
       .option('--tool <name>', 'tool, resource or prompt name')
       .option('--server <name>', 'virtual or upstream server name')
       .option('--decision <id>', 'decision id')
@@ -236,6 +238,7 @@ giving the --after value that continues; json output carries it as "next"; --all
         user: opts.user,
         requestedBy: opts.requestedBy,
         agent: opts.agent,
+        model: opts.model,
         tool: opts.tool,
         server: opts.server,
         decisionId: opts.decision,
