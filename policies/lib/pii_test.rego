@@ -156,6 +156,17 @@ test_a_broken_detector_leaves_the_others_working if {
 	found == {{"path": "/a", "kind": "email"}}
 }
 
+# Every configured detector compiles on its own. A broken one finds nothing, and two broken ones
+# could even combine in the prefilter into a valid expression that hides a third: this test is
+# where a policy repository's CI catches them.
+test_every_configured_detector_compiles if {
+	broken := {k |
+		some k, d in data.pii.detectors
+		not regex.is_valid(d.regex)
+	}
+	broken == set()
+}
+
 # Inline flags stay in their detector's group: (?i) of the e-mail detector does not make the
 # upper-case-only AWS key detector match lower case.
 test_prefilter_scopes_inline_flags if {
