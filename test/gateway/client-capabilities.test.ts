@@ -1,22 +1,15 @@
-// What an upstream sees of the calling client's capabilities: what Airlock relays, of what the
-// client declared, as policy allows (`client/capabilities`, decided and audited when the caller's
-// upstream session opens). A session-keeping HTTP upstream of our own reports the capabilities its
-// session was initialized with; server-everything over stdio (one process shared by every caller)
-// shows what its shared session declared by the tools it lists.
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import type { ClientCapabilities } from '@modelcontextprotocol/sdk/types.js';
 import t, { type Test } from 'tap';
 import type { AuditEvent, AuditStore } from '../../src/audit/index.js';
 import { buildBundle, Engine } from '../../src/engine/index.js';
 import { parseGatewayConfig, TEST_PRINCIPAL_HEADER } from '../../src/gateway/index.js';
+import { type SessionHttpUpstream, sessionHttpUpstream } from '../helpers/session-http-upstream.js';
 import { openAudit, StdioEverything, startGateway } from './everything-fixture.js';
 
 const VIRTUAL = 'lab';
@@ -67,39 +60,14 @@ async function engineOf(capabilities: string): Promise<Engine> {
 }
 
 /** A session-keeping upstream whose `seen` tool answers the capabilities its session was given. */
-async function ownUpstream(): Promise<{ url: string; close: () => Promise<void> }> {
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
-  const http = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined;
-    const id = req.headers['mcp-session-id'];
-    let transport = typeof id === 'string' ? sessions.get(id) : undefined;
-    if (!transport) {
-      const created = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (sid) => {
-          sessions.set(sid, created);
-        },
-      });
-      transport = created;
-      const s = new McpServer({ name: OWN, version: '1.0.0' });
-      s.registerTool('seen', { inputSchema: {} }, async () => ({
-        content: [{ type: 'text', text: JSON.stringify(s.server.getClientCapabilities() ?? null) }],
-      }));
-      await s.connect(created);
-    }
-    await transport.handleRequest(req, res, body);
+function ownUpstream(): Promise<SessionHttpUpstream> {
+  return sessionHttpUpstream(() => {
+    const s = new McpServer({ name: OWN, version: '1.0.0' });
+    s.registerTool('seen', { inputSchema: {} }, async () => ({
+      content: [{ type: 'text', text: JSON.stringify(s.server.getClientCapabilities() ?? null) }],
+    }));
+    return s;
   });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`,
-    close: async () => {
-      for (const tr of sessions.values()) await tr.close().catch(() => {});
-      http.closeAllConnections();
-      await new Promise<void>((r) => http.close(() => r()));
-    },
-  };
 }
 
 const principal = (sub: string) => ({

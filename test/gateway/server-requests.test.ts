@@ -1,17 +1,9 @@
-// Server→client requests relayed under policy: a real SDK client with sampling, elicitation and
-// roots, through a real Airlock, to server-everything over stdio and to a session-keeping HTTP
-// upstream of our own. Each request the upstream makes during a call reaches the calling client only
-// when policy allows (redacted when it says so), the answer goes back to the upstream, and every
-// decision is in the audit trail; a deny reaches the upstream as a JSON-RPC error.
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server as HttpServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import {
   CreateMessageRequestSchema,
   type CreateMessageResult,
@@ -27,6 +19,7 @@ import type { AuditEvent, AuditStore } from '../../src/audit/index.js';
 import { loadPolicyTree } from '../../src/cli/policy-files.js';
 import { buildBundle, Engine } from '../../src/engine/index.js';
 import { parseGatewayConfig, TEST_PRINCIPAL_HEADER } from '../../src/gateway/index.js';
+import { sessionHttpUpstream } from '../helpers/session-http-upstream.js';
 import { LAB_PRINCIPAL, openAudit, StdioEverything, startGateway } from './everything-fixture.js';
 
 const EVERYTHING = 'everything';
@@ -91,7 +84,6 @@ type RequestExtra = { sendRequest: McpServer['server']['request'] };
 
 async function formsUpstream(): Promise<{ url: string; answers: unknown[]; close: () => Promise<void> }> {
   const answers: unknown[] = [];
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
   const build = () => {
     const s = new McpServer({ name: 'forms', version: '1.0.0' });
     // Sent with the call's request id, so that it travels on the call's own response stream.
@@ -142,34 +134,8 @@ async function formsUpstream(): Promise<{ url: string; answers: unknown[]; close
     }));
     return s;
   };
-  const http: HttpServer = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined;
-    const id = req.headers['mcp-session-id'];
-    let transport = typeof id === 'string' ? sessions.get(id) : undefined;
-    if (!transport) {
-      const created = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (sid) => {
-          sessions.set(sid, created);
-        },
-      });
-      transport = created;
-      await build().connect(created);
-    }
-    await transport.handleRequest(req, res, body);
-  });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`,
-    answers,
-    close: async () => {
-      for (const tr of sessions.values()) await tr.close().catch(() => {});
-      http.closeAllConnections();
-      await new Promise<void>((r) => http.close(() => r()));
-    },
-  };
+  const upstream = await sessionHttpUpstream(build);
+  return { ...upstream, answers };
 }
 
 /** What the calling client was asked, and a client that answers like a user with a model would. */

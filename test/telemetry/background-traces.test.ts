@@ -1,14 +1,7 @@
-// Spans of work outside a decided request, as a real OTLP/HTTP receiver on loopback gets them:
-// bundle polls (each a trace of its own: the download, then the activation) and server→client
-// requests an upstream relays during a call (a SERVER span under the call, with its decisions, its
-// audit records and the CLIENT span of the request sent to the calling client). No credential, root
-// URI or argument appears in a span.
-import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { ListRootsRequestSchema, ListRootsResultSchema } from '@modelcontextprotocol/sdk/types.js';
 import t from 'tap';
 import { bundleSource, Engine } from '../../src/engine/index.js';
@@ -17,6 +10,7 @@ import { startTracing, type Tracing } from '../../src/telemetry/index.js';
 import { fixtureBundle } from '../engine/fixture.js';
 import { allowAllEngine } from '../gateway/allow-all.js';
 import { SUPPORT_PRINCIPAL, startAirlock } from '../gateway/harness.js';
+import { type SessionHttpUpstream, sessionHttpUpstream } from '../helpers/session-http-upstream.js';
 import { childrenOf, type OtlpReceiver, otlpReceiver, type ReceivedSpan } from './otlp-receiver.js';
 
 const SERVER = 2;
@@ -109,43 +103,15 @@ t.test('bundle polls over HTTP: poll, download and activation', async (t) => {
 });
 
 /** An HTTP upstream keeping sessions, whose `ask_roots` asks the calling client for its roots. */
-async function rootsUpstream() {
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
-  const build = () => {
+function rootsUpstream(): Promise<SessionHttpUpstream> {
+  return sessionHttpUpstream(() => {
     const s = new McpServer({ name: 'files', version: '1.0.0' });
     s.registerTool('ask_roots', { inputSchema: {} }, async (_args, extra) => {
       const roots = await extra.sendRequest({ method: 'roots/list' }, ListRootsResultSchema);
       return { content: [{ type: 'text', text: `${roots.roots.length} roots` }] };
     });
     return s;
-  };
-  const http = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined;
-    const id = req.headers['mcp-session-id'];
-    let transport = typeof id === 'string' ? sessions.get(id) : undefined;
-    if (!transport) {
-      const created = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (sid) => {
-          sessions.set(sid, created);
-        },
-      });
-      transport = created;
-      await build().connect(created);
-    }
-    await transport.handleRequest(req, res, body);
   });
-  const base = await listen(http);
-  return {
-    url: `${base}/mcp`,
-    close: async () => {
-      for (const tr of sessions.values()) await tr.close().catch(() => {});
-      http.closeAllConnections();
-      await new Promise<void>((r) => http.close(() => r()));
-    },
-  };
 }
 
 t.test('a server→client request relayed during a call', async (t) => {

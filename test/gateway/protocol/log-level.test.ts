@@ -1,20 +1,12 @@
-// The 2026-07-28 per-request log level (`_meta["io.modelcontextprotocol/logLevel"]`): the SDK's v2
-// client, pinned to 2026-07-28, calls through Airlock a tool that logs at four levels, on a
-// 2026-07-28 upstream (the SDK's v2 server) and on a session-revision upstream (the v1 server,
-// sessions kept). The log messages sent during the call come on the call's own stream, at the
-// requested level or above; the 2026-07-28 upstream is told the level in the request's `_meta`,
-// the older one is not (its revision sets levels per session).
-import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:http';
 import {
   Client as V2Client,
   StreamableHTTPClientTransport as V2Transport,
 } from '@modelcontextprotocol/client';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { McpServer as V2McpServer } from '@modelcontextprotocol/server';
 import t from 'tap';
 import { TEST_PRINCIPAL_HEADER } from '../../../src/gateway/index.js';
+import { sessionHttpUpstream } from '../../helpers/session-http-upstream.js';
 import { allowAllEngine } from '../allow-all.js';
 import { SUPPORT_PRINCIPAL, startAirlock } from '../harness.js';
 import { servePerRequest } from './per-request-upstream.js';
@@ -39,46 +31,21 @@ const modern = await servePerRequest(
 
 /** A session-revision upstream keeping sessions: `chatty` logs the same, related to the call. */
 async function olderUpstream() {
-  const sessions = new Map<string, StreamableHTTPServerTransport>();
   const metas: unknown[] = [];
-  const http = createServer(async (req, res) => {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const body = chunks.length ? JSON.parse(Buffer.concat(chunks).toString()) : undefined;
-    const id = req.headers['mcp-session-id'];
-    let transport = typeof id === 'string' ? sessions.get(id) : undefined;
-    if (!transport) {
-      const created = new StreamableHTTPServerTransport({
-        sessionIdGenerator: () => randomUUID(),
-        onsessioninitialized: (sid) => {
-          sessions.set(sid, created);
-        },
-      });
-      transport = created;
-      const s = new McpServer({ name: 'older', version: '1.0.0' }, { capabilities: { logging: {} } });
-      s.registerTool('chatty', {}, async (extra) => {
-        metas.push(extra._meta);
-        for (const level of LEVELS)
-          await extra.sendNotification({
-            method: 'notifications/message',
-            params: { level, data: `older ${level}` },
-          });
-        return { content: [{ type: 'text', text: 'done' }] };
-      });
-      await s.connect(created);
-    }
-    await transport.handleRequest(req, res, body);
+  const upstream = await sessionHttpUpstream(() => {
+    const s = new McpServer({ name: 'older', version: '1.0.0' }, { capabilities: { logging: {} } });
+    s.registerTool('chatty', {}, async (extra) => {
+      metas.push(extra._meta);
+      for (const level of LEVELS)
+        await extra.sendNotification({
+          method: 'notifications/message',
+          params: { level, data: `older ${level}` },
+        });
+      return { content: [{ type: 'text', text: 'done' }] };
+    });
+    return s;
   });
-  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(http.address() as { port: number }).port}/mcp`,
-    metas,
-    close: async () => {
-      for (const tr of sessions.values()) await tr.close().catch(() => {});
-      http.closeAllConnections();
-      await new Promise<void>((r) => http.close(() => r()));
-    },
-  };
+  return { ...upstream, metas };
 }
 const older = await olderUpstream();
 
