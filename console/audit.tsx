@@ -85,25 +85,32 @@ export function Audit() {
   });
   const [applied, setApplied] = useState<Record<string, string>>(filter);
   const [cursor, setCursor] = useState<number[]>([]);
-  const [page, setPage] = useState<{ events: Event[]; next: number | null } | undefined>();
+  // A page is shown only under the query it answers: the render right after a new query (before
+  // its effect runs) and a late answer to an earlier query both find a different key.
+  const query = JSON.stringify([applied, cursor]);
+  const [answer, setAnswer] = useState<{ query: string; events: Event[]; next: number | null } | undefined>();
+  const page = answer?.query === query ? answer : undefined;
   const [error, setError] = useState<string | undefined>();
   const [open, setOpen] = useState<Event | undefined>();
 
   useEffect(() => {
-    // No rows of the previous query under the new one's caption while it loads.
-    setPage(undefined);
+    let current = true;
     const q = new URLSearchParams({ order: applied.decision_id ? 'asc' : 'desc', limit: '25' });
     for (const [k, v] of Object.entries(applied)) if (v) q.set(k, v);
     const after = cursor.at(-1);
     if (after !== undefined) q.set('after', String(after));
     get<{ events: Event[]; next: number | null }>(`/console/api/audit?${q}`).then(
       (p) => {
-        setPage(p);
+        if (!current) return;
+        setAnswer({ query, ...p });
         setError(undefined);
       },
-      (err) => setError(problemText(err)),
+      (err) => current && setError(problemText(err)),
     );
-  }, [applied, cursor]);
+    return () => {
+      current = false;
+    };
+  }, [query]);
 
   const exportUrl = (format: 'csv' | 'ndjson') => {
     const q = new URLSearchParams({ format });
