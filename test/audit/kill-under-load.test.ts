@@ -51,7 +51,7 @@ const fleet = await startFleet({ upstreamDelayMs: 10 });
 t.teardown(() => fleet.close());
 const alice = await fleet.token('alice', ['eng']);
 
-const databases: (FleetDatabase | string)[] = [pgliteDatabase(), await postgresDatabase('kill')];
+const databases: (FleetDatabase | string)[] = [await pgliteDatabase(), await postgresDatabase('kill')];
 
 for (const db of databases) {
   if (typeof db === 'string') {
@@ -84,6 +84,9 @@ for (const db of databases) {
           if (answered.length >= BEFORE_KILL && !killed) {
             killed = true;
             replica.proc.kill('SIGKILL');
+            // The calls in flight have no answer coming: once the process is gone, closing the
+            // clients ends them now rather than at the SDK's 60 s request timeout.
+            void exited.then(() => Promise.allSettled(agents.map((a) => a.close())));
           }
         } catch (err) {
           if (!killed) throw err;
