@@ -9,6 +9,7 @@ import { AuditStore } from '../../src/audit/index.js';
 import { isLoopback, startServer } from '../../src/cli/commands/serve.js';
 import { adminTokens, resolveServeConfig } from '../../src/cli/serve-config.js';
 import { FIXTURE_DIR, fixtureBundle } from '../engine/fixture.js';
+import { freshPgliteDir } from '../helpers/pglite-dir.js';
 import { call } from './harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'airlock-serve-'));
@@ -73,7 +74,7 @@ t.test('serves a bundle file; with a verification key, an unsigned bundle is ref
     addr: '127.0.0.1:0',
     log_level: 'silent',
     bundle: { source: bundle, poll_interval_ms: 50, verification: { key_file: pub, algorithm: 'ES256' } },
-    database: { data_dir: join(dir, 'db1') },
+    database: { data_dir: await freshPgliteDir(join(dir, 'db1')) },
   });
   t.teardown(() => server.close());
   const health = await fetch(`${server.url}/health`);
@@ -108,7 +109,7 @@ t.test('with no bundle file, builds one from the policies directory', async (t) 
     addr: '127.0.0.1:0',
     log_level: 'silent',
     bundle: { source: bundle, policies: FIXTURE_DIR, poll_interval_ms: 0 },
-    database: { data_dir: join(dir, 'db2') },
+    database: { data_dir: await freshPgliteDir(join(dir, 'db2')) },
   });
   t.teardown(() => server.close());
   t.ok(existsSync(bundle), 'the bundle was written');
@@ -130,7 +131,7 @@ t.test('no API credentials: served open on loopback only, every caller recorded 
   const lines: Record<string, unknown>[] = [];
   const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s)) });
   const bundle = join(dir, 'bundles', 'airlock.tar.gz'); // built by the test above
-  const dataDir = join(dir, 'db-open');
+  const dataDir = await freshPgliteDir(join(dir, 'db-open'));
   const server = await startServer(
     { addr: '127.0.0.1:0', bundle: { source: bundle, poll_interval_ms: 0 }, database: { data_dir: dataDir } },
     logger,

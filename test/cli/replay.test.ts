@@ -7,6 +7,7 @@ import t from 'tap';
 import { AuditStore } from '../../src/audit/index.js';
 import { main } from '../../src/cli/main.js';
 import { postgresBackend } from '../audit/backends.js';
+import { freshPgliteDir } from '../helpers/pglite-dir.js';
 import { candidateDir, noLookups, recordDecisions, tarballOf } from '../replay/fixture.js';
 
 async function run(argv: string[]) {
@@ -21,6 +22,7 @@ const pg = await postgresBackend();
 const same = candidateDir();
 const changed = candidateDir(noLookups);
 const scratch = mkdtempSync(join(tmpdir(), 'airlock-replay-cli-'));
+const pgliteData = await freshPgliteDir(join(scratch, 'data'));
 t.teardown(() => {
   same.remove();
   changed.remove();
@@ -95,8 +97,8 @@ const backends: {
 }[] = [
   {
     name: 'pglite',
-    flags: ['--data-dir', join(scratch, 'data')],
-    open: () => AuditStore.open({ dataDir: join(scratch, 'data') }),
+    flags: ['--data-dir', pgliteData],
+    open: () => AuditStore.open({ dataDir: pgliteData }),
     done: async () => {},
   },
 ];

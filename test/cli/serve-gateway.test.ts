@@ -16,6 +16,7 @@ import { main } from '../../src/cli/main.js';
 import { ConfigError, validateServeConfig } from '../../src/cli/serve-config.js';
 import { APPROVAL_META_KEY, GatewayErrorCode } from '../../src/gateway/index.js';
 import { githubUpstream, rpcError, STDIO_UPSTREAM } from '../gateway/harness.js';
+import { freshPgliteDir } from '../helpers/pglite-dir.js';
 
 const RESOURCE = 'http://127.0.0.1/mcp';
 const dir = mkdtempSync(join(tmpdir(), 'airlock-serve-gateway-'));
@@ -55,7 +56,7 @@ const server = await startServer(
       addr: '127.0.0.1:0',
       log_level: 'silent',
       bundle: { source: join(dir, 'airlock.tar.gz'), policies: 'policies' },
-      database: { data_dir: join(dir, 'data') },
+      database: { data_dir: await freshPgliteDir(join(dir, 'data')) },
       identity,
       gateway: { ...gateway, addr: '127.0.0.1:0' },
     },

@@ -13,6 +13,7 @@ import { loadPolicyTree } from '../../src/cli/policy-files.js';
 import { validateServeConfig } from '../../src/cli/serve-config.js';
 import { buildBundle } from '../../src/engine/index.js';
 import { githubUpstream } from '../gateway/harness.js';
+import { freshPgliteDir } from '../helpers/pglite-dir.js';
 
 export const RESOURCE = 'http://127.0.0.1/mcp';
 export const CONSOLE_CLIENT = { id: 'airlock-console', secret: 'console-secret-0123456789' };
@@ -47,7 +48,7 @@ export async function startConsoleStack(options: { session?: { idle_seconds?: nu
         addr: '127.0.0.1:0',
         log_level: 'silent',
         bundle: { source: join(dir, 'airlock.tar.gz'), policies: 'policies' },
-        database: { data_dir: join(dir, 'data') },
+        database: { data_dir: await freshPgliteDir(join(dir, 'data')) },
         identity: {
           resource: RESOURCE,
           allow_insecure_http: true,

@@ -4,9 +4,11 @@
 // tools, an audit store on PGlite or Postgres, and the gateway mounted on loopback.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer, request } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import pg from 'pg';
@@ -14,6 +16,7 @@ import { AuditStore } from '../../src/audit/index.js';
 import { loadPolicyTree } from '../../src/cli/policy-files.js';
 import { buildBundle, Engine } from '../../src/engine/index.js';
 import { gatewayPlugin, parseGatewayConfig } from '../../src/gateway/index.js';
+import { freshPgliteDir } from '../helpers/pglite-dir.js';
 
 /** The installed server-everything entry point (`node <it> stdio|streamableHttp`). */
 export const EVERYTHING_BIN = fileURLToPath(
@@ -315,8 +318,15 @@ export async function openAudit(
 ): Promise<{ store: AuditStore; drop: () => Promise<void> }> {
   const tag = randomBytes(6).toString('hex');
   if (backend === 'pglite') {
-    const store = await AuditStore.open({ dataDir: `memory://everything-${tag}` });
-    return { store, drop: () => store.close() };
+    const dir = mkdtempSync(join(tmpdir(), `airlock-everything-${tag}-`));
+    const store = await AuditStore.open({ dataDir: await freshPgliteDir(join(dir, 'data')) });
+    return {
+      store,
+      drop: async () => {
+        await store.close();
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
   }
   const admin = new URL(process.env.DATABASE_URL!);
   const name = `airlock_everything_${tag}`;

@@ -15,7 +15,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { type AuditEventInput, AuditStore } from '../../src/audit/index.js';
 import { loadPolicyTree } from '../../src/cli/policy-files.js';
-import { buildBundle, Engine, type EngineOptions } from '../../src/engine/index.js';
+import { buildBundle, Engine, type EngineOptions, type PolicyBundle } from '../../src/engine/index.js';
 import { ApprovalStore, type ApprovalStoreOptions } from '../../src/gateway/approvals.js';
 import {
   type GatewayConfig,
@@ -26,6 +26,7 @@ import {
   TEST_PRINCIPAL_HEADER,
 } from '../../src/gateway/index.js';
 import type { Identity } from '../../src/identity/index.js';
+import { freshPgliteDir } from '../helpers/pglite-dir.js';
 
 const POLICIES = fileURLToPath(new URL('../../policies', import.meta.url));
 export const STDIO_UPSTREAM = fileURLToPath(
@@ -35,14 +36,24 @@ export const CARD = '4111 1111 1111 1111';
 
 /** An engine running the reference policies; crm is made external, zendesk redacts PII arguments. */
 export async function referenceEngine(options: EngineOptions = {}): Promise<Engine> {
-  const tree = await loadPolicyTree([POLICIES]);
-  const data = structuredClone(tree.data) as { servers: Record<string, Record<string, unknown>> };
-  data.servers.crm = { ...data.servers.crm, external: true };
-  data.servers.zendesk = { ...data.servers.zendesk, pii_arguments: 'redact' };
-  const built = buildBundle({ ...tree, data }, { entrypoints: ['airlock/decision', 'airlock/approve'] });
   const engine = new Engine(options);
-  await engine.activate(built.bundle, 'test');
+  const bundle = await referenceBundle();
+  // Each engine its own copy of the data document: the compiled module is what is shared.
+  await engine.activate({ ...bundle, data: structuredClone(bundle.data) }, 'test');
   return engine;
+}
+
+let built: Promise<PolicyBundle> | undefined;
+/** The reference bundle of referenceEngine, compiled once per test process. */
+function referenceBundle(): Promise<PolicyBundle> {
+  built ??= (async () => {
+    const tree = await loadPolicyTree([POLICIES]);
+    const data = structuredClone(tree.data) as { servers: Record<string, Record<string, unknown>> };
+    data.servers.crm = { ...data.servers.crm, external: true };
+    data.servers.zendesk = { ...data.servers.zendesk, pii_arguments: 'redact' };
+    return buildBundle({ ...tree, data }, { entrypoints: ['airlock/decision', 'airlock/approve'] }).bundle;
+  })();
+  return built;
 }
 
 /**
@@ -178,7 +189,10 @@ export interface AirlockOptions {
 export async function startAirlock(upstreamUrl: string, options: AirlockOptions): Promise<Airlock> {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-gateway-'));
   const store =
-    options.store ?? (options.audit ? undefined : await AuditStore.open({ dataDir: join(dir, 'audit') }));
+    options.store ??
+    (options.audit
+      ? undefined
+      : await AuditStore.open({ dataDir: await freshPgliteDir(join(dir, 'audit')) }));
   const approvals = store
     ? await ApprovalStore.open(store.db, { pollIntervalMs: 100, ...options.approvalOptions })
     : undefined;

@@ -18,6 +18,7 @@ import { z } from 'zod';
 import { CLIENTS, startIdp, type TestIdp } from '../../scripts/demo/idp.js';
 import { buildDevBundle } from '../../src/cli/commands/serve.js';
 import { type AirlockProcess, runAirlock, startAirlockProcess } from '../security/airlock-process.js';
+import { freshPgliteDir } from './pglite-dir.js';
 
 export const RESOURCE = 'http://127.0.0.1/mcp';
 
@@ -165,9 +166,9 @@ export async function startFleet(options: { upstreamDelayMs?: number } = {}): Pr
 }
 
 /** A PGlite directory of its own. */
-export function pgliteDatabase(): FleetDatabase {
+export async function pgliteDatabase(): Promise<FleetDatabase> {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-fleet-db-'));
-  const dataDir = join(dir, 'data');
+  const dataDir = await freshPgliteDir(join(dir, 'data'));
   return {
     name: 'pglite',
     config: { data_dir: dataDir },

@@ -13,6 +13,7 @@ import { CLIENTS, startIdp } from '../../scripts/demo/idp.js';
 import { buildDevBundle } from '../../src/cli/commands/serve.js';
 import { bundleFromFiles, filesFromTarball } from '../../src/engine/index.js';
 import { githubUpstream } from '../gateway/harness.js';
+import { freshPgliteDir } from '../helpers/pglite-dir.js';
 import { type AirlockProcess, runAirlock, startAirlockProcess } from './airlock-process.js';
 
 // Real processes build and start slowly on a busy 2-core machine: this file's own bound.
@@ -134,7 +135,7 @@ async function postgresBackend(): Promise<Backend | string> {
   };
 }
 
-const dataDir = join(dir, 'data');
+const dataDir = await freshPgliteDir(join(dir, 'data'));
 const backends: (Backend | string)[] = [
   {
     name: 'pglite',

@@ -13,6 +13,7 @@ import pino from 'pino';
 import t, { type Test } from 'tap';
 import { generateSigningKey, openDatabase, parseCheckpoints } from '../../src/audit/index.js';
 import { buildDevBundle } from '../../src/cli/commands/serve.js';
+import { freshPgliteDir } from '../helpers/pglite-dir.js';
 import { type AirlockProcess, runAirlock, startAirlockProcess } from './airlock-process.js';
 
 // Real processes build and start slowly on a busy 2-core machine: this file's own bound.
@@ -47,8 +48,8 @@ interface Backend {
   teardown(): Promise<void>;
 }
 
-function pgliteBackend(): Backend {
-  const dir = join(tmp, `data-${randomBytes(4).toString('hex')}`);
+async function pgliteBackend(): Promise<Backend> {
+  const dir = await freshPgliteDir(join(tmp, `data-${randomBytes(4).toString('hex')}`));
   return {
     database: { data_dir: dir },
     dbArgs: ['--data-dir', dir],
@@ -178,7 +179,7 @@ async function scenario(t: Test, backend: Backend) {
 }
 
 t.test('PGlite: serve checkpoints expose a deleted tail', async (t) => {
-  const backend = pgliteBackend();
+  const backend = await pgliteBackend();
   const sink = await scenario(t, backend);
 
   // A restarted serve resumes from its newest checkpoint and refuses to sign the shortened chain.
@@ -210,7 +211,7 @@ t.test('PGlite: serve checkpoints expose a deleted tail', async (t) => {
 t.test('serve writes a checkpoint at shutdown', async (t) => {
   // An interval longer than the test: only the shutdown can have written a checkpoint.
   const sink = join(tmp, 'shutdown.ndjson');
-  const p = await serve(pgliteBackend(), sink, 3600);
+  const p = await serve(await pgliteBackend(), sink, 3600);
   for (let i = 0; i < 3; i++) t.equal(await decide(p.url), 200);
   t.same(checkpointsIn(sink), [], 'nothing signed before shutdown');
   t.equal(await p.stop(), 0);

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { loadPolicyTree } from '../../src/cli/policy-files.js';
 import { buildBundle } from '../../src/engine/index.js';
+import { freshPgliteDir } from '../helpers/pglite-dir.js';
 import { type AirlockProcess, startAirlockProcess } from './airlock-process.js';
 
 const POLICIES = fileURLToPath(new URL('../../policies', import.meta.url));
@@ -78,7 +79,7 @@ t.before(async () => {
     config: {
       addr: '127.0.0.1:0',
       bundle: { source: bundle },
-      database: { data_dir: join(dir, 'data') },
+      database: { data_dir: await freshPgliteDir(join(dir, 'data')) },
       limits: { body_bytes: 4 * 1024 * 1024 },
       log_level: 'warn',
     },

@@ -13,6 +13,7 @@ import pino from 'pino';
 import t from 'tap';
 import { startIdp } from '../../scripts/demo/idp.js';
 import { buildDevBundle } from '../../src/cli/commands/serve.js';
+import { freshPgliteDir } from '../helpers/pglite-dir.js';
 import { type AirlockProcess, startAirlockProcess } from './airlock-process.js';
 
 const NGINX = '/usr/sbin/nginx';
@@ -133,7 +134,7 @@ const airlock: AirlockProcess = await startAirlockProcess({
   config: {
     addr: '127.0.0.1:0',
     bundle: { source: bundle },
-    database: { data_dir: join(dir, 'data') },
+    database: { data_dir: await freshPgliteDir(join(dir, 'data')) },
     identity: { resource: RESOURCE, allow_insecure_http: true, issuers: [{ issuer: idp.issuer }] },
   },
   // Its own embedded database, even when the suite runs with DATABASE_URL set (live data would persist).

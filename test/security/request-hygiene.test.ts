@@ -5,6 +5,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import { freshPgliteDir } from '../helpers/pglite-dir.js';
 import { runAirlock, startAirlockProcess } from './airlock-process.js';
 
 // A build and a serve start each take seconds, minutes on a loaded machine: no time assertion here.
@@ -28,7 +29,11 @@ t.test('query-string credentials, request logs, bad URLs, bundles without a revi
   const built = await runAirlock(['build', 'policies', '-e', 'airlock/decision', '-o', bundle], {}, 400_000);
   t.equal(built.code, 0, built.stderr);
   const airlock = await startAirlockProcess({
-    config: { addr: '127.0.0.1:0', bundle: { source: bundle }, database: { data_dir: join(dir, 'data') } },
+    config: {
+      addr: '127.0.0.1:0',
+      bundle: { source: bundle },
+      database: { data_dir: await freshPgliteDir(join(dir, 'data')) },
+    },
     timeoutMs: 400_000,
   });
   t.teardown(() => airlock.stop());

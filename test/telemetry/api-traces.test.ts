@@ -10,6 +10,7 @@ import t from 'tap';
 import { startServer } from '../../src/cli/commands/serve.js';
 import { resolveServeConfig } from '../../src/cli/serve-config.js';
 import { tracingEnabled } from '../../src/telemetry/index.js';
+import { freshPgliteDir } from '../helpers/pglite-dir.js';
 import { childrenOf, otlpReceiver } from './otlp-receiver.js';
 
 const POLICIES = fileURLToPath(new URL('../../policies', import.meta.url));
@@ -34,7 +35,7 @@ t.test('POST /v1/decisions: its span and its stages reach the OTLP receiver', as
       addr: '127.0.0.1:0',
       bundle: join(dir, 'bundle.tar.gz'),
       policies: POLICIES,
-      dataDir: join(dir, 'data'),
+      dataDir: await freshPgliteDir(join(dir, 'data')),
       logLevel: 'silent',
       otlpEndpoint: receiver.url,
     },

@@ -14,6 +14,7 @@ import { ApprovalStore } from '../../src/gateway/approvals.js';
 import { startTracing, traced } from '../../src/telemetry/index.js';
 import { parkRequest } from '../gateway/approval-fixture.js';
 import { referenceEngine } from '../gateway/harness.js';
+import { freshPgliteDir } from '../helpers/pglite-dir.js';
 import { childrenOf, otlpReceiver, type ReceivedSpan } from './otlp-receiver.js';
 
 const SERVER = 2;
@@ -44,7 +45,7 @@ t.test('the approver API and the approval webhook', async (t) => {
   t.teardown(() => new Promise<void>((r) => hook.close(() => r())));
 
   const dir = mkdtempSync(join(tmpdir(), 'airlock-approval-traces-'));
-  const audit = await AuditStore.open({ dataDir: join(dir, 'audit') });
+  const audit = await AuditStore.open({ dataDir: await freshPgliteDir(join(dir, 'audit')) });
   const store = await ApprovalStore.open(audit.db, {
     webhook: { url: `http://127.0.0.1:${(hook.address() as { port: number }).port}/hook` },
   });

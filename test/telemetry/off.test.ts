@@ -15,6 +15,7 @@ import { resolveServeConfig } from '../../src/cli/serve-config.js';
 import { TEST_PRINCIPAL_HEADER } from '../../src/gateway/index.js';
 import { activeTracer, Stages, traceHeaders, tracingEnabled } from '../../src/telemetry/index.js';
 import { referenceEngine, STDIO_UPSTREAM, SUPPORT_PRINCIPAL, startAirlock } from '../gateway/harness.js';
+import { freshPgliteDir } from '../helpers/pglite-dir.js';
 import { otlpReceiver } from './otlp-receiver.js';
 import { tracedUpstream } from './upstream.js';
 
@@ -43,7 +44,7 @@ t.test('serve without a telemetry section registers no provider, exporter or pro
       addr: '127.0.0.1:0',
       bundle: join(dir, 'bundle.tar.gz'),
       policies: POLICIES,
-      dataDir: join(dir, 'data'),
+      dataDir: await freshPgliteDir(join(dir, 'data')),
       logLevel: 'silent',
     },
     {},
