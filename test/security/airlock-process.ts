@@ -1,17 +1,42 @@
 // A real `airlock serve` process for the security suite: the configuration is written to a temporary
-// YAML file, the CLI runs from src/ under tsx in a child process (no build needed), and the helper
-// resolves once the service logs that it is listening. The parsed log lines are kept so that tests
+// YAML file, the CLI runs in a child process as users run it (bin/airlock.js, on dist/, which tap's
+// `before` step compiles from src/: test/helpers/build-dist.mjs), and the helper resolves once the
+// service logs that it is listening. The parsed log lines are kept so that tests
 // can assert on what Airlock logged (and on what it must never log).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as stringifyYaml } from 'yaml';
-import { TSX_ARGS, tsxChildEnv } from '../helpers/tsx-child.js';
+import { tsxChildEnv } from '../helpers/tsx-child.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const MAIN = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+const BIN = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
+const SOURCES = fileURLToPath(new URL('../../src/', import.meta.url));
+const COMPILED = fileURLToPath(new URL('../../dist/', import.meta.url));
+
+let checked = false;
+/** Refuses a dist/ older than src/: the child would run other code than the test reads. */
+function assertCompiledCurrent(): void {
+  if (checked) return;
+  for (const entry of readdirSync(SOURCES, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
+    const source = join(entry.parentPath, entry.name);
+    const output = join(COMPILED, relative(SOURCES, source)).replace(/\.ts$/, '.js');
+    let compiled = 0;
+    try {
+      compiled = statSync(output).mtimeMs;
+    } catch {
+      // not built
+    }
+    if (compiled < statSync(source).mtimeMs)
+      throw new Error(
+        `${relative(ROOT, output)} is missing or older than its source: run the tests through tap (its \`before\` step compiles src/) or \`npm run build\``,
+      );
+  }
+  checked = true;
+}
 
 export interface AirlockProcess {
   /** The `address` field of the listening line (e.g. `http://127.0.0.1:40123`). */
@@ -75,8 +100,8 @@ export function runAirlock(
 }
 
 function spawnCli(args: string[], env: Record<string, string>): ChildProcess {
-  const script = `import(${JSON.stringify(MAIN)}).then((m) => m.main(process.argv.slice(1))).then((c) => { process.exitCode = c; }, (e) => { console.error(e); process.exitCode = 2; });`;
-  return spawn(process.execPath, [...TSX_ARGS, '--input-type=module', '-e', script, ...args], {
+  assertCompiledCurrent();
+  return spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
     env: tsxChildEnv({ AIRLOCK_LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
