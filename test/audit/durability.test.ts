@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t from 'tap';
 import { AuditStore, DataDirInUseError } from '../../src/audit/index.js';
-import { TSX_ARGS, tsxChildEnv } from '../helpers/tsx-child.js';
+import { TSX_ARGS, uncoveredChildEnv } from '../helpers/tsx-child.js';
 
 t.test('a killed writer loses nothing it acknowledged, and its stale lock is taken over', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'airlock-audit-crash-'));
@@ -15,7 +15,7 @@ t.test('a killed writer loses nothing it acknowledged, and its stale lock is tak
   const child = spawn(
     process.execPath,
     [...TSX_ARGS, fileURLToPath(new URL('./crash-child.ts', import.meta.url)), dir],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: tsxChildEnv() },
+    { stdio: ['ignore', 'pipe', 'inherit'], env: uncoveredChildEnv() },
   );
   const acked = new Map<number, string>();
   let second: Promise<unknown> | undefined;

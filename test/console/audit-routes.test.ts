@@ -4,23 +4,18 @@
 // export; a row changed behind the trail's back shows as a broken chain; the last signed checkpoint is
 // reported and held against the chain; who may not read the trail gets nothing.
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import Fastify from 'fastify';
 import { sql } from 'kysely';
 import t from 'tap';
 import type { Checkpoint } from '../../src/audit/checkpoint.js';
-import { AuditStore } from '../../src/audit/store.js';
 import { EXPORT_PAGE, MAX_EXPORT_EVENTS } from '../../src/console/audit-routes.js';
 import { ConsoleService, consolePlugin, SessionStore } from '../../src/console/index.js';
 import { referenceEngine } from '../gateway/harness.js';
-import { freshPgliteDir } from '../helpers/pglite-dir.js';
+import { freshPgliteStore } from '../helpers/pglite-dir.js';
 
 t.setTimeout(90_000);
 const engine = await referenceEngine();
-const scratch = mkdtempSync(join(tmpdir(), 'airlock-console-audit-'));
-const store = await AuditStore.open({ dataDir: await freshPgliteDir(join(scratch, 'data')) });
+const { store, drop } = await freshPgliteStore();
 const written: Checkpoint[] = [];
 store.startCheckpoints({
   privateKey: generateKeyPairSync('ed25519').privateKey,
@@ -44,8 +39,7 @@ await app.register(consolePlugin, {
 const base = await app.listen({ host: '127.0.0.1', port: 0 });
 t.teardown(async () => {
   await app.close();
-  await store.close();
-  rmSync(scratch, { recursive: true, force: true });
+  await drop();
   await engine.close();
 });
 

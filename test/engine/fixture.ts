@@ -1,9 +1,6 @@
 // Shared by the engine and API tests: the fixture policy (test/fixtures/engine/policy) compiled once,
 // and bundles of it packed with any revision, data or signature; a test database per file.
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { AuditStore } from '../../src/audit/index.js';
@@ -16,7 +13,7 @@ import {
   tarballFromFiles,
 } from '../../src/engine/index.js';
 import { writeBundle } from '../../src/rego/bundle.js';
-import { freshPgliteDir } from '../helpers/pglite-dir.js';
+import { freshPgliteStore } from '../helpers/pglite-dir.js';
 
 export const FIXTURE_DIR = fileURLToPath(new URL('../fixtures/engine/policy', import.meta.url));
 export const ENTRYPOINTS = [
@@ -74,15 +71,7 @@ export async function openStore(
   backend: 'pglite' | 'postgres',
 ): Promise<{ store: AuditStore; drop(): Promise<void> }> {
   if (backend === 'pglite') {
-    const dir = mkdtempSync(join(tmpdir(), 'airlock-engine-store-'));
-    const store = await AuditStore.open({ dataDir: await freshPgliteDir(join(dir, 'data')) });
-    return {
-      store,
-      drop: async () => {
-        await store.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
+    return freshPgliteStore();
   }
   const url = new URL(process.env.DATABASE_URL!);
   const name = `airlock_engine_test_${randomBytes(6).toString('hex')}`;

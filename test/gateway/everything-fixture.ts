@@ -4,11 +4,9 @@
 // tools, an audit store on PGlite or Postgres, and the gateway mounted on loopback.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server as HttpServer, request } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify from 'fastify';
 import pg from 'pg';
@@ -16,7 +14,7 @@ import { AuditStore } from '../../src/audit/index.js';
 import { loadPolicyTree } from '../../src/cli/policy-files.js';
 import { buildBundle, Engine } from '../../src/engine/index.js';
 import { gatewayPlugin, parseGatewayConfig } from '../../src/gateway/index.js';
-import { freshPgliteDir } from '../helpers/pglite-dir.js';
+import { freshPgliteStore } from '../helpers/pglite-dir.js';
 
 /** The installed server-everything entry point (`node <it> stdio|streamableHttp`). */
 export const EVERYTHING_BIN = fileURLToPath(
@@ -318,15 +316,7 @@ export async function openAudit(
 ): Promise<{ store: AuditStore; drop: () => Promise<void> }> {
   const tag = randomBytes(6).toString('hex');
   if (backend === 'pglite') {
-    const dir = mkdtempSync(join(tmpdir(), `airlock-everything-${tag}-`));
-    const store = await AuditStore.open({ dataDir: await freshPgliteDir(join(dir, 'data')) });
-    return {
-      store,
-      drop: async () => {
-        await store.close();
-        rmSync(dir, { recursive: true, force: true });
-      },
-    };
+    return freshPgliteStore();
   }
   const admin = new URL(process.env.DATABASE_URL!);
   const name = `airlock_everything_${tag}`;

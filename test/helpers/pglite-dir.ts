@@ -48,3 +48,16 @@ export async function freshPgliteDir(target: string): Promise<string> {
   cpSync(await template, target, { recursive: true, errorOnExist: true, force: false });
   return target;
 }
+
+/** An audit store on a fresh PGlite directory of its own; `drop` closes it and removes the directory. */
+export async function freshPgliteStore(): Promise<{ store: AuditStore; drop: () => Promise<void> }> {
+  const scratch = mkdtempSync(join(tmpdir(), 'airlock-test-store-'));
+  const store = await AuditStore.open({ dataDir: await freshPgliteDir(join(scratch, 'data')) });
+  return {
+    store,
+    drop: async () => {
+      await store.close();
+      rmSync(scratch, { recursive: true, force: true });
+    },
+  };
+}

@@ -10,6 +10,6 @@
 export const TSX_ARGS = ['--import', 'tsx'];
 
 /** The environment for such a child: the parent's, without coverage recording, plus `extra`. */
-export function tsxChildEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+export function uncoveredChildEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   return { ...process.env, _TAPJS_PROCESSINFO_COVERAGE_: '0', ...extra };
 }

@@ -9,32 +9,39 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify as stringifyYaml } from 'yaml';
-import { tsxChildEnv } from '../helpers/tsx-child.js';
+import { uncoveredChildEnv } from '../helpers/tsx-child.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
 const SOURCES = fileURLToPath(new URL('../../src/', import.meta.url));
 const COMPILED = fileURLToPath(new URL('../../dist/', import.meta.url));
 
+/** The first `.ts` file under `sources` whose compiled `.js` under `compiled` is missing or older. */
+export function staleOutput(sources: string, compiled: string): string | undefined {
+  for (const entry of readdirSync(sources, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
+    const source = join(entry.parentPath, entry.name);
+    const output = join(compiled, relative(sources, source)).replace(/\.ts$/, '.js');
+    let built = 0;
+    try {
+      built = statSync(output).mtimeMs;
+    } catch {
+      // not built
+    }
+    if (built < statSync(source).mtimeMs) return output;
+  }
+  return undefined;
+}
+
 let checked = false;
 /** Refuses a dist/ older than src/: the child would run other code than the test reads. */
 function assertCompiledCurrent(): void {
   if (checked) return;
-  for (const entry of readdirSync(SOURCES, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile() || !entry.name.endsWith('.ts')) continue;
-    const source = join(entry.parentPath, entry.name);
-    const output = join(COMPILED, relative(SOURCES, source)).replace(/\.ts$/, '.js');
-    let compiled = 0;
-    try {
-      compiled = statSync(output).mtimeMs;
-    } catch {
-      // not built
-    }
-    if (compiled < statSync(source).mtimeMs)
-      throw new Error(
-        `${relative(ROOT, output)} is missing or older than its source: run the tests through tap (its \`before\` step compiles src/) or \`npm run build\``,
-      );
-  }
+  const stale = staleOutput(SOURCES, COMPILED);
+  if (stale)
+    throw new Error(
+      `${relative(ROOT, stale)} is missing or older than its source: run the tests through tap (its \`before\` step compiles src/) or \`npm run build\``,
+    );
   checked = true;
 }
 
@@ -103,7 +110,7 @@ function spawnCli(args: string[], env: Record<string, string>): ChildProcess {
   assertCompiledCurrent();
   return spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
-    env: tsxChildEnv({ AIRLOCK_LOG_LEVEL: 'info', ...env }),
+    env: uncoveredChildEnv({ AIRLOCK_LOG_LEVEL: 'info', ...env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 }
